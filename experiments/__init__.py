@@ -1,0 +1,1 @@
+"""Everything around the numerical core: data, training runs, tracking, sweeps, plots."""

@@ -1,0 +1,33 @@
+"""Compilation settings and the integer codes that select activations and losses.
+
+Every CPU kernel is compiled with :data:`JIT`, so the flags live in one place
+(STUMPY's ``config`` is the model):
+
+* ``fastmath`` allows reassociation, contraction into FMA, reciprocal and
+  approximate functions, which lets LLVM vectorise the element-wise loops. It
+  deliberately leaves out ``nnan`` and ``ninf``: the training loop must still
+  see a NaN or infinite loss to stop a diverging run.
+* ``error_model="numpy"`` makes division by zero give inf/NaN instead of raising,
+  which removes a branch from every division and lets those loops vectorise.
+* ``cache=True`` stores the machine code next to the sources, so only the first
+  run on a machine pays the compile time.
+* ``nogil=True`` lets other Python threads (progress display, W&B) run while a
+  kernel computes.
+"""
+
+from numba import njit
+
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+JIT_OPTIONS = dict(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
+
+#: Decorator for every compiled CPU kernel.
+JIT = njit(**JIT_OPTIONS)
+
+# Activation codes, resolved once from their names before any loop runs.
+IDENTITY, SIGMOID, TANH, RELU = 0, 1, 2, 3
+ACTIVATIONS = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "ReLU": RELU}
+
+# Loss codes.
+CROSS_ENTROPY, MEAN_SQUARED_ERROR = 0, 1
+LOSSES = {"cross_entropy": CROSS_ENTROPY, "mean_squared_error": MEAN_SQUARED_ERROR}

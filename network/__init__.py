@@ -1,0 +1,6 @@
+"""The MLP: layout of the flat parameter buffer, initialisers, work buffers, the network."""
+
+from .layout import Layout
+from .mlp import MLP
+
+__all__ = ["Layout", "MLP"]

@@ -1,0 +1,164 @@
+"""Workload A on the CPU: seconds per epoch for nbnet, plain NumPy and (if installed) PyTorch.
+
+Workload A: 784-128-128-128-10, tanh, Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8),
+cross-entropy, one epoch over 54,000 Fashion-MNIST training images, float32.
+
+Each implementation trains on the same shuffled order. After one warm-up epoch
+(nbnet's compilation happens in its first call and is timed on its own), the
+median of ``--repeats`` epochs is reported, with the ratio NumPy / nbnet and
+PyTorch / nbnet (above 1 means nbnet is faster).
+
+Run from the repository root::
+
+    python perf/bench_cpu.py                   # batch 16, 64, 256; writes perf/RESULTS.md
+    python perf/bench_cpu.py --batch 16 --no-write
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from experiments.idx import read_idx  # noqa: E402
+from network import MLP  # noqa: E402
+import optimizers  # noqa: E402
+from perf.numpy_mlp import NumpyMLP  # noqa: E402
+
+SIZES = [784, 128, 128, 128, 10]
+N_TRAIN = 54_000
+ADAM = dict(learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8)
+DATA = ROOT.parent / "shared" / "datasets" / "fashion-mnist"
+
+
+def load():
+    x = read_idx(DATA / "train-images-idx3-ubyte.gz", 3).reshape(-1, 784)[:N_TRAIN]
+    y = read_idx(DATA / "train-labels-idx1-ubyte.gz", 1)[:N_TRAIN]
+    return np.ascontiguousarray(x, dtype=np.float32) / 255, y.astype(np.int64)
+
+
+def timed(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_nbnet(x, y, order, batch, repeats):
+    net = MLP(SIZES, activation="tanh", loss="cross_entropy", weight_init="Xavier")
+    opt = optimizers.get("adam")
+    state = opt.init(net.layout.n_params, net.dtype, ADAM)
+    steps = -(-len(order) // batch)
+    start = time.perf_counter()
+    net.train_steps(x, y, order, 0, 1, batch, opt, state)  # compiles (or loads the cache)
+    compile_s = time.perf_counter() - start
+    losses = np.empty(steps)
+    corrects = np.empty(steps, dtype=np.int64)
+
+    def epoch():
+        net.train_steps(x, y, order, 0, steps, batch, opt, state, losses=losses, corrects=corrects)
+
+    epoch()  # warm-up
+    return timed(epoch, repeats), compile_s
+
+
+def bench_numpy(x, y, order, batch, repeats):
+    model = NumpyMLP(SIZES)
+    model.epoch(x, y, order, batch)
+    return timed(lambda: model.epoch(x, y, order, batch), repeats)
+
+
+def bench_torch(x, y, order, batch, repeats):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    layers = []
+    for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
+        layers += [torch.nn.Linear(n_in, n_out), torch.nn.Tanh()]
+    model = torch.nn.Sequential(*layers[:-1])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt, yt, ot = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(order)
+
+    def epoch():
+        for start in range(0, len(ot), batch):
+            idx = ot[start : start + batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+
+    epoch()
+    return timed(epoch, repeats), f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
+    args = parser.parse_args()
+    if not DATA.exists():
+        sys.exit(f"needs Fashion-MNIST at {DATA}")
+    x, y = load()
+    order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
+    header = "| batch | nbnet s/epoch | nbnet compile s | NumPy s/epoch | NumPy / nbnet | PyTorch s/epoch | PyTorch / nbnet |"
+    rows = [header, "|" + "---|" * 7]
+    print(header, flush=True)
+    torch_info = "PyTorch not installed"
+    for batch in args.batch:
+        nb, compile_s = bench_nbnet(x, y, order, batch, args.repeats)
+        npy = bench_numpy(x, y, order, batch, args.repeats)
+        torch_result = bench_torch(x, y, order, batch, args.repeats)
+        if torch_result:
+            tt, torch_info = torch_result
+            torch_cols = f"{tt:.3f} | {tt / nb:.2f}x"
+        else:
+            torch_cols = "- | -"
+        row = f"| {batch} | {nb:.3f} | {compile_s:.2f} | {npy:.3f} | {npy / nb:.2f}x | {torch_cols} |"
+        rows.append(row)
+        print(row, flush=True)
+    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+               f"Python {platform.python_version()}, NumPy {np.__version__}, "
+               f"numba {__import__('numba').__version__}, {torch_info}")
+    print(machine)
+    if not args.no_write:
+        command = "python perf/bench_cpu.py " + " ".join(sys.argv[1:])
+        section = "\n".join([
+            "## Workload A, CPU (written by perf/bench_cpu.py)",
+            "",
+            f"Command: `{command.strip()}`  ",
+            f"Machine: {machine}  ",
+            f"Measured: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; median of "
+            f"{args.repeats} epochs after a warm-up epoch; compile time measured apart.",
+            "",
+            *rows,
+            "",
+        ])
+        results = ROOT / "perf" / "RESULTS.md"
+        text = results.read_text() if results.exists() else "# Performance results\n\n"
+        marker_start = "<!-- bench_cpu:start -->"
+        marker_end = "<!-- bench_cpu:end -->"
+        block = f"{marker_start}\n{section}{marker_end}"
+        if marker_start in text:
+            before, rest = text.split(marker_start, 1)
+            text = before + block + rest.split(marker_end, 1)[1]
+        else:
+            text = text.rstrip() + "\n\n" + block + "\n"
+        results.write_text(text)
+        print(f"wrote {results}")
+
+
+if __name__ == "__main__":
+    main()
