@@ -1,0 +1,142 @@
+"""Slow, obviously correct references that every fast kernel is tested against.
+
+Plain NumPy in float64, written straight from the formulas, with no concern for
+speed (STUMPY's ``tests/naive.py`` is the model).
+"""
+
+import numpy as np
+
+ACTIVATION = {
+    "identity": (lambda z: z, lambda z: np.ones_like(z)),
+    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2),
+    "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
+    "ReLU": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(float)),
+}
+
+
+def softmax(z):
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def one_hot(y, k):
+    t = np.zeros((len(y), k))
+    t[np.arange(len(y)), y] = 1
+    return t
+
+
+def loss_from_logits(z, y, loss):
+    """Mean loss of a batch, straight from the definitions."""
+    p = softmax(z)
+    if loss == "cross_entropy":
+        return float(np.mean(-np.log(p[np.arange(len(y)), y])))
+    return float(np.mean(np.sum((p - one_hot(y, z.shape[1])) ** 2, axis=1)))
+
+
+def weights_and_biases(sizes, params):
+    """Split a flat buffer into [W_l] and [b_l] by the documented layout."""
+    Ws, bs, offset = [], [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        Ws.append(np.asarray(params[offset : offset + n_in * n_out], dtype=np.float64).reshape(n_in, n_out))
+        offset += n_in * n_out
+        bs.append(np.asarray(params[offset : offset + n_out], dtype=np.float64))
+        offset += n_out
+    return Ws, bs
+
+
+def logits(sizes, params, activation, x):
+    f, _ = ACTIVATION[activation]
+    Ws, bs = weights_and_biases(sizes, params)
+    a = np.asarray(x, dtype=np.float64)
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        z = a @ W + b
+        a = f(z) if l < len(Ws) - 1 else z
+    return a
+
+
+def objective(sizes, params, activation, loss, weight_decay, x, y):
+    """Mean data loss plus (weight_decay / 2) * sum of squared weights."""
+    Ws, _ = weights_and_biases(sizes, params)
+    penalty = 0.5 * weight_decay * sum(float(np.sum(W * W)) for W in Ws)
+    return loss_from_logits(logits(sizes, params, activation, x), y, loss) + penalty
+
+
+def finite_difference_gradient(fun, params, h=1e-5):
+    """Central differences ``(f(p + h e_k) - f(p - h e_k)) / 2h`` for every k."""
+    params = np.array(params, dtype=np.float64)
+    grad = np.zeros_like(params)
+    for k in range(params.size):
+        old = params[k]
+        params[k] = old + h
+        up = fun(params)
+        params[k] = old - h
+        down = fun(params)
+        params[k] = old
+        grad[k] = (up - down) / (2 * h)
+    return grad
+
+
+# ----------------------------------------------------------------- optimizers
+# Each function transcribes the published rule for one step; ``state`` is a dict.
+
+def sgd(w, g, state, hp, loss):
+    return w - hp["learning_rate"] * g
+
+
+def momentum(w, g, state, hp, loss):
+    u = hp["momentum"] * state.get("u", 0) + hp["learning_rate"] * g
+    state["u"] = u
+    return w - u
+
+
+def nag(w, g, state, hp, loss):
+    # Textbook NAG with the look-ahead variable substituted (Bengio et al. 2012).
+    mu, lr = hp["momentum"], hp["learning_rate"]
+    u = mu * state.get("u", 0) + lr * g
+    state["u"] = u
+    return w - (mu * u + lr * g)
+
+
+def rmsprop(w, g, state, hp, loss):
+    v = hp["beta"] * state.get("v", 0) + (1 - hp["beta"]) * g**2
+    state["v"] = v
+    return w - hp["learning_rate"] * g / (np.sqrt(v) + hp["epsilon"])
+
+
+def _moments(g, state, hp):
+    t = state.get("t", 0) + 1
+    m = hp["beta1"] * state.get("m", 0) + (1 - hp["beta1"]) * g
+    v = hp["beta2"] * state.get("v", 0) + (1 - hp["beta2"]) * g**2
+    state.update(t=t, m=m, v=v)
+    return t, m / (1 - hp["beta1"] ** t), v / (1 - hp["beta2"] ** t)
+
+
+def adam(w, g, state, hp, loss):
+    _, m_hat, v_hat = _moments(g, state, hp)
+    return w - hp["learning_rate"] * m_hat / (np.sqrt(v_hat) + hp["epsilon"])
+
+
+def nadam(w, g, state, hp, loss):
+    t, _, v_hat = _moments(g, state, hp)
+    b1 = hp["beta1"]
+    m_bar = b1 * state["m"] / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
+    return w - hp["learning_rate"] * m_bar / (np.sqrt(v_hat) + hp["epsilon"])
+
+
+def eve(w, g, state, hp, loss, beta3=0.999, k=0.1, K=10.0):
+    t, m_hat, v_hat = _moments(g, state, hp)
+    if t == 1:
+        d, f_hat = 1.0, loss
+    else:
+        f_prev = state["f_hat"]
+        lo, hi = (k + 1, K + 1) if loss >= f_prev else (1 / (K + 1), 1 / (k + 1))
+        c = min(max(lo, loss / f_prev), hi)
+        f_hat = c * f_prev
+        r = abs(f_hat - f_prev) / min(f_hat, f_prev)
+        d = beta3 * state["d"] + (1 - beta3) * r
+    state.update(d=d, f_hat=f_hat)
+    return w - hp["learning_rate"] * m_hat / (d * np.sqrt(v_hat) + hp["epsilon"])
+
+
+OPTIMIZERS = {f.__name__: f for f in (sgd, momentum, nag, rmsprop, adam, nadam, eve)}
