@@ -1,0 +1,245 @@
+"""Find, load and validate Fashion-MNIST and MNIST.
+
+Where the files are looked for, in this order (the first complete set wins):
+
+1. the folder given by ``--data_dir`` or the ``NBNET_DATA_DIR`` environment
+   variable: the four IDX files (``*.gz`` or uncompressed) directly in it, or in
+   a subfolder named after the dataset (``fashion-mnist``, ``fashion_mnist``,
+   ``mnist``), or Keras's ``mnist.npz``;
+2. the Keras cache (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``) in
+   Keras's own layout: ``fashion-mnist/*.gz`` and ``mnist.npz``;
+3. Debian's ``dataset-fashion-mnist`` package, ``/usr/share/datasets/fashion-mnist``;
+4. only when none of these has the files: a download through
+   ``keras.datasets``, importing Keras then and only then. Keras wants a
+   backend even for its datasets; nbnet selects the numpy backend, the lightest
+   that works (no TensorFlow, JAX or PyTorch needed).
+"""
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .idx import DataError, read_idx
+
+FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+CLASS_NAMES = {
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"),
+    "mnist": tuple(str(d) for d in range(10)),
+}
+
+SUBFOLDERS = {"fashion_mnist": ("fashion-mnist", "fashion_mnist"), "mnist": ("mnist",)}
+DEBIAN_FOLDERS = {"fashion_mnist": Path("/usr/share/datasets/fashion-mnist")}
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+
+
+@dataclass
+class Dataset:
+    """A dataset as uint8 images and int64 labels, with where it came from."""
+
+    name: str
+    x_train: np.ndarray  # (n_train, height, width) uint8
+    y_train: np.ndarray  # (n_train,) int64
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    @property
+    def class_names(self):
+        return CLASS_NAMES[self.name]
+
+    @property
+    def n_features(self):
+        return int(np.prod(self.x_train.shape[1:]))
+
+
+def canonical_name(name):
+    """``fashion-mnist`` and ``fashion_mnist`` are the same dataset."""
+    canonical = name.replace("-", "_")
+    if canonical not in CLASS_NAMES:
+        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(CLASS_NAMES)}")
+    return canonical
+
+
+def as_inputs(images):
+    """uint8 images (n, h, w) -> float32 rows (n, h*w) scaled to [0, 1]."""
+    flat = images.reshape(images.shape[0], -1)
+    return np.ascontiguousarray(flat, dtype=np.float32) / np.float32(255)
+
+
+def keras_cache():
+    """The Keras datasets folder: ``$KERAS_HOME/datasets`` or ``~/.keras/datasets``."""
+    home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
+    return Path(home) / "datasets"
+
+
+def candidate_folders(name, data_dir=None):
+    """Folders that may hold the IDX files, in search order, with a label for each."""
+    folders = []
+    data_dir = data_dir or os.environ.get("NBNET_DATA_DIR")
+    if data_dir:
+        base = Path(data_dir).expanduser()
+        folders.append((base, f"--data_dir {base}"))
+        folders += [(base / sub, f"--data_dir {base / sub}") for sub in SUBFOLDERS[name]]
+    cache = keras_cache()
+    folders += [(cache / sub, f"Keras cache {cache / sub}") for sub in SUBFOLDERS[name]]
+    if name in DEBIAN_FOLDERS:
+        folders.append((DEBIAN_FOLDERS[name], f"Debian package at {DEBIAN_FOLDERS[name]}"))
+    return folders
+
+
+def _idx_path(folder, stem):
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _validate(name, arrays, source):
+    x_train, y_train, x_test, y_test = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if x.ndim != 3 or y.ndim != 1:
+            raise DataError(f"{source}: {split} images must be 3-D and labels 1-D, "
+                            f"got {x.shape} and {y.shape}")
+        if x.shape[0] != y.shape[0]:
+            raise DataError(f"{source}: {x.shape[0]} {split} images but {y.shape[0]} labels; "
+                            "the files do not belong together")
+        if y.size and y.max() >= len(CLASS_NAMES[name]):
+            raise DataError(f"{source}: {split} labels reach {int(y.max())}, "
+                            f"{name} has {len(CLASS_NAMES[name])} classes")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise DataError(f"{source}: train images are {x_train.shape[1:]} but test images "
+                        f"{x_test.shape[1:]}")
+    return Dataset(name, x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
+                   source)
+
+
+def _load_folder(name, folder, label):
+    paths = {key: _idx_path(folder, stem) for key, stem in FILES.items()}
+    if not any(paths.values()):
+        return None
+    missing = [FILES[key] for key, path in paths.items() if path is None]
+    if missing:
+        raise DataError(f"{folder}: incomplete {name} folder, missing {', '.join(missing)}")
+    arrays = {key: read_idx(path, 3 if key.startswith("x") else 1) for key, path in paths.items()}
+    return _validate(name, arrays, label)
+
+
+def _load_npz(name, path, label):
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in FILES}
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"{path}: not a Keras {name} archive ({exc}); delete it and fetch it again") from None
+    return _validate(name, arrays, label)
+
+
+def _host_reachable(host, timeout=3.0):
+    try:
+        with socket.create_connection(host, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _how_to_get(name, data_dir):
+    cache = keras_cache()
+    keras_layout = f"{cache}/fashion-mnist/*.gz" if name == "fashion_mnist" else f"{cache}/mnist.npz"
+    ways = [
+        f"put the four IDX files ({', '.join(FILES.values())}, .gz or not) in a folder and pass "
+        "--data_dir FOLDER (or set NBNET_DATA_DIR)",
+        f"copy them into the Keras cache in Keras's layout ({keras_layout})",
+    ]
+    if name == "fashion_mnist":
+        ways.append("install Debian's package: apt-get install dataset-fashion-mnist")
+    ways.append('go online with Keras installed (pip install -e ".[keras]") and nbnet downloads it')
+    searched = f" (looked in {data_dir})" if data_dir else ""
+    return f"{name} not found{searched}. Ways to get it:\n  - " + "\n  - ".join(ways)
+
+
+def _download(name, data_dir):
+    """Fetch through ``keras.datasets``; a DataError that lists the alternatives on failure."""
+    if not _host_reachable(DOWNLOAD_HOST):
+        raise DataError(_how_to_get(name, data_dir) + "\n(no network: the download host is unreachable)")
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    try:
+        from keras import datasets  # lazy: only a download needs Keras
+    except ImportError:
+        raise DataError(_how_to_get(name, data_dir) + "\n(Keras is not installed)") from None
+    try:
+        (x_train, y_train), (x_test, y_test) = getattr(datasets, name).load_data()
+    except Exception as exc:  # network errors come in many types
+        raise DataError(_how_to_get(name, data_dir) + f"\n(download failed: {exc})") from None
+    arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return _validate(name, arrays, f"keras.datasets.{name} (cached in {keras_cache()})")
+
+
+def load_dataset(name, data_dir=None, download=True):
+    """Load ``name`` from the first place that has it (see the module docstring).
+
+    Raises
+    ------
+    DataError
+        A file is corrupt or mismatched (names the file), or the data is nowhere
+        and cannot be downloaded (lists the ways to get it).
+    """
+    name = canonical_name(name)
+    if data_dir and not Path(data_dir).expanduser().is_dir():
+        raise DataError(f"--data_dir {data_dir}: no such folder")
+    for folder, label in candidate_folders(name, data_dir):
+        dataset = _load_folder(name, folder, label)
+        if dataset is not None:
+            return dataset
+    npz_places = [keras_cache() / "mnist.npz"] if name == "mnist" else []
+    if data_dir and name == "mnist":
+        npz_places.insert(0, Path(data_dir).expanduser() / "mnist.npz")
+    for path in npz_places:
+        if path.is_file():
+            return _load_npz(name, path, str(path))
+    if not download:
+        raise DataError(_how_to_get(name, data_dir))
+    return _download(name, data_dir)
+
+
+@dataclass
+class Split:
+    """Row indices of the training set for training and validation."""
+
+    train: np.ndarray
+    val: np.ndarray
+
+
+def stratified_split(labels, val_fraction, seed):
+    """Hold out ``val_fraction`` of every class, chosen by a seeded shuffle.
+
+    Each class ``c`` with ``n_c`` samples gives ``round(val_fraction * n_c)`` to
+    validation, so the class balance of both parts matches the whole. The same
+    labels, fraction and seed always give the same split.
+
+    Returns
+    -------
+    Split
+        ``train`` and ``val`` index arrays (int64, disjoint, together all rows).
+    """
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for cls in np.unique(labels):
+        rows = np.flatnonzero(labels == cls)
+        rng.shuffle(rows)
+        n_val = int(round(val_fraction * rows.size))
+        val.append(rows[:n_val])
+        train.append(rows[n_val:])
+    train = np.concatenate(train).astype(np.int64)
+    val = np.concatenate(val).astype(np.int64)
+    return Split(train=np.sort(train), val=np.sort(val))

@@ -1,0 +1,58 @@
+"""Terminal display of a run: a live progress bar and per-epoch lines (rich)."""
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .training import Callback
+
+
+class RichProgress(Callback):
+    """Shows each epoch's steps with the running loss, then one line of metrics.
+
+    On a terminal the bar is live; elsewhere (CI, pipes) only the epoch lines
+    are printed. ``quiet`` shows nothing.
+    """
+
+    def __init__(self, console, epochs, quiet=False):
+        self.console = console
+        self.epochs = epochs
+        self.quiet = quiet
+        self.progress = None
+        self.task = None
+
+    def __enter__(self):
+        if not self.quiet and self.console.is_terminal:
+            self.progress = Progress(
+                TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+                BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
+                TimeRemainingColumn(), console=self.console, transient=True)
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+        return False
+
+    def on_epoch_start(self, epoch, steps):
+        if self.progress is not None:
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+            self.task = self.progress.add_task("train", total=steps, epoch=epoch,
+                                               epochs=self.epochs, loss=float("nan"))
+
+    def on_steps(self, epoch, done, steps, running_loss):
+        if self.progress is not None:
+            self.progress.update(self.task, completed=done, loss=running_loss)
+
+    def on_epoch_end(self, m):
+        if not self.quiet:
+            self.console.print(
+                f"epoch {m['epoch']:>3}/{self.epochs}  train loss {m['train_loss']:.4f} "
+                f"acc {m['train_accuracy']:.2%}  |  val loss {m['val_loss']:.4f} "
+                f"acc {m['val_accuracy']:.2%}  |  {m['train_seconds']:.2f}s",
+                highlight=False)
+
+
+def make_console():
+    return Console(highlight=False)

@@ -1,0 +1,175 @@
+"""One complete run as ``train.py`` does it: data, split, training, test, saving, summary."""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.table import Table
+
+from .data import as_inputs, load_dataset, stratified_split
+from .idx import DataError
+from .metrics import confusion_matrix, most_confused
+from .progress import RichProgress, make_console
+from .runs import new_run_dir, plot_confusion_matrix, write_confusion_csv, write_json
+from .tracking import Tracker, run_name
+from .training import Callback, Diverged, build_network, hidden_sizes, train
+
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
+
+DIVERGED_ADVICE = ("Try a smaller --learning_rate (for example a tenth), a smaller --weight_decay, "
+                   "--weight_init Xavier, or tanh/sigmoid instead of ReLU.")
+
+
+class _TrackerCallback(Callback):
+    def __init__(self, tracker):
+        self.tracker = tracker
+
+    def on_epoch_end(self, metrics):
+        self.tracker.log_epoch(metrics)
+
+
+class _Both(Callback):
+    def __init__(self, *callbacks):
+        self.callbacks = callbacks
+
+    def on_epoch_start(self, epoch, steps):
+        for c in self.callbacks:
+            c.on_epoch_start(epoch, steps)
+
+    def on_steps(self, epoch, done, steps, running_loss):
+        for c in self.callbacks:
+            c.on_steps(epoch, done, steps, running_loss)
+
+    def on_epoch_end(self, metrics):
+        for c in self.callbacks:
+            c.on_epoch_end(metrics)
+
+
+@dataclass
+class Outcome:
+    """What a run produced; ``status`` is ``finished``, ``interrupted`` or ``diverged``."""
+
+    status: str
+    exit_code: int
+    run_dir: Path | None = None
+    history: object = None
+    test_accuracy: float | None = None
+
+
+def prepare_data(config):
+    """Load the dataset and split it; returns ``(dataset, x_tr, y_tr, x_val, y_val)``."""
+    dataset = load_dataset(config["dataset"], config.get("data_dir"))
+    split = stratified_split(dataset.y_train, config["val_fraction"], config["seed"])
+    x_all = as_inputs(dataset.x_train)
+    return (dataset, x_all[split.train], dataset.y_train[split.train],
+            x_all[split.val], dataset.y_train[split.val])
+
+
+def run(config, console=None, wandb_module=None):
+    """Train one model as configured and report it; returns an :class:`Outcome`."""
+    console = console or make_console()
+    start = time.perf_counter()
+    try:
+        dataset, x_tr, y_tr, x_val, y_val = prepare_data(config)
+    except DataError as exc:
+        console.print(f"[red]data error:[/red] {exc}")
+        return Outcome("failed", EXIT_ERROR)
+    name = run_name(config)
+    run_dir = new_run_dir(config["runs_dir"], name)
+    net = build_network(config, dataset.n_features, len(dataset.class_names))
+    if not config["quiet"]:
+        console.print(f"nbnet: {dataset.name} from {dataset.source}: {len(y_tr)} train, "
+                      f"{len(y_val)} validation, {len(dataset.y_test)} test images; "
+                      f"network {' -> '.join(map(str, net.sizes))}, {net.layout.n_params:,} parameters")
+    tracker = Tracker(config, name, directory=config.get("wandb_dir", "."), wandb_module=wandb_module,
+                      notify=console.print)
+    if not config["quiet"]:
+        console.print(tracker.message)
+
+    status, exit_code, history = "finished", EXIT_OK, None
+    progress = RichProgress(console, config["epochs"], quiet=config["quiet"])
+    history_box = {}
+
+    class _Keep(Callback):
+        def on_epoch_end(self, metrics):
+            history_box.setdefault("epochs", []).append(metrics)
+
+    try:
+        with progress:
+            history = train(net, config, x_tr, y_tr, x_val, y_val,
+                            callback=_Both(progress, _TrackerCallback(tracker), _Keep()))
+    except Diverged as exc:
+        console.print(f"[red]diverged:[/red] {exc}. {DIVERGED_ADVICE}")
+        tracker.log_summary({"status": "diverged"})
+        tracker.finish(exit_code=1)
+        write_json(run_dir / "metrics.json", {"status": "diverged", "message": str(exc),
+                                               "epochs": history_box.get("epochs", [])})
+        return Outcome("diverged", EXIT_ERROR, run_dir)
+    except KeyboardInterrupt:
+        status, exit_code = "interrupted", EXIT_INTERRUPTED
+        console.print("[yellow]interrupted:[/yellow] saving what was trained so far")
+
+    epochs = history.epochs if history else history_box.get("epochs", [])
+    metrics = {"status": status, "epochs": epochs,
+               "compile_seconds": history.compile_seconds if history else None}
+    test_accuracy = None
+    if status == "finished":
+        y_pred = net.predict(as_inputs(dataset.x_test))
+        test_accuracy = float(np.mean(y_pred == dataset.y_test))
+        matrix = confusion_matrix(dataset.y_test, y_pred, len(dataset.class_names))
+        metrics["test_accuracy"] = test_accuracy
+        metrics["most_confused"] = [
+            {"true": dataset.class_names[i], "predicted": dataset.class_names[j], "count": c}
+            for i, j, c in most_confused(matrix)]
+        write_confusion_csv(run_dir / "confusion_matrix.csv", matrix, dataset.class_names)
+        tracker.log_confusion_matrix(dataset.y_test, y_pred, dataset.class_names)
+    if epochs:
+        best = max(epochs, key=lambda m: m["val_accuracy"])
+        metrics["best_val_accuracy"] = best["val_accuracy"]
+        metrics["best_epoch"] = best["epoch"]
+        metrics["last_val_accuracy"] = epochs[-1]["val_accuracy"]
+        metrics["seconds_per_epoch"] = float(np.median([m["train_seconds"] for m in epochs]))
+    metrics["wall_seconds"] = time.perf_counter() - start
+    saved = {k: v for k, v in config.items()}
+    saved["hidden_sizes"] = hidden_sizes(config)
+    write_json(run_dir / "config.json", saved)
+    write_json(run_dir / "metrics.json", metrics)
+    model_path = None
+    if config["save_model"]:
+        model_path = net.save(run_dir / "model.npz", config=saved, metrics={
+            k: metrics.get(k) for k in ("status", "test_accuracy", "best_val_accuracy",
+                                        "last_val_accuracy")})
+    tracker.log_summary({k: metrics[k] for k in ("test_accuracy", "best_val_accuracy",
+                                                 "last_val_accuracy") if k in metrics})
+    tracker.finish(exit_code=0 if status == "finished" else 1)
+    _summary(console, config, net, metrics, run_dir, model_path, tracker, dataset.name)
+    return Outcome(status, exit_code, run_dir, history, test_accuracy)
+
+
+def _summary(console, config, net, metrics, run_dir, model_path, tracker, dataset_name):
+    table = Table(title=f"nbnet run: {metrics['status']}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    arch = " -> ".join(map(str, net.sizes))
+    table.add_row("model", f"{arch}, {config['activation']}, {config['weight_init']} init, "
+                           f"{config['loss']}")
+    table.add_row("training", f"{dataset_name}, {len(metrics['epochs'])}/{config['epochs']} epochs, "
+                              f"batch {config['batch_size']}, {config['optimizer']} "
+                              f"lr {config['learning_rate']:g}, weight decay {config['weight_decay']:g}")
+    if metrics["epochs"]:
+        table.add_row("validation accuracy",
+                      f"best {metrics['best_val_accuracy']:.2%} (epoch {metrics['best_epoch']}), "
+                      f"last {metrics['last_val_accuracy']:.2%}")
+    if metrics.get("test_accuracy") is not None:
+        table.add_row("test accuracy", f"{metrics['test_accuracy']:.2%} (last epoch's model)")
+    if metrics["epochs"]:
+        compile_s = metrics["compile_seconds"]
+        table.add_row("time", f"{metrics['seconds_per_epoch']:.2f} s/epoch (median), "
+                              + (f"compile {compile_s:.1f} s, " if compile_s is not None else "")
+                              + f"{metrics['wall_seconds']:.1f} s in all")
+    table.add_row("run folder", str(run_dir))
+    if model_path:
+        table.add_row("model file", f"{model_path}  (evaluate: python evaluate.py {run_dir})")
+    table.add_row("W&B", tracker.message)
+    console.print(table)

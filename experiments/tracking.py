@@ -1,0 +1,170 @@
+"""Weights & Biases tracking that never hangs or kills a training run.
+
+Modes (``--wandb_mode``): ``online`` logs to the W&B server, ``offline`` writes
+the run under ``./wandb`` for a later ``wandb sync``, ``disabled`` logs nothing,
+and ``auto`` (the default) is online when W&B credentials are configured
+(``WANDB_API_KEY`` or a ``~/.netrc`` entry from ``wandb login``) and offline
+otherwise. When an online start fails (no network, bad key, unknown entity) the
+run continues offline and says so; any other W&B error disables tracking for the
+rest of the run instead of stopping the training.
+"""
+
+import netrc
+import os
+from pathlib import Path
+
+MODES = ("auto", "online", "offline", "disabled")
+INIT_TIMEOUT_S = 30
+
+
+def credentials_configured():
+    """True when W&B has an API key through the environment or ``~/.netrc``."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        path = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+        auth = netrc.netrc(path).authenticators("api.wandb.ai")
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return bool(auth and auth[2])
+
+
+def resolve_mode(mode):
+    """Map ``auto`` to ``online`` or ``offline``; other modes pass through."""
+    if mode not in MODES:
+        raise ValueError(f"unknown W&B mode {mode!r}; choose from {', '.join(MODES)}")
+    if mode == "auto":
+        return "online" if credentials_configured() else "offline"
+    return mode
+
+
+def _short(value):
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "-".join(str(v) for v in value)
+    return str(value)
+
+
+# Config key -> short tag of the run name, in the order they appear.
+NAME_TAGS = (
+    ("num_layers", "hl"), ("hidden_size", "sz"), ("batch_size", "bs"), ("activation", "ac"),
+    ("optimizer", "o"), ("learning_rate", "lr"), ("weight_decay", "wd"), ("weight_init", "wi"),
+    ("epochs", "ep"), ("loss", "l"),
+)
+LOSS_TAGS = {"cross_entropy": "ce", "mean_squared_error": "mse"}
+
+
+def run_name(config):
+    """A readable name built from the hyperparameters, e.g.
+    ``hl_3_sz_128_bs_16_ac_tanh_o_adam_lr_0.0001_wd_0_wi_Xavier_ep_10_l_ce``."""
+    parts = []
+    for key, tag in NAME_TAGS:
+        value = config.get(key)
+        if key == "num_layers" and config.get("hidden_sizes"):
+            key, tag, value = "hidden_sizes", "hs", config["hidden_sizes"]
+        elif key == "hidden_size" and config.get("hidden_sizes"):
+            continue
+        if key == "loss":
+            value = LOSS_TAGS.get(value, value)
+        parts += [tag, _short(value)]
+    return "_".join(parts)
+
+
+class Tracker:
+    """A W&B run, or a silent stand-in when tracking is disabled or broken.
+
+    Parameters
+    ----------
+    config : dict
+        Logged as the run's config; ``wandb_project``, ``wandb_entity`` and
+        ``wandb_mode`` choose where it goes.
+    name : str
+        The run's display name.
+    directory : path-like
+        Where W&B writes its files (``./`` gives ``./wandb``).
+    group : str, optional
+        Groups runs of one sweep together.
+    wandb_module : module, optional
+        Injected by tests; ``import wandb`` otherwise.
+    """
+
+    def __init__(self, config, name, directory=".", group=None, wandb_module=None, notify=print):
+        self.mode = resolve_mode(config.get("wandb_mode", "auto"))
+        self.run = None
+        self.notify = notify
+        self.message = "W&B disabled"
+        if self.mode == "disabled":
+            return
+        try:
+            self.wandb = wandb_module or __import__("wandb")
+        except ImportError:
+            self.message = "W&B not installed; tracking disabled"
+            return
+        kwargs = dict(project=config.get("wandb_project"), entity=config.get("wandb_entity"),
+                      name=name, group=group, config=config, dir=str(directory), reinit="finish_previous")
+        try:
+            self.run = self._init(self.mode, kwargs)
+        except Exception as exc:  # any failure of an online start: keep training, offline
+            if self.mode != "online":
+                self.message = f"W&B failed to start ({exc}); tracking disabled"
+                return
+            self.notify(f"W&B online start failed ({str(exc).splitlines()[0]}); logging offline")
+            self.mode = "offline"
+            try:
+                self.run = self._init("offline", kwargs)
+            except Exception as exc2:
+                self.message = f"W&B failed to start ({exc2}); tracking disabled"
+                return
+        self.message = self._where()
+
+    def _init(self, mode, kwargs):
+        settings = self.wandb.Settings(init_timeout=INIT_TIMEOUT_S, silent=True)
+        return self.wandb.init(mode=mode, settings=settings, **kwargs)
+
+    def _where(self):
+        directory = getattr(self.run, "dir", None)
+        if self.mode == "offline":
+            run_dir = Path(directory).parent if directory else Path("wandb")
+            return f"W&B offline run in {run_dir}; upload it with: wandb sync {run_dir}"
+        url = getattr(self.run, "url", None)
+        return f"W&B run at {url}" if url else "W&B online run"
+
+    @property
+    def active(self):
+        return self.run is not None
+
+    def _safely(self, action, *args, **kwargs):
+        if self.run is None:
+            return
+        try:
+            action(*args, **kwargs)
+        except Exception as exc:  # tracking must never stop training
+            self.notify(f"W&B error ({exc}); tracking disabled for the rest of this run")
+            self.run = None
+
+    def log_epoch(self, metrics):
+        """Per-epoch metrics with the epoch as the W&B step."""
+        values = {k: v for k, v in metrics.items() if k != "epoch"}
+        self._safely(lambda: self.run.log(values, step=int(metrics["epoch"])))
+
+    def log_summary(self, values):
+        def update():
+            for key, value in values.items():
+                self.run.summary[key] = value
+        self._safely(update)
+
+    def log_confusion_matrix(self, y_true, y_pred, class_names, key="test_confusion_matrix"):
+        def log():
+            plot = self.wandb.plot.confusion_matrix(
+                y_true=list(map(int, y_true)), preds=list(map(int, y_pred)),
+                class_names=list(class_names))
+            self.run.log({key: plot})
+        self._safely(log)
+
+    def log_image(self, key, path, caption=None):
+        self._safely(lambda: self.run.log({key: self.wandb.Image(str(path), caption=caption)}))
+
+    def finish(self, exit_code=0):
+        self._safely(lambda: self.run.finish(exit_code=exit_code))
+        self.run = None
