@@ -13,7 +13,7 @@ from .metrics import confusion_matrix, most_confused
 from .progress import RichProgress, make_console
 from .runs import new_run_dir, plot_confusion_matrix, write_confusion_csv, write_json
 from .tracking import Tracker, run_name
-from .training import Callback, Diverged, build_network, hidden_sizes, train
+from .training import Callback, Diverged, History, build_network, hidden_sizes, train
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -87,32 +87,25 @@ def run(config, console=None, wandb_module=None):
     if not config["quiet"]:
         console.print(tracker.message)
 
-    status, exit_code, history = "finished", EXIT_OK, None
+    status, exit_code, history = "finished", EXIT_OK, History()
     progress = RichProgress(console, config["epochs"], quiet=config["quiet"])
-    history_box = {}
-
-    class _Keep(Callback):
-        def on_epoch_end(self, metrics):
-            history_box.setdefault("epochs", []).append(metrics)
-
     try:
         with progress:
-            history = train(net, config, x_tr, y_tr, x_val, y_val,
-                            callback=_Both(progress, _TrackerCallback(tracker), _Keep()))
+            train(net, config, x_tr, y_tr, x_val, y_val, history=history,
+                  callback=_Both(progress, _TrackerCallback(tracker)))
     except Diverged as exc:
         console.print(f"[red]diverged:[/red] {exc}. {DIVERGED_ADVICE}")
         tracker.log_summary({"status": "diverged"})
         tracker.finish(exit_code=1)
         write_json(run_dir / "metrics.json", {"status": "diverged", "message": str(exc),
-                                               "epochs": history_box.get("epochs", [])})
+                                               "epochs": history.epochs})
         return Outcome("diverged", EXIT_ERROR, run_dir)
     except KeyboardInterrupt:
         status, exit_code = "interrupted", EXIT_INTERRUPTED
         console.print("[yellow]interrupted:[/yellow] saving what was trained so far")
 
-    epochs = history.epochs if history else history_box.get("epochs", [])
-    metrics = {"status": status, "epochs": epochs,
-               "compile_seconds": history.compile_seconds if history else None}
+    epochs = history.epochs
+    metrics = {"status": status, "epochs": epochs, "compile_seconds": history.compile_seconds}
     test_accuracy = None
     if status == "finished":
         y_pred = net.predict(as_inputs(dataset.x_test))
@@ -164,10 +157,8 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
     if metrics.get("test_accuracy") is not None:
         table.add_row("test accuracy", f"{metrics['test_accuracy']:.2%} (last epoch's model)")
     if metrics["epochs"]:
-        compile_s = metrics["compile_seconds"]
-        table.add_row("time", f"{metrics['seconds_per_epoch']:.2f} s/epoch (median), "
-                              + (f"compile {compile_s:.1f} s, " if compile_s is not None else "")
-                              + f"{metrics['wall_seconds']:.1f} s in all")
+        table.add_row("time", f"{metrics['seconds_per_epoch']:.2f} s/epoch (median), compile "
+                              f"{metrics['compile_seconds']:.1f} s, {metrics['wall_seconds']:.1f} s in all")
     table.add_row("run folder", str(run_dir))
     if model_path:
         table.add_row("model file", f"{model_path}  (evaluate: python evaluate.py {run_dir})")

@@ -64,7 +64,8 @@ def build_network(config, n_features, n_classes):
                loss=config["loss"], weight_init=config["weight_init"], seed=config["seed"])
 
 
-def train(net, config, x_train, y_train, x_val, y_val, callback=None, chunks_per_epoch=40):
+def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=None,
+          chunks_per_epoch=40):
     """Train ``net`` in place for ``config["epochs"]`` epochs.
 
     Parameters
@@ -76,6 +77,9 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, chunks_per
     x_train, y_train, x_val, y_val : ndarray
         Inputs as float32 rows in the network's dtype, labels as int64.
     callback : Callback, optional
+    history : History, optional
+        Filled epoch by epoch; pass one in to keep the finished epochs when the
+        run ends with ``Diverged`` or ``KeyboardInterrupt``.
 
     Returns
     -------
@@ -99,7 +103,7 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, chunks_per
     corrects = np.empty(steps, dtype=np.int64)
     chunk = max(1, -(-steps // chunks_per_epoch))
     rng = np.random.default_rng(config["seed"])
-    history = History()
+    history = history if history is not None else History()
 
     # Compile (or load from cache) outside the timed epochs: one step on a copy.
     start = time.perf_counter()

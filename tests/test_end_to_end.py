@@ -1,0 +1,118 @@
+"""train.py and evaluate.py run as a user runs them, on synthetic and on real data."""
+
+import json
+
+import numpy as np
+import pytest
+
+import evaluate
+import train
+from experiments import data, session
+from experiments.data import as_inputs, load_dataset
+from experiments.progress import RichProgress
+from network import MLP
+from tests.conftest import shared_dataset
+from tests.synthetic import write_dataset
+
+
+@pytest.fixture
+def synthetic(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_host_reachable", lambda host, timeout=3.0: False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    write_dataset(tmp_path / "data")
+    return tmp_path
+
+
+def _args(tmp_path, *extra):
+    return ["--data_dir", str(tmp_path / "data"), "--runs_dir", str(tmp_path / "runs"),
+            "--wandb_dir", str(tmp_path), "-nhl", "1", "-sz", "16", "-b", "7", *extra]
+
+
+def _only_run(tmp_path):
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    return run_dir
+
+
+def test_train_offline_saves_a_model_that_reloads_and_predicts_the_same(synthetic, capsys):
+    code = train.main(_args(synthetic, "-e", "1", "--wandb_entity", "myname",
+                            "--wandb_project", "myprojectname"))
+    assert code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "W&B offline run in" in out and "wandb sync" in out
+    run_dir = _only_run(synthetic)
+    assert run_dir.name.endswith("hl_1_sz_16_bs_7_ac_ReLU_o_adam_lr_0.001_wd_0_wi_Xavier_ep_1_l_ce")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    assert metrics["status"] == "finished" and len(metrics["epochs"]) == 1
+    assert config["hidden_sizes"] == [16] and config["wandb_entity"] == "myname"
+    assert (run_dir / "confusion_matrix.csv").exists()
+    assert list((synthetic / "wandb").glob("offline-run-*")), "W&B offline run folder missing"
+
+    net, metadata = MLP.load(run_dir / "model.npz")
+    ds = load_dataset("mnist", synthetic / "data")
+    reloaded_accuracy = float(np.mean(net.predict(as_inputs(ds.x_test)) == ds.y_test))
+    assert reloaded_accuracy == metrics["test_accuracy"] == metadata["metrics"]["test_accuracy"]
+    assert metrics["epochs"][0]["val_accuracy"] > 0.5, "the bands are easy to learn"
+
+    assert evaluate.main([str(run_dir)]) == 0
+    assert (run_dir / "confusion_matrix.png").stat().st_size > 1000
+    assert f"testaccuracy{reloaded_accuracy:.2%}" in "".join(capsys.readouterr().out.split())
+
+
+def test_partial_last_batch_and_epoch_metrics(synthetic):
+    assert train.main(_args(synthetic, "-e", "2", "--wandb_mode", "disabled", "-q")) == 0
+    metrics = json.loads((_only_run(synthetic) / "metrics.json").read_text())
+    assert [m["epoch"] for m in metrics["epochs"]] == [1, 2]
+    for m in metrics["epochs"]:
+        assert 0 <= m["train_accuracy"] <= 1 and np.isfinite(m["train_loss"])
+    assert metrics["best_val_accuracy"] >= metrics["last_val_accuracy"]
+
+
+def test_a_diverging_run_stops_with_advice(synthetic, capsys):
+    code = train.main(_args(synthetic, "-e", "3", "-o", "sgd", "-lr", "1e30", "--wandb_mode",
+                            "disabled"))
+    assert code == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "diverged" in out and "smaller --learning_rate" in out
+    metrics = json.loads((_only_run(synthetic) / "metrics.json").read_text())
+    assert metrics["status"] == "diverged"
+
+
+def test_ctrl_c_saves_what_was_trained(synthetic, monkeypatch):
+    original = RichProgress.on_epoch_end
+
+    def interrupt_after_first_epoch(self, metrics):
+        original(self, metrics)
+        if metrics["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RichProgress, "on_epoch_end", interrupt_after_first_epoch)
+    code = train.main(_args(synthetic, "-e", "5", "--wandb_mode", "disabled"))
+    assert code == session.EXIT_INTERRUPTED
+    run_dir = _only_run(synthetic)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and len(metrics["epochs"]) == 1
+    net, metadata = MLP.load(run_dir / "model.npz")
+    assert metadata["metrics"]["status"] == "interrupted"
+
+
+def test_missing_data_is_a_clear_error(synthetic, capsys):
+    code = train.main(["--data_dir", str(synthetic / "empty_dir_that_is_absent"),
+                       "--runs_dir", str(synthetic / "runs"), "--wandb_mode", "disabled"])
+    assert code == 1
+    assert "no such folder" in " ".join(capsys.readouterr().out.split())
+
+
+def test_real_fashion_mnist_one_epoch(tmp_path):
+    folder = shared_dataset("fashion-mnist")
+    code = train.main(["--data_dir", str(folder), "--runs_dir", str(tmp_path / "runs"),
+                       "--wandb_mode", "disabled", "-e", "1", "-q"])
+    assert code == 0
+    run_dir = next((tmp_path / "runs").iterdir())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"][0]["val_accuracy"] > 0.8
+    net, _ = MLP.load(run_dir / "model.npz")
+    ds = load_dataset("fashion_mnist", folder)
+    assert np.mean(net.predict(as_inputs(ds.x_test)) == ds.y_test) == metrics["test_accuracy"]
