@@ -152,3 +152,36 @@ def test_real_mnist_label_counts():
     ds = load_dataset("mnist", shared_dataset("mnist"))
     assert np.bincount(ds.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert read_idx(shared_dataset("mnist") / "t10k-labels-idx1-ubyte.gz", 1).shape == (10000,)
+
+
+def test_download_goes_through_keras_only_when_needed(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    arrays = write_dataset(tmp_path / "scratch")
+    calls = []
+
+    def load_data():
+        calls.append("load_data")
+        return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+    fake = types.SimpleNamespace(datasets=types.SimpleNamespace(
+        fashion_mnist=types.SimpleNamespace(load_data=load_data)))
+    monkeypatch.setitem(sys.modules, "keras", fake)
+    monkeypatch.setattr(data, "_host_reachable", lambda host, timeout=3.0: True)
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    ds = load_dataset("fashion_mnist")
+    assert calls == ["load_data"] and ds.source.startswith("keras.datasets.fashion_mnist")
+    assert data.os.environ["KERAS_BACKEND"] == "numpy"
+    write_dataset(tmp_path / "d")
+    load_dataset("fashion_mnist", tmp_path / "d")
+    assert calls == ["load_data"], "files on disk must not trigger a download"
+
+
+def test_keras_missing_online_lists_the_ways(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "keras", None)  # makes `import keras` fail
+    monkeypatch.setattr(data, "_host_reachable", lambda host, timeout=3.0: True)
+    with pytest.raises(DataError, match="Keras is not installed"):
+        load_dataset("mnist")
