@@ -49,8 +49,8 @@ class Dataset:
     name: str
     x_train: np.ndarray  # (n_train, height, width) uint8
     y_train: np.ndarray  # (n_train,) int64
-    x_test: np.ndarray
-    y_test: np.ndarray
+    x_test: np.ndarray | None  # None when loaded with include_test=False
+    y_test: np.ndarray | None
     source: str
 
     @property
@@ -105,8 +105,12 @@ def _idx_path(folder, stem):
 
 
 def _validate(name, arrays, source):
-    x_train, y_train, x_test, y_test = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
-    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+    x_train, y_train = arrays["x_train"], arrays["y_train"]
+    x_test, y_test = arrays.get("x_test"), arrays.get("y_test")
+    pairs = [("train", x_train, y_train)]
+    if x_test is not None:
+        pairs.append(("test", x_test, y_test))
+    for split, x, y in pairs:
         if x.ndim != 3 or y.ndim != 1:
             raise DataError(f"{source}: {split} images must be 3-D and labels 1-D, "
                             f"got {x.shape} and {y.shape}")
@@ -116,15 +120,19 @@ def _validate(name, arrays, source):
         if y.size and y.max() >= len(CLASS_NAMES[name]):
             raise DataError(f"{source}: {split} labels reach {int(y.max())}, "
                             f"{name} has {len(CLASS_NAMES[name])} classes")
-    if x_train.shape[1:] != x_test.shape[1:]:
+    if x_test is not None and x_train.shape[1:] != x_test.shape[1:]:
         raise DataError(f"{source}: train images are {x_train.shape[1:]} but test images "
                         f"{x_test.shape[1:]}")
-    return Dataset(name, x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
-                   source)
+    return Dataset(name, x_train, y_train.astype(np.int64), x_test,
+                   None if y_test is None else y_test.astype(np.int64), source)
 
 
-def _load_folder(name, folder, label):
-    paths = {key: _idx_path(folder, stem) for key, stem in FILES.items()}
+def _wanted(include_test):
+    return [key for key in FILES if include_test or key.endswith("_train")]
+
+
+def _load_folder(name, folder, label, include_test):
+    paths = {key: _idx_path(folder, FILES[key]) for key in _wanted(include_test)}
     if not any(paths.values()):
         return None
     missing = [FILES[key] for key, path in paths.items() if path is None]
@@ -134,10 +142,10 @@ def _load_folder(name, folder, label):
     return _validate(name, arrays, label)
 
 
-def _load_npz(name, path, label):
+def _load_npz(name, path, label, include_test):
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in FILES}
+            arrays = {key: data[key] for key in _wanted(include_test)}
     except (OSError, KeyError, ValueError) as exc:
         raise DataError(f"{path}: not a Keras {name} archive ({exc}); delete it and fetch it again") from None
     return _validate(name, arrays, label)
@@ -166,7 +174,7 @@ def _how_to_get(name, data_dir):
     return f"{name} not found{searched}. Ways to get it:\n  - " + "\n  - ".join(ways)
 
 
-def _download(name, data_dir):
+def _download(name, data_dir, include_test):
     """Fetch through ``keras.datasets``; a DataError that lists the alternatives on failure."""
     if not _host_reachable(DOWNLOAD_HOST):
         raise DataError(_how_to_get(name, data_dir) + "\n(no network: the download host is unreachable)")
@@ -179,12 +187,18 @@ def _download(name, data_dir):
         (x_train, y_train), (x_test, y_test) = getattr(datasets, name).load_data()
     except Exception as exc:  # network errors come in many types
         raise DataError(_how_to_get(name, data_dir) + f"\n(download failed: {exc})") from None
-    arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    arrays = dict(x_train=x_train, y_train=y_train)
+    if include_test:
+        arrays.update(x_test=x_test, y_test=y_test)
     return _validate(name, arrays, f"keras.datasets.{name} (cached in {keras_cache()})")
 
 
-def load_dataset(name, data_dir=None, download=True):
+def load_dataset(name, data_dir=None, download=True, include_test=True):
     """Load ``name`` from the first place that has it (see the module docstring).
+
+    With ``include_test=False`` the test files are neither opened nor required
+    (sweeps select models without ever touching the test set); ``x_test`` and
+    ``y_test`` are then None.
 
     Raises
     ------
@@ -196,7 +210,7 @@ def load_dataset(name, data_dir=None, download=True):
     if data_dir and not Path(data_dir).expanduser().is_dir():
         raise DataError(f"--data_dir {data_dir}: no such folder")
     for folder, label in candidate_folders(name, data_dir):
-        dataset = _load_folder(name, folder, label)
+        dataset = _load_folder(name, folder, label, include_test)
         if dataset is not None:
             return dataset
     npz_places = [keras_cache() / "mnist.npz"] if name == "mnist" else []
@@ -204,10 +218,10 @@ def load_dataset(name, data_dir=None, download=True):
         npz_places.insert(0, Path(data_dir).expanduser() / "mnist.npz")
     for path in npz_places:
         if path.is_file():
-            return _load_npz(name, path, str(path))
+            return _load_npz(name, path, str(path), include_test)
     if not download:
         raise DataError(_how_to_get(name, data_dir))
-    return _download(name, data_dir)
+    return _download(name, data_dir, include_test)
 
 
 @dataclass

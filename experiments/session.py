@@ -57,9 +57,9 @@ class Outcome:
     test_accuracy: float | None = None
 
 
-def prepare_data(config):
+def prepare_data(config, include_test=True):
     """Load the dataset and split it; returns ``(dataset, x_tr, y_tr, x_val, y_val)``."""
-    dataset = load_dataset(config["dataset"], config.get("data_dir"))
+    dataset = load_dataset(config["dataset"], config.get("data_dir"), include_test=include_test)
     split = stratified_split(dataset.y_train, config["val_fraction"], config["seed"])
     x_all = as_inputs(dataset.x_train)
     return (dataset, x_all[split.train], dataset.y_train[split.train],

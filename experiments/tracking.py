@@ -118,6 +118,14 @@ class Tracker:
                 return
         self.message = self._where()
 
+    @classmethod
+    def attach(cls, run, wandb_module, notify=print):
+        """Wrap a run that someone else started (``wandb.agent`` starts its runs)."""
+        tracker = cls.__new__(cls)
+        tracker.mode, tracker.run, tracker.wandb, tracker.notify = "online", run, wandb_module, notify
+        tracker.message = tracker._where()
+        return tracker
+
     def _init(self, mode, kwargs):
         settings = self.wandb.Settings(init_timeout=INIT_TIMEOUT_S, silent=True)
         return self.wandb.init(mode=mode, settings=settings, **kwargs)

@@ -125,7 +125,9 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=No
                 x_train, y_train, order, first, count, batch, optimizer, state,
                 weight_decay=config["weight_decay"], losses=losses[first:], corrects=corrects[first:])
             end = first + done
-            if done < count:
+            # The kernel stops right after a non-finite loss; that step may also be the
+            # last one asked for, so look at the loss rather than at the count.
+            if not np.isfinite(losses[end - 1]):
                 raise Diverged(
                     f"loss became {losses[end - 1]} at epoch {epoch}, step {end} of {steps}")
             seen = batch_sizes[:end]

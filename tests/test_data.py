@@ -185,3 +185,13 @@ def test_keras_missing_online_lists_the_ways(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_host_reachable", lambda host, timeout=3.0: True)
     with pytest.raises(DataError, match="Keras is not installed"):
         load_dataset("mnist")
+
+
+def test_train_only_loading_never_opens_the_test_files(tmp_path):
+    write_dataset(tmp_path / "d")
+    for stem in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (tmp_path / "d" / stem).write_bytes(b"unreadable")
+    ds = load_dataset("mnist", tmp_path / "d", include_test=False)
+    assert ds.x_test is None and ds.x_train.shape == (600, 28, 28)
+    with pytest.raises(DataError):
+        load_dataset("mnist", tmp_path / "d")

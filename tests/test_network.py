@@ -153,3 +153,15 @@ def test_loading_garbage_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="not an nbnet model file"):
         MLP.load(bad)
+
+
+def test_training_loop_catches_a_nan_in_the_last_step_of_a_chunk(rng):
+    """Regression: with one step per chunk, a NaN step is also the last step asked for."""
+    from experiments.training import Diverged, train
+
+    net = MLP([3, 4, 2], activation="identity", seed=0)
+    x, y = rng.normal(size=(10, 3)).astype(np.float32), rng.integers(0, 2, 10)
+    x[9] = np.nan
+    config = dict(HYPER, optimizer="sgd", epochs=1, batch_size=1, weight_decay=0.0, seed=0)
+    with pytest.raises(Diverged, match="loss became nan"):
+        train(net, config, x, y, x[:2], y[:2], chunks_per_epoch=100)

@@ -1,0 +1,267 @@
+"""Run a sweep: on W&B's sweep controller when online, on an embedded Optuna study offline.
+
+Offline, the YAML's method maps to an Optuna sampler (``grid`` -> GridSampler,
+``random`` -> RandomSampler, ``bayes`` -> TPESampler) and ``early_terminate:
+hyperband`` to Optuna's HyperbandPruner, fed with the validation accuracy of
+every epoch. The study lives in a storage URL (a sqlite file in the sweep's
+folder by default), so a killed sweep resumes where it stopped, several worker
+processes can share it, and a PostgreSQL URL lets many machines work on one
+sweep. Each trial is a normal run logged to W&B (offline unless logged in) with
+its hyperparameter name and the sweep's name as its group.
+
+The test set is never loaded: trials read the training files only and are
+ranked by validation accuracy (the last epoch's).
+"""
+
+import json
+import multiprocessing
+import time
+import warnings
+
+import optuna
+
+from .data import as_inputs, load_dataset, stratified_split
+from .sweep_spec import load_spec
+from .tracking import Tracker, run_name
+from .training import Callback, Diverged, build_network, train
+
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
+            optuna.trial.TrialState.FAIL)
+
+
+def _encode(value):
+    """Optuna categoricals must be scalars: lists (``hidden_sizes``) become strings."""
+    return json.dumps(value) if isinstance(value, list) else value
+
+
+def _decode(value):
+    return json.loads(value) if isinstance(value, str) and value.startswith("[") else value
+
+
+def suggest(trial, spec):
+    """Draw one configuration of ``spec``'s parameters through ``trial``."""
+    params = {}
+    for p in spec.parameters.values():
+        if p.is_categorical:
+            if len(p.values) == 1:
+                params[p.name] = p.values[0]
+            else:
+                choice = trial.suggest_categorical(p.name, [_encode(v) for v in p.values])
+                params[p.name] = _decode(choice)
+        elif p.distribution == "int_uniform":
+            params[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high))
+        else:
+            params[p.name] = trial.suggest_float(
+                p.name, p.low, p.high, log=p.distribution == "log_uniform_values",
+                step=p.q if p.distribution == "q_uniform" else None)
+    return params
+
+
+def make_sampler(spec, seed):
+    if spec.method == "grid":
+        space = {n: [_encode(v) for v in p.values] for n, p in spec.parameters.items()
+                 if len(p.values) > 1}
+        return optuna.samplers.GridSampler(space, seed=seed)
+    if spec.method == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+
+
+def make_pruner(spec):
+    if not spec.hyperband:
+        return optuna.pruners.NopPruner()
+    max_resource = spec.hyperband.get("max_iter") or spec.max_epochs or "auto"
+    return optuna.pruners.HyperbandPruner(min_resource=spec.hyperband["min_iter"],
+                                          max_resource=max_resource,
+                                          reduction_factor=spec.hyperband["eta"])
+
+
+def default_storage(out_dir):
+    return f"sqlite:///{(out_dir / 'study.db').resolve()}"
+
+
+def open_study(spec, storage_url, study_name, seed=0):
+    """Create or reopen the study. The heartbeat marks trials of a killed process as
+    failed after ``grace_period`` seconds, so a resumed sweep does not wait on them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = optuna.storages.RDBStorage(storage_url, heartbeat_interval=15, grace_period=45)
+    return optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
+                               sampler=make_sampler(spec, seed), pruner=make_pruner(spec),
+                               load_if_exists=True)
+
+
+class _TrialCallback(Callback):
+    """Logs each epoch to W&B and to the Optuna trial, and prunes when told to."""
+
+    def __init__(self, tracker, trial):
+        self.tracker, self.trial = tracker, trial
+
+    def on_epoch_end(self, metrics):
+        self.tracker.log_epoch(metrics)
+        if self.trial is not None:
+            self.trial.report(metrics["val_accuracy"], metrics["epoch"])
+            if self.trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {metrics['epoch']}")
+
+
+class TrialRunner:
+    """Trains one configuration after another, loading each dataset split once.
+
+    Compiled kernels are shared by all trials of the process: Numba compiles the
+    step loop once per optimizer, so the per-trial overhead is the network's
+    allocation and the W&B run (measured in the sweep report).
+    """
+
+    def __init__(self, base_config, sweep_name, wandb_module=None, notify=print):
+        self.base = dict(base_config)
+        self.sweep_name = sweep_name
+        self.wandb_module = wandb_module
+        self.notify = notify
+        self._data = {}
+
+    def data(self, config):
+        key = (config["dataset"], config.get("data_dir"), config["val_fraction"], config["seed"])
+        if key not in self._data:
+            dataset = load_dataset(config["dataset"], config.get("data_dir"), include_test=False)
+            split = stratified_split(dataset.y_train, config["val_fraction"], config["seed"])
+            x = as_inputs(dataset.x_train)
+            self._data[key] = (dataset, x[split.train], dataset.y_train[split.train],
+                               x[split.val], dataset.y_train[split.val])
+        return self._data[key]
+
+    def run(self, params, trial=None, tracker=None):
+        """Train ``base config + params``; returns ``(config, history)``.
+
+        Raises Diverged or optuna.TrialPruned; the W&B run is finished either way.
+        """
+        config = {**self.base, **params}
+        name = run_name(config)
+        dataset, x_tr, y_tr, x_val, y_val = self.data(config)
+        tracker = tracker or Tracker(config, name, directory=config.get("wandb_dir", "."),
+                                     group=self.sweep_name, wandb_module=self.wandb_module,
+                                     notify=self.notify)
+        net = build_network(config, dataset.n_features, len(dataset.class_names))
+        if trial is not None:
+            trial.set_user_attr("run_name", name)
+        exit_code = 1
+        try:
+            history = train(net, config, x_tr, y_tr, x_val, y_val,
+                            callback=_TrialCallback(tracker, trial))
+            tracker.log_summary({"val_accuracy": history.last["val_accuracy"],
+                                 "best_val_accuracy": history.best["val_accuracy"]})
+            exit_code = 0
+        finally:
+            tracker.finish(exit_code=exit_code)
+        return config, history
+
+    def objective(self, trial):
+        params = suggest(trial, self.spec)
+        # TPE often proposes a configuration it already tried; reuse that result
+        # instead of training it again (such trials do not count towards --count).
+        for earlier in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            if earlier.params == trial.params and "duplicate_of" not in earlier.user_attrs:
+                trial.set_user_attr("duplicate_of", earlier.number)
+                trial.set_user_attr("run_name", earlier.user_attrs.get("run_name", ""))
+                return earlier.value
+        start = time.perf_counter()
+        try:
+            config, history = self.run(params, trial)
+        except Diverged as exc:
+            trial.set_user_attr("failure", str(exc))
+            self.notify(f"trial {trial.number}: diverged ({exc}); recorded as failed")
+            raise
+        seconds = time.perf_counter() - start
+        train_seconds = sum(m["train_seconds"] for m in history.epochs)
+        value = history.last["val_accuracy"]
+        trial.set_user_attr("seconds", seconds)
+        trial.set_user_attr("train_seconds", train_seconds)
+        trial.set_user_attr("compile_seconds", history.compile_seconds)
+        self.notify(f"trial {trial.number}: val_accuracy {value:.4f} in {seconds:.1f} s  "
+                    f"{run_name(config)}")
+        return value
+
+
+def optimize(spec, base_config, storage_url, study_name, count, seed=0, wandb_module=None,
+             notify=print):
+    """Run trials in this process until the study holds ``count`` finished trials."""
+    study = open_study(spec, storage_url, study_name, seed)
+    runner = TrialRunner(base_config, study_name, wandb_module, notify)
+    runner.spec = spec
+    if distinct_trials(study) >= count:
+        return study
+
+    def enough(study, trial):
+        if distinct_trials(study) >= count:
+            study.stop()
+
+    # Duplicates cost nothing but a lookup; the cap only guards a space smaller than count.
+    study.optimize(runner.objective, catch=(Diverged,), gc_after_trial=False,
+                   callbacks=[enough], n_trials=DUPLICATE_CAP * count)
+    return study
+
+
+DUPLICATE_CAP = 10
+
+
+def distinct_trials(study):
+    """Finished trials that trained something (duplicates of earlier ones excluded)."""
+    return sum(t.state in FINISHED and "duplicate_of" not in t.user_attrs
+               for t in study.get_trials(deepcopy=False))
+
+
+def _worker(spec_path, base_config, storage_url, study_name, count, seed):
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optimize(load_spec(spec_path), base_config, storage_url, study_name, count, seed)
+
+
+def run_offline(spec_path, base_config, storage_url, study_name, count, workers=1, seed=0,
+                notify=print):
+    """Run the sweep locally with ``workers`` processes sharing one study."""
+    spec = load_spec(spec_path)
+    if workers <= 1:
+        return optimize(spec, base_config, storage_url, study_name, count, seed, notify=notify)
+    open_study(spec, storage_url, study_name, seed)  # create it once, before the workers race
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(spec.path, base_config, storage_url,
+                                                       study_name, count, seed + i))
+                 for i in range(workers)]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+        raise
+    return open_study(spec, storage_url, study_name, seed)
+
+
+def run_online(spec, base_config, count, wandb_module=None, notify=print):
+    """Create the sweep on W&B and run ``count`` trials here with ``wandb.agent``.
+
+    Returns the sweep id; more machines join with ``wandb agent ENTITY/PROJECT/SWEEP_ID``
+    (they then run ``program`` from the YAML, i.e. ``python train.py`` with the trial's flags).
+    """
+    wandb = wandb_module or __import__("wandb")
+    sweep_config = dict(spec.raw)
+    sweep_config.setdefault("metric", {"name": "val_accuracy", "goal": "maximize"})
+    sweep_config.setdefault("program", "train.py")
+    project, entity = base_config.get("wandb_project"), base_config.get("wandb_entity")
+    sweep_id = wandb.sweep(sweep_config, project=project, entity=entity)
+    runner = TrialRunner(base_config, spec.name or sweep_id, wandb, notify)
+
+    def one_trial():
+        run = wandb.init()
+        params = {name: _decode(value) for name, value in dict(run.config).items()
+                  if name in spec.parameters}
+        run.name = run_name({**base_config, **params})
+        try:
+            config, history = runner.run(params, tracker=Tracker.attach(run, wandb, notify))
+            notify(f"{run.name}: val_accuracy {history.last['val_accuracy']:.4f}")
+        except Diverged as exc:
+            notify(f"{run.name}: diverged ({exc}); recorded as failed")
+
+    wandb.agent(sweep_id, function=one_trial, count=count, project=project, entity=entity)
+    return sweep_id

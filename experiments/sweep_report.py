@@ -1,0 +1,302 @@
+"""The analysis of a sweep, offline: best configuration, trials CSV, plots and one HTML page.
+
+Files written into the report folder:
+
+``best.json``           the best trial: its parameters, validation accuracy, run name, and the
+                        ``train.py`` command that retrains it
+``trials.csv``          every trial: number, state, validation accuracy, seconds, parameters
+``history.png``         validation accuracy of each trial over time, the running best and a
+                        trend line
+``parallel.png``        parallel coordinates of the parameters, coloured by validation accuracy
+``importance.png``      parameter importance (Optuna's PED-ANOVA) for validation accuracy
+``correlation.png``     correlation of each parameter (categorical ones one-hot, per level) with
+                        validation accuracy, as W&B's sweep panel shows it
+``index.html``          all of the above on one page
+"""
+
+import csv
+import html
+import json
+import shlex
+from pathlib import Path
+
+import numpy as np
+
+from .sweep import _decode
+
+PLOTS = ("history.png", "parallel.png", "importance.png", "correlation.png")
+LOG_SCALE = {"learning_rate", "weight_decay", "epsilon"}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def trial_rows(study):
+    """One dict per trial, in trial order, with decoded parameter values."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        rows.append({
+            "number": t.number,
+            "state": t.state.name,
+            "val_accuracy": t.value if t.value is not None else (
+                max(t.intermediate_values.values()) if t.intermediate_values else None),
+            "completed_epochs": len(t.intermediate_values),
+            "seconds": (t.duration.total_seconds() if t.duration else None),
+            "started": t.datetime_start.timestamp() if t.datetime_start else None,
+            "run_name": t.user_attrs.get("run_name", ""),
+            "failure": t.user_attrs.get("failure", ""),
+            "overhead_seconds": (t.user_attrs["seconds"] - t.user_attrs["train_seconds"]
+                                 - t.user_attrs.get("compile_seconds", 0.0))
+            if "seconds" in t.user_attrs else None,
+            "params": {k: _decode(v) for k, v in t.params.items()},
+            "duplicate_of": t.user_attrs.get("duplicate_of"),
+        })
+    return rows
+
+
+def train_command(config_params, base_flags=()):
+    parts = ["python", "train.py", *base_flags]
+    for name, value in config_params.items():
+        if isinstance(value, list):
+            parts += [f"--{name}", *map(str, value)]
+        else:
+            parts += [f"--{name}", f"{value:g}" if isinstance(value, float) else str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def write_csv(path, rows, names):
+    with open(path, "w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["number", "state", "val_accuracy", "completed_epochs", "seconds",
+                      "overhead_seconds", "run_name", *names, "failure"])
+        for r in rows:
+            out.writerow([r["number"], r["state"],
+                          "" if r["val_accuracy"] is None else f"{r['val_accuracy']:.4f}",
+                          r["completed_epochs"],
+                          "" if r["seconds"] is None else f"{r['seconds']:.2f}",
+                          "" if r["overhead_seconds"] is None else f"{r['overhead_seconds']:.3f}",
+                          r["run_name"], *(r["params"].get(n, "") for n in names), r["failure"]])
+
+
+def plot_history(path, rows):
+    plt = _plt()
+    done = [r for r in rows if r["state"] == "COMPLETE" and r["started"] is not None]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if done:
+        t0 = min(r["started"] for r in rows if r["started"] is not None)
+        minutes = np.array([(r["started"] - t0) / 60 for r in done])
+        acc = np.array([r["val_accuracy"] for r in done]) * 100
+        ax.scatter(minutes, acc, s=18, label="completed trial")
+        ax.plot(minutes, np.maximum.accumulate(acc), color="C2", label="best so far")
+        if len(done) >= 3:
+            slope, intercept = np.polyfit(minutes, acc, 1)
+            ax.plot(minutes, slope * minutes + intercept, "--", color="C3",
+                    label=f"trend ({slope:+.3f} pts/min)")
+        pruned = [r for r in rows if r["state"] == "PRUNED" and r["val_accuracy"] is not None]
+        if pruned:
+            ax.scatter([(r["started"] - t0) / 60 for r in pruned],
+                       [r["val_accuracy"] * 100 for r in pruned], s=12, marker="x", color="grey",
+                       label="pruned (accuracy when stopped)")
+        low = np.percentile(acc, 10) if len(acc) > 5 else acc.min()
+        ax.set_ylim(max(0, low - 2), min(100, acc.max() + 1))
+    ax.set_xlabel("minutes since the sweep started")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title("Validation accuracy per trial over time")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _numeric_columns(rows, names):
+    """Each parameter as numbers: log10 for log-scale ones, category index for the rest."""
+    columns, labels = {}, {}
+    for name in names:
+        values = [r["params"].get(name) for r in rows]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            arr = np.array(values, dtype=float)
+            if name in LOG_SCALE and np.all(arr > 0):
+                columns[name], labels[name] = np.log10(arr), None
+            else:
+                columns[name], labels[name] = arr, None
+        else:
+            levels = sorted({json.dumps(v) for v in values})
+            columns[name] = np.array([levels.index(json.dumps(v)) for v in values], dtype=float)
+            labels[name] = [json.loads(level) for level in levels]
+    return columns, labels
+
+
+def plot_parallel(path, rows, names):
+    plt = _plt()
+    done = [r for r in rows if r["state"] == "COMPLETE"]
+    fig, ax = plt.subplots(figsize=(max(8, 1.4 * (len(names) + 1)), 5))
+    if done and names:
+        columns, labels = _numeric_columns(done, names)
+        acc = np.array([r["val_accuracy"] for r in done])
+        axes_names = [*names, "val_accuracy"]
+        data = np.column_stack([columns[n] for n in names] + [acc])
+        low, high = data.min(axis=0), data.max(axis=0)
+        span = np.where(high > low, high - low, 1.0)
+        scaled = (data - low) / span
+        colors = plt.cm.viridis((acc - acc.min()) / max(acc.max() - acc.min(), 1e-9))
+        for row, color in zip(scaled[np.argsort(acc)], colors[np.argsort(acc)]):
+            ax.plot(range(len(axes_names)), row, color=color, alpha=0.6, lw=1)
+        for i, name in enumerate(axes_names):
+            ax.axvline(i, color="black", lw=0.8)
+            if name != "val_accuracy" and labels[name] is not None:
+                for k, level in enumerate(labels[name]):
+                    y = (k - low[i]) / span[i]
+                    ax.text(i + 0.03, y, str(level), fontsize=7, va="center")
+            else:
+                for y, value in ((0, low[i]), (1, high[i])):
+                    shown = 10 ** value if name in LOG_SCALE else value
+                    ax.text(i + 0.03, y, f"{shown:.3g}", fontsize=7, va="center")
+        ax.set_xticks(range(len(axes_names)), axes_names, rotation=20)
+        ax.set_yticks([])
+    ax.set_title("Parallel coordinates (colour: validation accuracy, yellow = best)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def importances(study):
+    """Optuna's PED-ANOVA importances of the completed trials ({} when too few).
+
+    PED-ANOVA (Watanabe et al., 2023) needs no scikit-learn, unlike fANOVA; it
+    measures how much each parameter's distribution among the top 10% of trials
+    differs from its distribution among all of them."""
+    import optuna
+
+    complete = [t for t in study.get_trials(deepcopy=False)
+                if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < 3:
+        return {}
+    try:
+        return optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
+    except (RuntimeError, ValueError):  # e.g. every parameter constant
+        return {}
+
+
+def plot_importance(path, values):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 0.4 * max(len(values), 3) + 1.2))
+    if values:
+        names = list(values)[::-1]
+        ax.barh(names, [values[n] for n in names], color="C0")
+        ax.set_xlabel("importance for validation accuracy (PED-ANOVA)")
+    else:
+        ax.text(0.5, 0.5, "too few completed trials", ha="center", transform=ax.transAxes)
+    ax.set_title("Parameter importance")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def correlations(rows, names):
+    """Pearson correlation with validation accuracy: numeric parameters directly (log10 for
+    learning rate, weight decay, epsilon), categorical ones per level as a 0/1 indicator."""
+    done = [r for r in rows if r["state"] == "COMPLETE"]
+    if len(done) < 3:
+        return {}
+    acc = np.array([r["val_accuracy"] for r in done])
+    out = {}
+    columns, labels = _numeric_columns(done, names)
+    for name in names:
+        if labels[name] is None:
+            pairs = [(name, columns[name])]
+        else:
+            pairs = [(f"{name}={level}", (columns[name] == k).astype(float))
+                     for k, level in enumerate(labels[name])]
+        for label, x in pairs:
+            if np.std(x) > 0 and np.std(acc) > 0:
+                out[label] = float(np.corrcoef(x, acc)[0, 1])
+    return dict(sorted(out.items(), key=lambda kv: -abs(kv[1])))
+
+
+def plot_correlation(path, values):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 0.3 * max(len(values), 3) + 1.2))
+    if values:
+        names = list(values)[::-1]
+        ax.barh(names, [values[n] for n in names],
+                color=["C2" if values[n] > 0 else "C3" for n in names])
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlim(-1, 1)
+        ax.set_xlabel("correlation with validation accuracy")
+    else:
+        ax.text(0.5, 0.5, "too few completed trials", ha="center", transform=ax.transAxes)
+    ax.set_title("Correlation of each parameter with validation accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_html(path, title, best, rows, names, importance, correlation):
+    done = sorted((r for r in rows if r["state"] == "COMPLETE"), key=lambda r: -r["val_accuracy"])
+    counts = {s: sum(r["state"] == s for r in rows) for s in ("COMPLETE", "PRUNED", "FAIL")}
+    top = "".join(
+        "<tr>" + f"<td>{r['number']}</td><td>{r['val_accuracy']:.2%}</td>"
+        + "".join(f"<td>{html.escape(str(r['params'].get(n, '')))}</td>" for n in names)
+        + "</tr>" for r in done[:15])
+    best_html = (f"<p><b>Best validation accuracy: {best['val_accuracy']:.2%}</b> (trial "
+                 f"{best['number']}, <code>{html.escape(best['run_name'])}</code>)</p>"
+                 f"<p>Retrain it: <code>{html.escape(best['train_command'])}</code></p>"
+                 if best else "<p>No completed trial yet.</p>")
+    images = "".join(f'<figure><img src="{p}" alt="{p}"></figure>' for p in PLOTS)
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}img{{max-width:100%}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;font-size:90%}}</style>
+</head><body><h1>{html.escape(title)}</h1>
+<p>{len(rows)} trials: {counts['COMPLETE']} completed, {counts['PRUNED']} pruned, {counts['FAIL']} failed.
+Objective: validation accuracy (the test set is never read in a sweep).</p>
+{best_html}
+{images}
+<h2>Top trials</h2><table><tr><th>#</th><th>val acc</th>{''.join(f'<th>{n}</th>' for n in names)}</tr>{top}</table>
+<p>All trials: <a href="trials.csv">trials.csv</a>; best: <a href="best.json">best.json</a>.</p>
+</body></html>
+"""
+    Path(path).write_text(page)
+
+
+def write_report(study, spec, out_dir, base_flags=()):
+    """Write every report file for ``study`` into ``out_dir``; returns the best dict (or None)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    all_rows = trial_rows(study)
+    # Re-proposals of a finished configuration were not trained again: leave them out.
+    rows = [r for r in all_rows if r["duplicate_of"] is None]
+    names = [n for n, p in spec.parameters.items() if not (p.is_categorical and len(p.values) == 1)]
+    fixed = {n: p.values[0] for n, p in spec.parameters.items()
+             if p.is_categorical and len(p.values) == 1}
+    done = [r for r in rows if r["state"] == "COMPLETE"]
+    best = None
+    if done:
+        top = max(done, key=lambda r: r["val_accuracy"])
+        params = {**fixed, **top["params"]}
+        overheads = [r["overhead_seconds"] for r in done if r["overhead_seconds"] is not None]
+        best = {"number": top["number"], "val_accuracy": top["val_accuracy"], "params": params,
+                "run_name": top["run_name"], "train_command": train_command(params, base_flags),
+                "trials": len(rows), "completed": len(done),
+                "duplicate_proposals": len(all_rows) - len(rows),
+                "median_trial_overhead_seconds": float(np.median(overheads)) if overheads else None}
+        (out_dir / "best.json").write_text(json.dumps(best, indent=2) + "\n")
+    write_csv(out_dir / "trials.csv", rows, names)
+    plot_history(out_dir / "history.png", rows)
+    plot_parallel(out_dir / "parallel.png", done, names)
+    importance = importances(study)
+    plot_importance(out_dir / "importance.png", importance)
+    correlation = correlations(rows, names)
+    plot_correlation(out_dir / "correlation.png", correlation)
+    (out_dir / "analysis.json").write_text(json.dumps(
+        {"importance": importance, "correlation": correlation}, indent=2) + "\n")
+    write_html(out_dir / "index.html", f"Sweep {study.study_name}", best, rows, names,
+               importance, correlation)
+    return best

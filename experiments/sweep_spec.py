@@ -1,0 +1,206 @@
+"""Read and check a W&B sweep YAML file before anything runs.
+
+The accepted subset of W&B's sweep configuration:
+
+* ``method``: ``grid``, ``random`` or ``bayes``;
+* ``metric``: ``{name: val_accuracy, goal: maximize}`` (validation accuracy is
+  the only objective nbnet optimises; the test set is never read in a sweep);
+* ``parameters``: each key a ``train.py`` option (long name without dashes),
+  each value one of ``{value: x}``, ``{values: [...]}`` or
+  ``{distribution: uniform | log_uniform_values | int_uniform | q_uniform, min: a, max: b}``
+  (``q`` for ``q_uniform``); every value is checked by the same parser as
+  ``train.py``'s flags;
+* ``early_terminate``: ``{type: hyperband, min_iter: n, eta: k}`` (optional);
+* ``run_cap``: an upper bound on the number of trials (optional);
+* ``name``, ``description``, ``program``, ``command``, ``project``, ``entity``:
+  accepted and passed to W&B, not used offline.
+
+Anything else, or a malformed value, is a one-line :class:`SweepSpecError`.
+"""
+
+import argparse
+import contextlib
+import io
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .cli import build_parser
+
+METHODS = ("grid", "random", "bayes")
+DISTRIBUTIONS = ("uniform", "log_uniform_values", "int_uniform", "q_uniform")
+OBJECTIVE = "val_accuracy"
+TOP_LEVEL = {"method", "metric", "parameters", "early_terminate", "run_cap", "name",
+             "description", "program", "command", "project", "entity"}
+# train.py options a sweep may not set: where things go, not what is trained.
+NOT_SWEEPABLE = {"help", "wandb_project", "wandb_entity", "wandb_mode", "wandb_dir", "runs_dir",
+                 "save_model", "quiet", "data_dir"}
+
+
+class SweepSpecError(ValueError):
+    """The sweep file is malformed; the message names the file and the problem."""
+
+
+@dataclass
+class Parameter:
+    name: str
+    values: list | None = None  # categorical (a single ``value`` is a one-element list)
+    distribution: str | None = None
+    low: float | None = None
+    high: float | None = None
+    q: float | None = None
+
+    @property
+    def is_categorical(self):
+        return self.values is not None
+
+
+@dataclass
+class SweepSpec:
+    method: str
+    parameters: dict
+    path: str = "<sweep>"
+    name: str | None = None
+    run_cap: int | None = None
+    hyperband: dict | None = None
+    raw: dict = field(default_factory=dict)
+
+    def grid_size(self):
+        size = 1
+        for p in self.parameters.values():
+            size *= len(p.values)
+        return size
+
+    def grid(self):
+        """Every combination of a grid sweep, as dicts, in a fixed order."""
+        names = list(self.parameters)
+        for combo in itertools.product(*(self.parameters[n].values for n in names)):
+            yield dict(zip(names, combo))
+
+    @property
+    def max_epochs(self):
+        epochs = self.parameters.get("epochs")
+        if epochs is None:
+            return None
+        return int(max(epochs.values) if epochs.is_categorical else epochs.high)
+
+
+def _sweepable_options():
+    """train.py's options: long name -> (flag, argparse action)."""
+    options = {}
+    for action in build_parser()._actions:
+        if action.dest in NOT_SWEEPABLE:
+            continue
+        longs = [s for s in action.option_strings if s.startswith("--")]
+        if longs:
+            options[action.dest] = (longs[0], action)
+    return options
+
+
+def _check_value(path, name, flag, action, value):
+    """Parse ``value`` exactly as train.py parses its flag; return the parsed value."""
+    argv = [flag, *map(str, value)] if isinstance(value, list) else [flag, str(value)]
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            parsed = build_parser().parse_args(argv)
+    except SystemExit:
+        message = stderr.getvalue().strip().splitlines()[-1].split("error: ", 1)[-1]
+        raise SweepSpecError(f"{path}: parameter {name}: {message}") from None
+    return getattr(parsed, action.dest)
+
+
+def _parameter(path, name, body, options):
+    if name not in options:
+        raise SweepSpecError(
+            f"{path}: unknown parameter {name!r}; sweepable: {', '.join(sorted(options))}")
+    flag, action = options[name]
+    if not isinstance(body, dict):
+        raise SweepSpecError(f"{path}: parameter {name} must be a mapping with value, values or "
+                             "distribution")
+    keys = set(body)
+    if keys == {"value"}:
+        return Parameter(name, values=[_check_value(path, name, flag, action, body["value"])])
+    if keys == {"values"} or keys == {"values", "distribution"} and body["distribution"] == "categorical":
+        values = body["values"]
+        if not isinstance(values, list) or not values:
+            raise SweepSpecError(f"{path}: parameter {name}: values must be a non-empty list")
+        return Parameter(name, values=[_check_value(path, name, flag, action, v) for v in values])
+    dist = body.get("distribution")
+    if dist in DISTRIBUTIONS and {"min", "max"} <= keys <= {"distribution", "min", "max", "q"}:
+        low = _check_value(path, name, flag, action, body["min"])
+        high = _check_value(path, name, flag, action, body["max"])
+        if isinstance(low, list) or not low < high:
+            raise SweepSpecError(f"{path}: parameter {name}: needs min < max, got {low} and {high}")
+        if dist == "int_uniform" and not (float(low).is_integer() and float(high).is_integer()):
+            raise SweepSpecError(f"{path}: parameter {name}: int_uniform needs integer min and max")
+        if dist == "log_uniform_values" and low <= 0:
+            raise SweepSpecError(f"{path}: parameter {name}: log_uniform_values needs min > 0")
+        if dist == "q_uniform" and "q" not in body:
+            raise SweepSpecError(f"{path}: parameter {name}: q_uniform needs q")
+        return Parameter(name, distribution=dist, low=low, high=high, q=body.get("q"))
+    raise SweepSpecError(
+        f"{path}: parameter {name}: expected value, values, or distribution "
+        f"({', '.join(DISTRIBUTIONS)}) with min and max; got {sorted(keys)}")
+
+
+def parse_spec(raw, path="<sweep>"):
+    """Check a sweep configuration (a dict as read from YAML) and return a SweepSpec."""
+    if not isinstance(raw, dict):
+        raise SweepSpecError(f"{path}: a sweep file must be a YAML mapping")
+    unknown = set(raw) - TOP_LEVEL
+    if unknown:
+        raise SweepSpecError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
+                             f"allowed: {', '.join(sorted(TOP_LEVEL))}")
+    method = raw.get("method")
+    if method not in METHODS:
+        raise SweepSpecError(f"{path}: method must be one of {', '.join(METHODS)}, got {method!r}")
+    metric = raw.get("metric", {"name": OBJECTIVE, "goal": "maximize"})
+    if not isinstance(metric, dict) or metric.get("name") != OBJECTIVE or metric.get(
+            "goal", "maximize") != "maximize":
+        raise SweepSpecError(f"{path}: metric must be {{name: {OBJECTIVE}, goal: maximize}}; "
+                             "validation accuracy is the only objective")
+    params = raw.get("parameters")
+    if not isinstance(params, dict) or not params:
+        raise SweepSpecError(f"{path}: parameters must be a non-empty mapping")
+    options = _sweepable_options()
+    parameters = {name: _parameter(path, name, body, options) for name, body in params.items()}
+    spec = SweepSpec(method=method, parameters=parameters, path=str(path), name=raw.get("name"),
+                     raw=raw)
+    if method == "grid":
+        continuous = [p.name for p in parameters.values() if not p.is_categorical]
+        if continuous:
+            raise SweepSpecError(f"{path}: grid search needs values lists, not distributions "
+                                 f"({', '.join(continuous)})")
+    run_cap = raw.get("run_cap")
+    if run_cap is not None:
+        if not isinstance(run_cap, int) or run_cap < 1:
+            raise SweepSpecError(f"{path}: run_cap must be a positive integer, got {run_cap!r}")
+        spec.run_cap = run_cap
+    early = raw.get("early_terminate")
+    if early is not None:
+        if not isinstance(early, dict) or early.get("type") != "hyperband":
+            raise SweepSpecError(f"{path}: early_terminate supports type: hyperband only")
+        extra = set(early) - {"type", "min_iter", "eta", "max_iter", "s", "strict"}
+        if extra:
+            raise SweepSpecError(f"{path}: early_terminate: unknown key(s) {', '.join(sorted(extra))}")
+        min_iter, eta = early.get("min_iter", 1), early.get("eta", 3)
+        if not (isinstance(min_iter, int) and min_iter >= 1 and isinstance(eta, int) and eta >= 2):
+            raise SweepSpecError(f"{path}: early_terminate needs integer min_iter >= 1 and eta >= 2")
+        spec.hyperband = {"min_iter": min_iter, "eta": eta, "max_iter": early.get("max_iter")}
+    return spec
+
+
+def load_spec(path):
+    """Read and check a sweep YAML file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SweepSpecError(f"{path}: no such sweep file") from None
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
+        raise SweepSpecError(f"{path}: not valid YAML ({first})") from None
+    return parse_spec(raw, path)

@@ -1,0 +1,207 @@
+"""Sweeps: YAML checks, samplers inside the space, grid coverage, an end-to-end offline
+sweep on synthetic data, resuming, the test set never read, and the online path on a fake."""
+
+import json
+import types
+
+import optuna
+import pytest
+import yaml
+
+import sweep as sweep_cli
+from experiments import data
+from experiments.sweep import distinct_trials, make_sampler, optimize, run_online, suggest
+from experiments.sweep_report import PLOTS
+from experiments.sweep_spec import SweepSpecError, load_spec, parse_spec
+from tests.synthetic import write_dataset
+
+SPACE = {
+    "method": "random",
+    "metric": {"name": "val_accuracy", "goal": "maximize"},
+    "parameters": {
+        "epochs": {"values": [1, 2]},
+        "hidden_size": {"values": [4, 8]},
+        "optimizer": {"values": ["sgd", "adam", "nadam"]},
+        "learning_rate": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
+        "weight_decay": {"distribution": "uniform", "min": 0, "max": 0.01},
+        "num_layers": {"distribution": "int_uniform", "min": 1, "max": 3},
+        "activation": {"value": "tanh"},
+    },
+}
+
+
+def _spec(**changes):
+    raw = json.loads(json.dumps(SPACE))
+    raw.update(changes)
+    return raw
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"method": "bayes"}, "parameters must be a non-empty mapping"),
+    (_spec(method="hyperopt"), "method must be one of grid, random, bayes"),
+    (_spec(metric={"name": "test_accuracy", "goal": "maximize"}), "validation accuracy is the only"),
+    (_spec(metric={"name": "val_accuracy", "goal": "minimize"}), "validation accuracy is the only"),
+    (_spec(parameters={"layers": {"values": [1]}}), "unknown parameter 'layers'"),
+    (_spec(parameters={"data_dir": {"value": "/x"}}), "unknown parameter 'data_dir'"),
+    (_spec(parameters={"optimizer": {"values": ["adagrad"]}}), "invalid choice: 'adagrad'"),
+    (_spec(parameters={"batch_size": {"values": [16, 0]}}), "must be >= 1"),
+    (_spec(parameters={"learning_rate": {"distribution": "uniform", "min": 0.1, "max": 0.01}}),
+     "needs min < max"),
+    (_spec(parameters={"learning_rate": {"distribution": "normal", "mu": 0}}), "expected value, values"),
+    (_spec(parameters={"epochs": {"values": []}}), "non-empty list"),
+    (_spec(parameters={"epochs": 3}), "must be a mapping"),
+    (_spec(method="grid"), "grid search needs values lists"),
+    (_spec(run_cap=0), "run_cap must be a positive integer"),
+    (_spec(early_terminate={"type": "median"}), "hyperband only"),
+    (_spec(early_terminate={"type": "hyperband", "eta": 1}), "eta >= 2"),
+    (_spec(colour="blue"), "unknown key(s) colour"),
+    ([1, 2], "must be a YAML mapping"),
+])
+def test_malformed_specs_are_one_line_errors(raw, message):
+    with pytest.raises(SweepSpecError) as err:
+        parse_spec(raw, "s.yaml")
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert str(err.value).startswith("s.yaml: ")
+
+
+def test_bad_yaml_file(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("method: [grid\n")
+    with pytest.raises(SweepSpecError, match="not valid YAML"):
+        load_spec(path)
+    assert sweep_cli.main([str(path)]) == 2
+    assert "bad.yaml: not valid YAML" in capsys.readouterr().err
+    with pytest.raises(SweepSpecError, match="no such sweep file"):
+        load_spec(tmp_path / "missing.yaml")
+
+
+def test_shipped_sweep_files_are_valid():
+    for path in ("sweeps/fashion_mnist.yaml", "sweeps/loss_comparison.yaml", "sweeps/mnist.yaml"):
+        load_spec(sweep_cli.Path(__file__).parent.parent / path)
+    spec = load_spec(sweep_cli.Path(__file__).parent.parent / "sweeps/fashion_mnist.yaml")
+    assert set(spec.parameters["optimizer"].values) == {"sgd", "momentum", "nag", "rmsprop", "adam", "nadam"}
+    assert spec.hyperband == {"min_iter": 2, "eta": 3, "max_iter": None}
+
+
+@pytest.mark.parametrize("method", ["random", "bayes"])
+def test_samplers_stay_inside_the_space(method):
+    spec = parse_spec(_spec(method=method))
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(spec, seed=0))
+    seen = []
+
+    def objective(trial):
+        params = suggest(trial, spec)
+        seen.append(params)
+        return params["learning_rate"] * params["hidden_size"]  # anything deterministic
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(objective, n_trials=25)
+    for p in seen:
+        assert p["epochs"] in (1, 2) and p["hidden_size"] in (4, 8)
+        assert p["optimizer"] in ("sgd", "adam", "nadam") and p["activation"] == "tanh"
+        assert 1e-4 <= p["learning_rate"] <= 1e-1 and 0 <= p["weight_decay"] <= 0.01
+        assert p["num_layers"] in (1, 2, 3) and isinstance(p["num_layers"], int)
+
+
+def test_grid_enumerates_the_whole_space():
+    raw = _spec(method="grid", parameters={
+        "epochs": {"values": [1, 2]}, "optimizer": {"values": ["sgd", "adam", "nag"]},
+        "hidden_sizes": {"values": [[8, 4], [16]]}, "activation": {"value": "ReLU"}})
+    spec = parse_spec(raw)
+    assert spec.grid_size() == 12
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(spec, seed=0))
+    seen = []
+    study.optimize(lambda t: seen.append(suggest(t, spec)) or 0.0, n_trials=50)
+    assert sorted(map(json.dumps, seen)) == sorted(map(json.dumps, spec.grid()))
+
+
+@pytest.fixture
+def synthetic(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_host_reachable", lambda host, timeout=3.0: False)
+    write_dataset(tmp_path / "data", n_train=300, n_test=50)
+    # Make the test files unreadable: a sweep that touched them would fail.
+    for stem in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        path = tmp_path / "data" / stem
+        path.write_bytes(b"")
+        path.chmod(0)
+    spec = _spec(parameters=dict(SPACE["parameters"], hidden_size={"values": [4, 8]},
+                                 epochs={"values": [1, 2]}))
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(spec))
+    return tmp_path
+
+
+def _sweep(tmp_path, *extra):
+    return sweep_cli.main([str(tmp_path / "tiny.yaml"), "--data_dir", str(tmp_path / "data"),
+                           "--mode", "disabled", "--out", str(tmp_path / "report"), *extra])
+
+
+def test_offline_sweep_writes_every_report_file_without_reading_the_test_set(synthetic, capsys):
+    assert _sweep(synthetic, "--count", "3") == 0
+    report = synthetic / "report"
+    for name in ("best.json", "trials.csv", "index.html", "analysis.json", *PLOTS):
+        assert (report / name).stat().st_size > 0, name
+    best = json.loads((report / "best.json").read_text())
+    assert best["trials"] == 3 and 0 <= best["val_accuracy"] <= 1
+    assert best["train_command"].startswith("python train.py --data_dir")
+    assert len((report / "trials.csv").read_text().splitlines()) == 4
+    html = (report / "index.html").read_text()
+    assert all(p in html for p in PLOTS) and "Best validation accuracy" in html
+    assert "report:" in capsys.readouterr().out
+
+
+def test_resuming_continues_instead_of_restarting(synthetic):
+    assert _sweep(synthetic, "--count", "2") == 0
+    first = (synthetic / "report" / "trials.csv").read_text().splitlines()
+    assert _sweep(synthetic, "--count", "4") == 0
+    second = (synthetic / "report" / "trials.csv").read_text().splitlines()
+    assert len(second) == 5 and second[:3] == first
+
+
+def test_a_diverging_trial_is_recorded_as_failed_and_the_sweep_goes_on(synthetic):
+    spec = parse_spec(_spec(parameters={"optimizer": {"value": "sgd"},
+                                        "learning_rate": {"values": [1e30, 0.01]},
+                                        "epochs": {"value": 3}, "hidden_size": {"value": 16}}))
+    base = sweep_cli.parse_config(["--data_dir", str(synthetic / "data"), "--wandb_mode",
+                                   "disabled", "-q", "-a", "identity", "-b", "7", "-nhl", "1"])
+    storage = f"sqlite:///{synthetic / 'div.db'}"
+    study = optimize(spec, base, storage, "div", count=6, notify=lambda *_: None)
+    states = {t.state.name for t in study.trials}
+    assert distinct_trials(study) == 6 and states == {"FAIL", "COMPLETE"}
+    repeats = [t for t in study.trials if "duplicate_of" in t.user_attrs]
+    assert all(t.value == study.trials[t.user_attrs["duplicate_of"]].value
+               for t in repeats), "a repeated configuration reuses the earlier result"
+    failed = [t for t in study.trials if t.state.name == "FAIL"]
+    assert all("loss became" in t.user_attrs["failure"] for t in failed)
+
+
+def test_online_sweep_goes_through_wandb_sweep_and_agent(synthetic):
+    spec = parse_spec(_spec(parameters={"epochs": {"value": 1}, "hidden_size": {"values": [4, 8]}}))
+    logged = []
+
+    class Run:
+        def __init__(self, config):
+            self.config, self.name, self.summary, self.url = config, None, {}, "https://w/r"
+
+        def log(self, values, step=None):
+            logged.append((self.name, step, values))
+
+        def finish(self, exit_code=0):
+            logged.append((self.name, "finish", exit_code))
+
+    runs = []
+
+    def agent(sweep_id, function, count, project, entity):
+        assert sweep_id == "abc123" and project == "p"
+        for hidden in [4, 8][:count]:
+            runs.append(Run({"epochs": 1, "hidden_size": hidden}))
+            function()
+
+    fake = types.SimpleNamespace(
+        sweep=lambda config, project, entity: config["metric"]["name"] == "val_accuracy" and "abc123",
+        agent=agent, init=lambda: runs[-1])
+    base = sweep_cli.parse_config(["--data_dir", str(synthetic / "data"), "-q", "-wp", "p"])
+    assert run_online(spec, base, count=2, wandb_module=fake, notify=lambda *_: None) == "abc123"
+    assert [r.name.split("_bs_")[0] for r in runs] == ["hl_3_sz_4", "hl_3_sz_8"]
+    assert all(r.summary["val_accuracy"] >= 0 for r in runs)
+    assert [entry for entry in logged if entry[1] == "finish"] == [
+        (runs[0].name, "finish", 0), (runs[1].name, "finish", 0)]
