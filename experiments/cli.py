@@ -129,6 +129,9 @@ def build_parser():
     o.add_argument("--runs_dir", default="runs", help="each run gets a folder here")
     o.add_argument("--save_model", action=argparse.BooleanOptionalAction, default=True,
                    help="save the trained model (model.npz) in the run folder")
+    o.add_argument("--evaluate_test", action=argparse.BooleanOptionalAction, default=True,
+                   help="evaluate the finished model on the test set; --no-evaluate_test never "
+                        "opens the test files (what sweep trials use)")
     o.add_argument("-q", "--quiet", action="store_true", help="no progress display, only the summary")
     return p
 

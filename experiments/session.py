@@ -71,7 +71,7 @@ def run(config, console=None, wandb_module=None):
     console = console or make_console()
     start = time.perf_counter()
     try:
-        dataset, x_tr, y_tr, x_val, y_val = prepare_data(config)
+        dataset, x_tr, y_tr, x_val, y_val = prepare_data(config, config["evaluate_test"])
     except DataError as exc:
         console.print(f"[red]data error:[/red] {exc}")
         return Outcome("failed", EXIT_ERROR)
@@ -80,7 +80,9 @@ def run(config, console=None, wandb_module=None):
     net = build_network(config, dataset.n_features, len(dataset.class_names))
     if not config["quiet"]:
         console.print(f"nbnet: {dataset.name} from {dataset.source}: {len(y_tr)} train, "
-                      f"{len(y_val)} validation, {len(dataset.y_test)} test images; "
+                      f"{len(y_val)} validation"
+                      + (f", {len(dataset.y_test)} test" if dataset.y_test is not None else "")
+                      + " images; "
                       f"network {' -> '.join(map(str, net.sizes))}, {net.layout.n_params:,} parameters")
     tracker = Tracker(config, name, directory=config.get("wandb_dir", "."), wandb_module=wandb_module,
                       notify=console.print)
@@ -107,7 +109,7 @@ def run(config, console=None, wandb_module=None):
     epochs = history.epochs
     metrics = {"status": status, "epochs": epochs, "compile_seconds": history.compile_seconds}
     test_accuracy = None
-    if status == "finished":
+    if status == "finished" and config["evaluate_test"]:
         y_pred = net.predict(as_inputs(dataset.x_test))
         test_accuracy = float(np.mean(y_pred == dataset.y_test))
         matrix = confusion_matrix(dataset.y_test, y_pred, len(dataset.class_names))

@@ -248,6 +248,9 @@ def run_online(spec, base_config, count, wandb_module=None, notify=print):
     sweep_config = dict(spec.raw)
     sweep_config.setdefault("metric", {"name": "val_accuracy", "goal": "maximize"})
     sweep_config.setdefault("program", "train.py")
+    # Agents on other machines run train.py; keep them off the test set too.
+    sweep_config.setdefault("command", ["${env}", "${interpreter}", "${program}",
+                                        "--no-evaluate_test", "${args}"])
     project, entity = base_config.get("wandb_project"), base_config.get("wandb_entity")
     sweep_id = wandb.sweep(sweep_config, project=project, entity=entity)
     runner = TrialRunner(base_config, spec.name or sweep_id, wandb, notify)

@@ -9,6 +9,8 @@ Files written into the report folder:
                         trend line
 ``parallel.png``        parallel coordinates of the parameters, coloured by validation accuracy
 ``importance.png``      parameter importance (Optuna's PED-ANOVA) for validation accuracy
+``analysis.json``       importances, correlations and, per parameter value, the number of
+                        trials and their mean and best validation accuracy
 ``correlation.png``     correlation of each parameter (categorical ones one-hot, per level) with
                         validation accuracy, as W&B's sweep panel shows it
 ``index.html``          all of the above on one page
@@ -94,10 +96,11 @@ def plot_history(path, rows):
         acc = np.array([r["val_accuracy"] for r in done]) * 100
         ax.scatter(minutes, acc, s=18, label="completed trial")
         ax.plot(minutes, np.maximum.accumulate(acc), color="C2", label="best so far")
-        if len(done) >= 3:
-            slope, intercept = np.polyfit(minutes, acc, 1)
-            ax.plot(minutes, slope * minutes + intercept, "--", color="C3",
-                    label=f"trend ({slope:+.3f} pts/min)")
+        if len(done) >= 5:
+            # Trend: median of the last five completed trials, robust to the odd failure.
+            window = 5
+            trend = [np.median(acc[max(0, i - window + 1): i + 1]) for i in range(len(acc))]
+            ax.plot(minutes, trend, "--", color="C3", label=f"trend (median of last {window})")
         pruned = [r for r in rows if r["state"] == "PRUNED" and r["val_accuracy"] is not None]
         if pruned:
             ax.scatter([(r["started"] - t0) / 60 for r in pruned],
@@ -115,14 +118,16 @@ def plot_history(path, rows):
 
 
 def _numeric_columns(rows, names):
-    """Each parameter as numbers: log10 for log-scale ones, category index for the rest."""
+    """Each parameter as numbers, with its labels: ``None`` for a plain numeric column,
+    ``"log"`` for a log10 one (positive learning rates, ...), the levels for a categorical
+    one (encoded as the level's index)."""
     columns, labels = {}, {}
     for name in names:
         values = [r["params"].get(name) for r in rows]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             arr = np.array(values, dtype=float)
             if name in LOG_SCALE and np.all(arr > 0):
-                columns[name], labels[name] = np.log10(arr), None
+                columns[name], labels[name] = np.log10(arr), "log"
             else:
                 columns[name], labels[name] = arr, None
         else:
@@ -144,22 +149,25 @@ def plot_parallel(path, rows, names):
         low, high = data.min(axis=0), data.max(axis=0)
         span = np.where(high > low, high - low, 1.0)
         scaled = (data - low) / span
-        colors = plt.cm.viridis((acc - acc.min()) / max(acc.max() - acc.min(), 1e-9))
-        for row, color in zip(scaled[np.argsort(acc)], colors[np.argsort(acc)]):
+        # Colour by rank, so one collapsed trial does not wash out the differences at the top.
+        order = np.argsort(acc)
+        colors = plt.cm.viridis(np.linspace(0, 1, len(acc)))
+        for row, color in zip(scaled[order], colors):
             ax.plot(range(len(axes_names)), row, color=color, alpha=0.6, lw=1)
         for i, name in enumerate(axes_names):
             ax.axvline(i, color="black", lw=0.8)
-            if name != "val_accuracy" and labels[name] is not None:
-                for k, level in enumerate(labels[name]):
-                    y = (k - low[i]) / span[i]
-                    ax.text(i + 0.03, y, str(level), fontsize=7, va="center")
+            kind = labels.get(name)
+            if isinstance(kind, list):
+                for k, level in enumerate(kind):
+                    ax.text(i + 0.03, (k - low[i]) / span[i], str(level), fontsize=7, va="center")
             else:
                 for y, value in ((0, low[i]), (1, high[i])):
-                    shown = 10 ** value if name in LOG_SCALE else value
+                    shown = 10 ** value if kind == "log" else value
                     ax.text(i + 0.03, y, f"{shown:.3g}", fontsize=7, va="center")
         ax.set_xticks(range(len(axes_names)), axes_names, rotation=20)
         ax.set_yticks([])
-    ax.set_title("Parallel coordinates (colour: validation accuracy, yellow = best)")
+    ax.set_title("Parallel coordinates of completed trials (colour: rank by validation accuracy, "
+                 "yellow = best)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -209,7 +217,7 @@ def correlations(rows, names):
     out = {}
     columns, labels = _numeric_columns(done, names)
     for name in names:
-        if labels[name] is None:
+        if not isinstance(labels[name], list):
             pairs = [(name, columns[name])]
         else:
             pairs = [(f"{name}={level}", (columns[name] == k).astype(float))
@@ -218,6 +226,22 @@ def correlations(rows, names):
             if np.std(x) > 0 and np.std(acc) > 0:
                 out[label] = float(np.corrcoef(x, acc)[0, 1])
     return dict(sorted(out.items(), key=lambda kv: -abs(kv[1])))
+
+
+def level_summary(rows, names):
+    """For each parameter value: trials, completed, pruned or failed, mean and best
+    validation accuracy of the completed ones (the numbers behind the insights)."""
+    out = []
+    for name in names:
+        levels = sorted({json.dumps(r["params"].get(name)) for r in rows})
+        for level in levels:
+            group = [r for r in rows if json.dumps(r["params"].get(name)) == level]
+            acc = [r["val_accuracy"] for r in group if r["state"] == "COMPLETE"]
+            out.append({"parameter": name, "value": json.loads(level), "trials": len(group),
+                        "completed": len(acc), "stopped_early_or_failed": len(group) - len(acc),
+                        "mean_val_accuracy": float(np.mean(acc)) if acc else None,
+                        "best_val_accuracy": float(np.max(acc)) if acc else None})
+    return out
 
 
 def plot_correlation(path, values):
@@ -238,7 +262,20 @@ def plot_correlation(path, values):
     plt.close(fig)
 
 
-def write_html(path, title, best, rows, names, importance, correlation):
+def _levels_html(levels):
+    def pct(v):
+        return "-" if v is None else f"{v:.2%}"
+    body = "".join(
+        f"<tr><td>{html.escape(l['parameter'])}</td><td>{html.escape(str(l['value']))}</td>"
+        f"<td>{l['trials']}</td><td>{l['completed']}</td><td>{l['stopped_early_or_failed']}</td>"
+        f"<td>{pct(l['mean_val_accuracy'])}</td><td>{pct(l['best_val_accuracy'])}</td></tr>"
+        for l in levels)
+    return ("<h2>Each setting</h2><table><tr><th>parameter</th><th>value</th><th>trials</th>"
+            "<th>completed</th><th>pruned/failed</th><th>mean val acc</th><th>best val acc</th>"
+            f"</tr>{body}</table>")
+
+
+def write_html(path, title, best, rows, names, importance, correlation, levels=()):
     done = sorted((r for r in rows if r["state"] == "COMPLETE"), key=lambda r: -r["val_accuracy"])
     counts = {s: sum(r["state"] == s for r in rows) for s in ("COMPLETE", "PRUNED", "FAIL")}
     top = "".join(
@@ -259,6 +296,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;fo
 Objective: validation accuracy (the test set is never read in a sweep).</p>
 {best_html}
 {images}
+{_levels_html(levels)}
 <h2>Top trials</h2><table><tr><th>#</th><th>val acc</th>{''.join(f'<th>{n}</th>' for n in names)}</tr>{top}</table>
 <p>All trials: <a href="trials.csv">trials.csv</a>; best: <a href="best.json">best.json</a>.</p>
 </body></html>
@@ -295,8 +333,9 @@ def write_report(study, spec, out_dir, base_flags=()):
     plot_importance(out_dir / "importance.png", importance)
     correlation = correlations(rows, names)
     plot_correlation(out_dir / "correlation.png", correlation)
+    levels = level_summary(rows, names)
     (out_dir / "analysis.json").write_text(json.dumps(
-        {"importance": importance, "correlation": correlation}, indent=2) + "\n")
+        {"importance": importance, "correlation": correlation, "levels": levels}, indent=2) + "\n")
     write_html(out_dir / "index.html", f"Sweep {study.study_name}", best, rows, names,
-               importance, correlation)
+               importance, correlation, levels)
     return best

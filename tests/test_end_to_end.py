@@ -116,3 +116,12 @@ def test_real_fashion_mnist_one_epoch(tmp_path):
     net, _ = MLP.load(run_dir / "model.npz")
     ds = load_dataset("fashion_mnist", folder)
     assert np.mean(net.predict(as_inputs(ds.x_test)) == ds.y_test) == metrics["test_accuracy"]
+
+
+def test_no_evaluate_test_never_opens_the_test_files(synthetic):
+    for stem in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (synthetic / "data" / stem).write_bytes(b"")
+        (synthetic / "data" / stem).chmod(0)
+    assert train.main(_args(synthetic, "-e", "1", "--wandb_mode", "disabled", "--no-evaluate_test")) == 0
+    metrics = json.loads((_only_run(synthetic) / "metrics.json").read_text())
+    assert "test_accuracy" not in metrics and metrics["status"] == "finished"
