@@ -9,6 +9,7 @@ import argparse
 
 import optimizers
 from kernels.config import ACTIVATIONS, LOSSES
+from network.backends import DEVICES
 from network.init import INITIALIZERS
 
 from .data import CLASS_NAMES
@@ -111,6 +112,9 @@ def build_parser():
                    help="epsilon used by the optimizers")
     t.add_argument("-w_d", "--weight_decay", type=non_negative_float, default=d["weight_decay"],
                    help="L2 weight decay (on weights, not biases)")
+    t.add_argument("--device", choices=list(DEVICES), default="cpu",
+                   help="cpu, cuda (an NVIDIA GPU through numba-cuda: pip install -e \".[cuda]\") "
+                        "or auto (cuda when a GPU is usable)")
     t.add_argument("--seed", type=int_any, default=0, help="seeds the split, the initialisation and the shuffling")
 
     m = p.add_argument_group("model")

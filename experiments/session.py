@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
+from network.backends import resolve_device
+
 from .data import as_inputs, load_dataset, stratified_split
 from .idx import DataError
 from .metrics import confusion_matrix, most_confused
@@ -70,6 +72,11 @@ def run(config, console=None, wandb_module=None):
     """Train one model as configured and report it; returns an :class:`Outcome`."""
     console = console or make_console()
     start = time.perf_counter()
+    try:
+        config = {**config, "device": resolve_device(config.get("device", "cpu"))}
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return Outcome("failed", EXIT_ERROR)
     try:
         dataset, x_tr, y_tr, x_val, y_val = prepare_data(config, config["evaluate_test"])
     except DataError as exc:
@@ -149,7 +156,8 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
     arch = " -> ".join(map(str, net.sizes))
     table.add_row("model", f"{arch}, {config['activation']}, {config['weight_init']} init, "
                            f"{config['loss']}")
-    table.add_row("training", f"{dataset_name}, {len(metrics['epochs'])}/{config['epochs']} epochs, "
+    table.add_row("training", f"{dataset_name} on {config['device']}, "
+                              f"{len(metrics['epochs'])}/{config['epochs']} epochs, "
                               f"batch {config['batch_size']}, {config['optimizer']} "
                               f"lr {config['learning_rate']:g}, weight decay {config['weight_decay']:g}")
     if metrics["epochs"]:

@@ -12,6 +12,7 @@ import numpy as np
 
 import optimizers
 from network import MLP
+from network.backends import make_trainer
 
 
 class Diverged(RuntimeError):
@@ -94,6 +95,7 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=No
     callback = callback or Callback()
     optimizer = optimizers.get(config["optimizer"])
     state = optimizer.init(net.layout.n_params, net.dtype, config)
+    device = config.get("device", "cpu")
     batch = int(config["batch_size"])
     n = x_train.shape[0]
     steps = -(-n // batch)
@@ -105,44 +107,50 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=No
     rng = np.random.default_rng(config["seed"])
     history = history if history is not None else History()
 
-    # Compile (or load from cache) outside the timed epochs: one step on a copy.
+    # Compile (or load from cache) outside the timed epochs: one step on a scratch copy.
     start = time.perf_counter()
     scratch = MLP(net.sizes, net.activation, net.loss_name, net.weight_init, dtype=net.dtype)
-    scratch_state = optimizer.init(net.layout.n_params, net.dtype, config)
-    scratch.train_steps(x_train, y_train, np.arange(min(n, batch), dtype=np.int64), 0, 1, batch,
-                        optimizer, scratch_state)
+    scratch_trainer = make_trainer(device, scratch, optimizer,
+                                   optimizer.init(net.layout.n_params, net.dtype, config),
+                                   x_train[:batch], y_train[:batch], batch)
+    scratch_trainer.train_steps(np.arange(min(n, batch), dtype=np.int64), 0, 1, 0.0,
+                                losses[:1], corrects[:1])
     if len(x_val):
-        scratch.evaluate(x_val[:1], y_val[:1])
+        scratch_trainer.evaluate(x_val[:1], y_val[:1])
+    del scratch_trainer
     history.compile_seconds = time.perf_counter() - start
 
-    for epoch in range(1, int(config["epochs"]) + 1):
-        order = rng.permutation(n).astype(np.int64)
-        callback.on_epoch_start(epoch, steps)
-        start = time.perf_counter()
-        for first in range(0, steps, chunk):
-            count = min(chunk, steps - first)
-            done, _, _ = net.train_steps(
-                x_train, y_train, order, first, count, batch, optimizer, state,
-                weight_decay=config["weight_decay"], losses=losses[first:], corrects=corrects[first:])
-            end = first + done
-            # The kernel stops right after a non-finite loss; that step may also be the
-            # last one asked for, so look at the loss rather than at the count.
-            if not np.isfinite(losses[end - 1]):
-                raise Diverged(
-                    f"loss became {losses[end - 1]} at epoch {epoch}, step {end} of {steps}")
-            seen = batch_sizes[:end]
-            callback.on_steps(epoch, end, steps, float(np.dot(losses[:end], seen) / seen.sum()))
-        train_seconds = time.perf_counter() - start
-        metrics = {
-            "epoch": epoch,
-            "train_loss": float(np.dot(losses, batch_sizes) / n),
-            "train_accuracy": float(corrects.sum() / n),
-            "train_seconds": train_seconds,
-        }
-        if len(x_val):
-            metrics["val_loss"], metrics["val_accuracy"] = net.evaluate(x_val, y_val)
-        else:
-            metrics["val_loss"], metrics["val_accuracy"] = float("nan"), float("nan")
-        history.epochs.append(metrics)
-        callback.on_epoch_end(metrics)
+    trainer = make_trainer(device, net, optimizer, state, x_train, y_train, batch)
+    try:
+        for epoch in range(1, int(config["epochs"]) + 1):
+            order = rng.permutation(n).astype(np.int64)
+            callback.on_epoch_start(epoch, steps)
+            start = time.perf_counter()
+            for first in range(0, steps, chunk):
+                count = min(chunk, steps - first)
+                done = trainer.train_steps(order, first, count, config["weight_decay"],
+                                           losses[first:], corrects[first:])
+                end = first + done
+                # The kernel stops right after a non-finite loss; that step may also be the
+                # last one asked for, so look at the loss rather than at the count.
+                if not np.isfinite(losses[end - 1]):
+                    raise Diverged(
+                        f"loss became {losses[end - 1]} at epoch {epoch}, step {end} of {steps}")
+                seen = batch_sizes[:end]
+                callback.on_steps(epoch, end, steps, float(np.dot(losses[:end], seen) / seen.sum()))
+            train_seconds = time.perf_counter() - start
+            metrics = {
+                "epoch": epoch,
+                "train_loss": float(np.dot(losses, batch_sizes) / n),
+                "train_accuracy": float(corrects.sum() / n),
+                "train_seconds": train_seconds,
+            }
+            if len(x_val):
+                metrics["val_loss"], metrics["val_accuracy"] = trainer.evaluate(x_val, y_val)
+            else:
+                metrics["val_loss"], metrics["val_accuracy"] = float("nan"), float("nan")
+            history.epochs.append(metrics)
+            callback.on_epoch_end(metrics)
+    finally:
+        trainer.download()  # the parameters trained so far, whatever happened
     return history

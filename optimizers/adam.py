@@ -4,39 +4,48 @@
     m <- beta1 * m + (1 - beta1) * g
     v <- beta2 * v + (1 - beta2) * g^2
     w <- w - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+
+:func:`element` is written for the whole Adam family: it applies
+
+    w <- w - lr * (m_scale * m + g_scale * g) / (d * sqrt(v_scale * v) + epsilon)
+
+and each member only chooses the scales in its ``coefficients``: Adam
+(``m_scale = 1/(1-beta1^t)``, ``g_scale = 0``, ``d = 1``), Nadam (a Nesterov
+mix of ``m`` and ``g``) and Eve (``d`` from the loss).
 """
 
-import numpy as np
-
-from kernels.config import JIT
+import math
 
 from .base import Optimizer
 
+# Positions in the family's coefficient tuple.
+LR, B1, REST1, B2, REST2, M_SCALE, G_SCALE, V_SCALE, D, EPS = range(10)
 
-@JIT
-def adam_update(params, grads, state, hyper, scalars, loss):
-    """Adam step; ``state[0]`` = m, ``state[1]`` = v (shape (P,)); ``scalars[0]`` = t."""
-    cast = params.dtype.type
-    scalars[0] += 1
+
+def coefficients(hyper, scalars, loss):
+    """Advance ``t = scalars[0]``; return the family's ten coefficients (see ``LR``...)."""
+    scalars[0] += 1.0
     t = scalars[0]
-    lr, beta1, beta2, eps = cast(hyper[0]), cast(hyper[1]), cast(hyper[2]), cast(hyper[3])
-    rest1, rest2 = cast(1.0 - hyper[1]), cast(1.0 - hyper[2])
-    correct1 = cast(1.0 / (1.0 - hyper[1] ** t))
-    correct2 = cast(1.0 / (1.0 - hyper[2] ** t))
-    m, v = state[0], state[1]
-    for k in range(params.shape[0]):
-        g = grads[k]
-        m[k] = beta1 * m[k] + rest1 * g
-        v[k] = beta2 * v[k] + rest2 * g * g
-        params[k] -= lr * (m[k] * correct1) / (np.sqrt(v[k] * correct2) + eps)
+    b1, b2 = hyper[1], hyper[2]
+    return (hyper[0], b1, 1.0 - b1, b2, 1.0 - b2, 1.0 / (1.0 - b1**t), 0.0,
+            1.0 / (1.0 - b2**t), 1.0, hyper[3])
+
+
+def element(k, params, grads, slots, c):
+    """One Adam-family step of parameter ``k``; ``slots`` = (m, v)."""
+    cast = params.dtype.type
+    g = grads[k]
+    m = cast(c[B1]) * slots[0, k] + cast(c[REST1]) * g
+    v = cast(c[B2]) * slots[1, k] + cast(c[REST2]) * g * g
+    slots[0, k] = m
+    slots[1, k] = v
+    step = cast(c[M_SCALE]) * m + cast(c[G_SCALE]) * g
+    params[k] -= cast(c[LR]) * step / (cast(c[D]) * math.sqrt(cast(c[V_SCALE]) * v) + cast(c[EPS]))
 
 
 OPTIMIZER = Optimizer(
-    name="adam",
-    update=adam_update,
-    hyperparameters=("learning_rate", "beta1", "beta2", "epsilon"),
-    n_slots=2,
-    n_scalars=1,
-    formula="m <- b1*m + (1-b1)*g;  v <- b2*v + (1-b2)*g^2;  "
-    "w <- w - lr*m_hat/(sqrt(v_hat)+eps)",
+    name="adam", coefficients=coefficients, element=element,
+    hyperparameters=("learning_rate", "beta1", "beta2", "epsilon"), n_slots=2, n_scalars=1,
+    n_coefficients=10,
+    formula="m <- b1*m + (1-b1)*g;  v <- b2*v + (1-b2)*g^2;  w <- w - lr*m_hat/(sqrt(v_hat)+eps)",
 )

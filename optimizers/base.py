@@ -1,29 +1,61 @@
-"""What an optimizer is: a compiled update rule plus the description of its state.
+"""What an optimizer is: two small pure functions that serve the CPU and the GPU.
 
-In the spirit of optax's ``init``/``update`` pair, but over nbnet's flat buffers:
+An update rule is split the way it runs, in the spirit of optax's ``init``/``update``:
 
-* ``update(params, grads, state, hyper, scalars, loss)`` is an ``@JIT``
-  function that changes ``params`` (shape ``(P,)``) in place, one step.
-  ``grads`` has the same shape (weight decay is already in it, see
-  :func:`kernels.dense.add_weight_decay`); ``state`` is a ``(n_slots, P)`` array of
-  per-parameter slots (velocities, moments) in the parameters' dtype; ``hyper``
-  is a float64 array of the hyperparameters, in the order of
-  ``Optimizer.hyperparameters``; ``scalars`` is a float64 array of
-  ``n_scalars`` running scalars (the step count, ...); ``loss`` is the current
-  batch's mean loss (only loss-aware rules such as Eve read it).
-* The compiled step loop receives ``update`` as an argument and calls it after
-  every backward pass, so the same loop serves every optimizer, and each
-  optimizer is compiled into it once.
+``coefficients(hyper, scalars, loss) -> tuple of float64``
+    Runs once per step. Advances the scalar state (``scalars``, a float64 array:
+    the step count, ...) and returns the step's coefficients (learning rate,
+    decay factors, bias corrections, ...) as a tuple of floats. ``hyper`` holds the
+    hyperparameters in the order of ``Optimizer.hyperparameters`` (float64);
+    ``loss`` is the current batch's mean loss (only loss-aware rules such as Eve
+    read it).
+``element(k, params, grads, slots, c)``
+    Updates parameter ``k`` in place: ``params`` and ``grads`` have shape
+    ``(P,)``, ``slots`` is the ``(n_slots, P)`` per-parameter state (velocities,
+    moments) and ``c`` the coefficients. Weight decay is already in ``grads``
+    (:func:`kernels.dense.add_weight_decay`).
 
-Write the element loop in the parameters' dtype: cast every coefficient once
-with ``cast = params.dtype.type`` before the loop. A bare ``1 - beta`` mixes an
-integer with a float and makes every element operation float64, which costs
-several times in float32 training.
+Both are plain Python, written in the subset that Numba compiles for both
+targets (``math`` functions, scalar arithmetic, indexing). On the CPU,
+:func:`make_cpu_update` compiles them into one ``@njit`` loop over the
+parameters, which the compiled step loop calls after every backward pass; on
+the GPU, :mod:`kernels.cuda.optimizers` compiles ``coefficients`` into a
+one-thread kernel and ``element`` into a kernel with one thread per parameter.
+So one definition serves both devices.
+
+Inside ``element``, cast the coefficients to the parameters' dtype first
+(``cast = params.dtype.type``; ``lr = cast(c[0])``): mixing a float64
+coefficient into float32 arithmetic makes every element operation float64,
+which costs 2.7x on the CPU (perf/RESULTS.md). On the CPU ``c`` is a tuple,
+so the casts are hoisted out of the loop.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from kernels.config import JIT_OPTIONS, JIT
+
+
+def make_cpu_update(coefficients, element):
+    """Compile an optimizer's two functions into one CPU update over the flat buffers.
+
+    Returns ``update(params, grads, slots, hyper, scalars, loss)``, an ``@njit``
+    function that applies one step to every parameter, in place.
+    """
+    from numba import njit
+
+    coefficients_cpu = JIT(coefficients)
+    element_cpu = JIT(element)
+    options = {k: v for k, v in JIT_OPTIONS.items() if k != "cache"}  # a closure: not cacheable
+
+    @njit(**options)
+    def update(params, grads, slots, hyper, scalars, loss):
+        c = coefficients_cpu(hyper, scalars, loss)
+        for k in range(params.shape[0]):
+            element_cpu(k, params, grads, slots, c)
+
+    return update
 
 
 @dataclass(frozen=True)
@@ -43,27 +75,34 @@ class Optimizer:
     ----------
     name : str
         The ``--optimizer`` choice.
-    update : numba dispatcher
-        The compiled rule (signature in the module docstring).
+    coefficients, element : function
+        The rule (see the module docstring).
     hyperparameters : tuple of str
         Config keys (CLI flag long names) read, in this order, into ``hyper``.
     n_slots : int
         Per-parameter state arrays.
     n_scalars : int
         Scalar state entries.
+    n_coefficients : int
+        Length of the tuple ``coefficients`` returns.
     formula : str
-        The update rule in one or two lines, shown by ``--help`` and the README.
-    initial_scalars : tuple of float
-        Starting values of the scalars (zeros when empty).
+        The update rule in one line, shown by ``--help``.
+    update : numba dispatcher
+        The compiled CPU rule, built from ``coefficients`` and ``element``.
     """
 
     name: str
-    update: object
+    coefficients: object
+    element: object
     hyperparameters: tuple
     n_slots: int
     n_scalars: int
+    n_coefficients: int
     formula: str
-    initial_scalars: tuple = ()
+    update: object = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "update", make_cpu_update(self.coefficients, self.element))
 
     def init(self, n_params, dtype, config):
         """Fresh state for ``n_params`` parameters with hyperparameters from ``config``.
@@ -78,10 +117,12 @@ class Optimizer:
         missing = [name for name in self.hyperparameters if name not in config]
         if missing:
             raise ValueError(f"optimizer {self.name!r} needs {', '.join(missing)}")
-        scalars = np.zeros(self.n_scalars, dtype=np.float64)
-        scalars[: len(self.initial_scalars)] = self.initial_scalars
         return OptimizerState(
             slots=np.zeros((self.n_slots, n_params), dtype=dtype),
-            scalars=scalars,
+            scalars=np.zeros(self.n_scalars, dtype=np.float64),
             hyper=np.array([float(config[name]) for name in self.hyperparameters], dtype=np.float64),
         )
+
+    def step(self, params, grads, state, loss=0.0):
+        """Apply one update on the CPU (a convenience for tests and notebooks)."""
+        self.update(params, grads, state.slots, state.hyper, state.scalars, float(loss))

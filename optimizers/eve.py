@@ -16,56 +16,41 @@ Eve divides Adam's step by ``d``, a smoothed relative change of the loss ``f``
 with the paper's constants beta3 = 0.999, k = 0.1, K = 10.
 
 This module is the whole of what adding Eve took, plus one line in
-``optimizers/__init__.py``.
+``optimizers/__init__.py`` and its reference in ``tests/naive.py``. Its element
+update is Adam's; only the coefficients differ, and they read the loss.
 """
 
-import numpy as np
-
-from kernels.config import JIT
-
+from . import adam
 from .base import Optimizer
 
 BETA3, SMALL_K, BIG_K = 0.999, 0.1, 10.0
 
 
-@JIT
-def eve_update(params, grads, state, hyper, scalars, loss):
-    """Eve step; ``state`` = (m, v); ``scalars`` = (t, d, f_prev)."""
-    cast = params.dtype.type
-    scalars[0] += 1
+def coefficients(hyper, scalars, loss):
+    """Advance ``scalars`` = (t, d, f_prev) and return Adam's coefficients with ``d``."""
+    scalars[0] += 1.0
     t = scalars[0]
-    if t == 1:
+    if t == 1.0:
         scalars[1] = 1.0
         scalars[2] = loss
     else:
         f_prev = scalars[2]
         if loss >= f_prev:
-            lo, hi = SMALL_K + 1, BIG_K + 1
+            lo, hi = SMALL_K + 1.0, BIG_K + 1.0
         else:
-            lo, hi = 1 / (BIG_K + 1), 1 / (SMALL_K + 1)
-        c = min(max(lo, loss / f_prev), hi)
-        f_new = c * f_prev
+            lo, hi = 1.0 / (BIG_K + 1.0), 1.0 / (SMALL_K + 1.0)
+        ratio = min(max(lo, loss / f_prev), hi)
+        f_new = ratio * f_prev
         r = abs(f_new - f_prev) / min(f_new, f_prev)
-        scalars[1] = BETA3 * scalars[1] + (1 - BETA3) * r
+        scalars[1] = BETA3 * scalars[1] + (1.0 - BETA3) * r
         scalars[2] = f_new
-    d = cast(scalars[1])
-    lr, beta1, beta2, eps = cast(hyper[0]), cast(hyper[1]), cast(hyper[2]), cast(hyper[3])
-    rest1, rest2 = cast(1.0 - hyper[1]), cast(1.0 - hyper[2])
-    correct1 = cast(1.0 / (1.0 - hyper[1] ** t))
-    correct2 = cast(1.0 / (1.0 - hyper[2] ** t))
-    m, v = state[0], state[1]
-    for k in range(params.shape[0]):
-        g = grads[k]
-        m[k] = beta1 * m[k] + rest1 * g
-        v[k] = beta2 * v[k] + rest2 * g * g
-        params[k] -= lr * (m[k] * correct1) / (d * np.sqrt(v[k] * correct2) + eps)
+    b1, b2 = hyper[1], hyper[2]
+    return (hyper[0], b1, 1.0 - b1, b2, 1.0 - b2, 1.0 / (1.0 - b1**t), 0.0,
+            1.0 / (1.0 - b2**t), scalars[1], hyper[3])
 
 
 OPTIMIZER = Optimizer(
-    name="eve",
-    update=eve_update,
-    hyperparameters=("learning_rate", "beta1", "beta2", "epsilon"),
-    n_slots=2,
-    n_scalars=3,
-    formula="Adam step divided by d, a smoothed relative change of the loss",
+    name="eve", coefficients=coefficients, element=adam.element,
+    hyperparameters=("learning_rate", "beta1", "beta2", "epsilon"), n_slots=2, n_scalars=3,
+    n_coefficients=10, formula="Adam step divided by d, a smoothed relative change of the loss",
 )

@@ -4,27 +4,24 @@
     w <- w - u
 """
 
-from kernels.config import JIT
-
 from .base import Optimizer
 
 
-@JIT
-def momentum_update(params, grads, state, hyper, scalars, loss):
-    """Heavy-ball step; ``state[0]`` is the velocity ``u``, shape (P,)."""
+def coefficients(hyper, scalars, loss):
+    return (hyper[0], hyper[1])
+
+
+def element(k, params, grads, slots, c):
+    """Heavy-ball step; ``slots[0]`` is the velocity ``u``."""
     cast = params.dtype.type
-    lr, mu = cast(hyper[0]), cast(hyper[1])
-    u = state[0]
-    for k in range(params.shape[0]):
-        u[k] = mu * u[k] + lr * grads[k]
-        params[k] -= u[k]
+    lr, mu = cast(c[0]), cast(c[1])
+    u = mu * slots[0, k] + lr * grads[k]
+    slots[0, k] = u
+    params[k] -= u
 
 
 OPTIMIZER = Optimizer(
-    name="momentum",
-    update=momentum_update,
-    hyperparameters=("learning_rate", "momentum"),
-    n_slots=1,
-    n_scalars=0,
+    name="momentum", coefficients=coefficients, element=element,
+    hyperparameters=("learning_rate", "momentum"), n_slots=1, n_scalars=0, n_coefficients=2,
     formula="u <- momentum*u + lr*g;  w <- w - u",
 )

@@ -10,28 +10,25 @@ weights, so no second forward pass is needed:
     w <- w - (momentum * u + lr * g)
 """
 
-from kernels.config import JIT
-
 from .base import Optimizer
 
 
-@JIT
-def nag_update(params, grads, state, hyper, scalars, loss):
-    """Nesterov step; ``state[0]`` is the velocity ``u``, shape (P,)."""
+def coefficients(hyper, scalars, loss):
+    return (hyper[0], hyper[1])
+
+
+def element(k, params, grads, slots, c):
+    """Nesterov step; ``slots[0]`` is the velocity ``u``."""
     cast = params.dtype.type
-    lr, mu = cast(hyper[0]), cast(hyper[1])
-    u = state[0]
-    for k in range(params.shape[0]):
-        step = lr * grads[k]
-        u[k] = mu * u[k] + step
-        params[k] -= mu * u[k] + step
+    lr, mu = cast(c[0]), cast(c[1])
+    step = lr * grads[k]
+    u = mu * slots[0, k] + step
+    slots[0, k] = u
+    params[k] -= mu * u + step
 
 
 OPTIMIZER = Optimizer(
-    name="nag",
-    update=nag_update,
-    hyperparameters=("learning_rate", "momentum"),
-    n_slots=1,
-    n_scalars=0,
+    name="nag", coefficients=coefficients, element=element,
+    hyperparameters=("learning_rate", "momentum"), n_slots=1, n_scalars=0, n_coefficients=2,
     formula="u <- momentum*u + lr*g;  w <- w - (momentum*u + lr*g)",
 )

@@ -1,23 +1,20 @@
 """Plain stochastic gradient descent: ``w <- w - lr * g``."""
 
-from kernels.config import JIT
-
 from .base import Optimizer
 
 
-@JIT
-def sgd_update(params, grads, state, hyper, scalars, loss):
-    """``params[k] -= lr * grads[k]``; shapes (P,). No state."""
-    lr = params.dtype.type(hyper[0])
-    for k in range(params.shape[0]):
-        params[k] -= lr * grads[k]
+def coefficients(hyper, scalars, loss):
+    return (hyper[0],)
+
+
+def element(k, params, grads, slots, c):
+    """``params[k] -= lr * grads[k]``; no state."""
+    lr = params.dtype.type(c[0])
+    params[k] -= lr * grads[k]
 
 
 OPTIMIZER = Optimizer(
-    name="sgd",
-    update=sgd_update,
-    hyperparameters=("learning_rate",),
-    n_slots=0,
-    n_scalars=0,
+    name="sgd", coefficients=coefficients, element=element,
+    hyperparameters=("learning_rate",), n_slots=0, n_scalars=0, n_coefficients=1,
     formula="w <- w - lr * g",
 )

@@ -1,5 +1,8 @@
 import os
 import sys
+
+# The CUDA kernels run on Numba's simulator in the tests (set before numba.cuda is imported).
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 from pathlib import Path
 
 import numpy as np

@@ -42,7 +42,7 @@ def test_update_equals_reference(name, dtype, rtol, size, steps, seed, lr, beta)
         g = rng.normal(size=size)
         loss = float(rng.uniform(0.1, 3.0))
         w = naive.OPTIMIZERS[name](w, g, ref_state, hyper, loss)
-        opt.update(params, g.astype(dtype), state.slots, state.hyper, state.scalars, loss)
+        opt.step(params, g.astype(dtype), state, loss)
     np.testing.assert_allclose(params, w, rtol=rtol, atol=rtol * lr)
 
 

@@ -1,0 +1,62 @@
+"""Where the steps run: the CPU step loop or the GPU, behind one small interface.
+
+A trainer owns a network's training state for one run and offers
+``train_steps(order, first_step, n_steps, weight_decay, losses, corrects) -> done``,
+``evaluate(x, labels) -> (loss, accuracy)`` and ``download()`` (bring the
+parameters back into the host network; a no-op on the CPU).
+"""
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+class CpuTrainer:
+    """The compiled CPU step loop of :meth:`network.MLP.train_steps`."""
+
+    def __init__(self, net, optimizer, state, x, labels, batch_size):
+        self.net, self.optimizer, self.state = net, optimizer, state
+        self.x, self.labels, self.batch_size = x, labels, int(batch_size)
+
+    def train_steps(self, order, first_step, n_steps, weight_decay, losses, corrects):
+        done, _, _ = self.net.train_steps(self.x, self.labels, order, first_step, n_steps,
+                                          self.batch_size, self.optimizer, self.state,
+                                          weight_decay=weight_decay, losses=losses,
+                                          corrects=corrects)
+        return done
+
+    def evaluate(self, x, labels):
+        return self.net.evaluate(x, labels)
+
+    def download(self):
+        pass
+
+
+def resolve_device(device):
+    """``auto`` -> ``cuda`` when a GPU is usable, else ``cpu``; ``cuda`` without one raises.
+
+    Raises
+    ------
+    RuntimeError
+        One line saying why CUDA cannot be used.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+    if device == "cpu":
+        return "cpu"
+    try:
+        from kernels.cuda import cuda_status
+        usable, detail = cuda_status()
+    except ImportError as exc:  # numba-cuda missing
+        usable, detail = False, str(exc)
+    if usable:
+        return "cuda"
+    if device == "cuda":
+        raise RuntimeError(f"--device cuda: {detail}")
+    return "cpu"
+
+
+def make_trainer(device, net, optimizer, state, x, labels, batch_size):
+    if device == "cuda":
+        from .cuda_trainer import CudaTrainer
+
+        return CudaTrainer(net, optimizer, state, x, labels, batch_size)
+    return CpuTrainer(net, optimizer, state, x, labels, batch_size)

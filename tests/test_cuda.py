@@ -1,0 +1,173 @@
+"""The CUDA kernels against their CPU twins, on Numba's CUDA simulator.
+
+Shapes are tiny (the simulator runs every GPU thread as a Python thread) and
+deliberately not multiples of the 16x16 tile. Skipped when numba-cuda is missing.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed (pip install numba-cuda)")
+
+import optimizers  # noqa: E402
+from kernels import activations, losses  # noqa: E402
+from kernels.config import ACTIVATIONS, LOSSES  # noqa: E402
+from network import MLP  # noqa: E402
+from tests.conftest import HYPER  # noqa: E402
+
+if not cuda.is_available():
+    pytest.skip("no CUDA device and the simulator is off (set NUMBA_ENABLE_CUDASIM=1)",
+                allow_module_level=True)
+
+from kernels.cuda import dense as gdense  # noqa: E402
+from kernels.cuda import losses as glosses  # noqa: E402
+from kernels.cuda import optimizers as gopt  # noqa: E402
+from network.cuda_trainer import CudaTrainer  # noqa: E402
+
+SIM = settings(max_examples=4, deadline=None)
+
+
+@SIM
+@given(m=st.integers(1, 20), k=st.integers(1, 20), n=st.integers(1, 20),
+       trans_a=st.booleans(), trans_b=st.booleans(), seed=st.integers(0, 1000))
+def test_tiled_matmul_equals_numpy(m, k, n, trans_a, trans_b, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(np.float32)
+    b = rng.normal(size=(n, k) if trans_b else (k, n)).astype(np.float32)
+    c = cuda.device_array((m, n), dtype=np.float32)
+    gdense.matmul(cuda.to_device(a), cuda.to_device(b), c, trans_a, trans_b)
+    expected = (a.T if trans_a else a) @ (b.T if trans_b else b)
+    np.testing.assert_allclose(c.copy_to_host(), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_bias_activation_and_derivative_match_the_cpu(activation):
+    rng = np.random.default_rng(0)
+    code = ACTIVATIONS[activation]
+    z, b = rng.normal(size=(5, 19)) * 3, rng.normal(size=19)
+    expected = z.copy()
+    activations.bias_activation(expected, b, code)
+    z_d = cuda.to_device(z)
+    blocks, threads = gdense.grid_2d(5, 19)
+    gdense.bias_activation_kernel[blocks, threads](z_d, cuda.to_device(b), code)
+    np.testing.assert_allclose(z_d.copy_to_host(), expected, rtol=1e-10, atol=1e-15)
+    g = rng.normal(size=(5, 19))
+    expected_g = g.copy()
+    activations.activation_backward(expected_g, expected, code)
+    g_d = cuda.to_device(g)
+    gdense.activation_backward_kernel[blocks, threads](g_d, cuda.to_device(expected), code)
+    np.testing.assert_allclose(g_d.copy_to_host(), expected_g, rtol=1e-10, atol=1e-15)
+
+
+def test_column_sum_and_weight_decay():
+    rng = np.random.default_rng(1)
+    d = rng.normal(size=(7, 18))
+    out = cuda.device_array(18)
+    gdense.column_sum_kernel[1, 32](cuda.to_device(d), out)
+    np.testing.assert_allclose(out.copy_to_host(), d.sum(axis=0), rtol=1e-12)
+    dw, w = rng.normal(size=37), rng.normal(size=37)
+    dw_d = cuda.to_device(dw)
+    gdense.add_weight_decay_kernel[1, 64](dw_d, cuda.to_device(w), 0.1)
+    np.testing.assert_allclose(dw_d.copy_to_host(), dw + 0.1 * w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_softmax_loss_and_reduction_match_the_cpu(loss):
+    rng = np.random.default_rng(2)
+    z, y = rng.normal(size=(6, 10)) * 4, rng.integers(0, 10, 6)
+    dz_cpu = np.empty_like(z)
+    loss_sum, correct = losses.softmax_loss_grad(z.copy(), y, LOSSES[loss], dz_cpu)
+    dz = cuda.device_array_like(z)
+    row_loss, row_correct = cuda.device_array(6), cuda.device_array(6, dtype=np.int64)
+    glosses.softmax_loss_grad_kernel[1, 32](cuda.to_device(z), cuda.to_device(y), LOSSES[loss],
+                                            dz, row_loss, row_correct)
+    np.testing.assert_allclose(dz.copy_to_host(), dz_cpu, rtol=1e-10, atol=1e-14)
+    step_losses, step_correct = cuda.device_array(3), cuda.device_array(3, dtype=np.int64)
+    halt = cuda.to_device(np.zeros(1, dtype=np.int32))
+    glosses.reduce_loss_kernel[1, glosses.REDUCE_THREADS](row_loss, row_correct, 6, step_losses,
+                                                          step_correct, 2, halt)
+    assert step_losses.copy_to_host()[2] == pytest.approx(loss_sum / 6, rel=1e-12)
+    assert step_correct.copy_to_host()[2] == correct and halt.copy_to_host()[0] == 0
+
+
+def test_reduction_raises_the_halt_flag_on_nan():
+    row_loss = cuda.to_device(np.array([1.0, np.nan, 2.0]))
+    halt = cuda.to_device(np.zeros(1, dtype=np.int32))
+    out = cuda.device_array(1)
+    glosses.reduce_loss_kernel[1, glosses.REDUCE_THREADS](
+        row_loss, cuda.to_device(np.ones(3, dtype=np.int64)), 3, out,
+        cuda.device_array(1, dtype=np.int64), 0, halt)
+    assert halt.copy_to_host()[0] == 1
+
+
+@pytest.mark.parametrize("name", list(optimizers.REGISTRY))
+def test_every_optimizer_rule_runs_on_the_gpu_as_on_the_cpu(name):
+    rng = np.random.default_rng(3)
+    opt = optimizers.get(name)
+    params = rng.normal(size=37).astype(np.float32)
+    cpu_params, cpu_state = params.copy(), opt.init(37, np.float32, HYPER)
+    state = opt.init(37, np.float32, HYPER)
+    p_d, slots_d = cuda.to_device(params), cuda.to_device(state.slots)
+    hyper_d, scalars_d = cuda.to_device(state.hyper), cuda.to_device(state.scalars)
+    coef_d = cuda.device_array(opt.n_coefficients)
+    halt = cuda.to_device(np.zeros(1, dtype=np.int32))
+    for step in range(3):
+        g = rng.normal(size=37).astype(np.float32)
+        loss = float(rng.uniform(0.5, 2.0))
+        opt.step(cpu_params, g, cpu_state, loss)
+        gopt.update(opt, p_d, cuda.to_device(g), slots_d, hyper_d, scalars_d,
+                    cuda.to_device(np.array([loss])), 0, halt, coef_d)
+    np.testing.assert_allclose(p_d.copy_to_host(), cpu_params, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(scalars_d.copy_to_host(), cpu_state.scalars, rtol=1e-12)
+
+
+def _tiny_problem(rng, n=11):
+    x = rng.normal(size=(n, 5))
+    y = rng.integers(0, 3, n).astype(np.int64)
+    return x, y
+
+
+def test_training_steps_on_cuda_equal_the_cpu(name="adam"):
+    rng = np.random.default_rng(4)
+    x, y = _tiny_problem(rng)
+    order = rng.permutation(len(x)).astype(np.int64)
+    cpu = MLP([5, 7, 3], activation="tanh", loss="mean_squared_error", dtype=np.float64, seed=0)
+    gpu = MLP([5, 7, 3], activation="tanh", loss="mean_squared_error", dtype=np.float64, seed=0)
+    opt = optimizers.get(name)
+    cpu_state, gpu_state = opt.init(cpu.layout.n_params, np.float64, HYPER), \
+        opt.init(gpu.layout.n_params, np.float64, HYPER)
+    done, cpu_losses, cpu_correct = cpu.train_steps(x, y, order, 0, 3, 4, opt, cpu_state,
+                                                    weight_decay=0.01)
+    trainer = CudaTrainer(gpu, opt, gpu_state, x, y, batch_size=4, eval_chunk=8)
+    losses, correct = np.empty(3), np.empty(3, dtype=np.int64)
+    assert trainer.train_steps(order, 0, 3, 0.01, losses, correct) == 3
+    trainer.download()
+    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-10)
+    np.testing.assert_array_equal(correct, cpu_correct)
+    np.testing.assert_allclose(gpu.params, cpu.params, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gpu_state.slots, cpu_state.slots, rtol=1e-9, atol=1e-12)
+    loss, accuracy = trainer.evaluate(x, y)
+    expected_loss, expected_accuracy = cpu.evaluate(x, y)
+    assert loss == pytest.approx(expected_loss, rel=1e-10) and accuracy == expected_accuracy
+
+
+def test_a_nan_on_the_gpu_freezes_the_parameters_like_the_cpu():
+    rng = np.random.default_rng(5)
+    x, y = _tiny_problem(rng, n=8)
+    x[5] = np.nan
+    net = MLP([5, 4, 3], dtype=np.float64, seed=0)
+    opt = optimizers.get("sgd")
+    trainer = CudaTrainer(net, opt, opt.init(net.layout.n_params, np.float64, HYPER), x, y, 2,
+                          eval_chunk=8)
+    before_bad_step = net.params.copy()
+    order = np.arange(8, dtype=np.int64)
+    losses, correct = np.empty(4), np.empty(4, dtype=np.int64)
+    assert trainer.train_steps(order, 0, 2, 0.0, losses[:2], correct[:2]) == 2
+    trainer.download()
+    before_bad_step = net.params.copy()
+    assert trainer.train_steps(order, 2, 2, 0.0, losses[2:], correct[2:]) == 1
+    trainer.download()
+    assert np.isnan(losses[2])
+    np.testing.assert_array_equal(net.params, before_bad_step)
