@@ -14,6 +14,7 @@ from network.init import INITIALIZERS
 
 from .data import CLASS_NAMES
 from .tracking import MODES
+from .training import SCHEDULES
 
 # The shipped defaults: the best configuration of the project's own runs (README, "Defaults").
 DEFAULTS = dict(
@@ -112,6 +113,14 @@ def build_parser():
                    help="epsilon used by the optimizers")
     t.add_argument("-w_d", "--weight_decay", type=non_negative_float, default=d["weight_decay"],
                    help="L2 weight decay (on weights, not biases)")
+    t.add_argument("--lr_schedule", choices=list(SCHEDULES), default="constant",
+                   help="constant, or cosine: decay the learning rate per epoch from -lr towards 0")
+    t.add_argument("--early_stopping", type=_number(int, lambda v: v >= 0, ">= 0"), default=0,
+                   metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without a better validation accuracy (0 = off)")
+    t.add_argument("--restore_best", action=argparse.BooleanOptionalAction, default=False,
+                   help="end with the parameters of the epoch with the best validation accuracy "
+                        "instead of the last epoch's")
     t.add_argument("--device", choices=list(DEVICES), default="cpu",
                    help="cpu, cuda (an NVIDIA GPU through numba-cuda: pip install -e \".[cuda]\") "
                         "or auto (cuda when a GPU is usable)")

@@ -114,7 +114,8 @@ def run(config, console=None, wandb_module=None):
         console.print("[yellow]interrupted:[/yellow] saving what was trained so far")
 
     epochs = history.epochs
-    metrics = {"status": status, "epochs": epochs, "compile_seconds": history.compile_seconds}
+    metrics = {"status": status, "epochs": epochs, "compile_seconds": history.compile_seconds,
+               "restored_epoch": history.restored_epoch, "stopped_early": history.stopped_early}
     test_accuracy = None
     if status == "finished" and config["evaluate_test"]:
         y_pred = net.predict(as_inputs(dataset.x_test))
@@ -157,7 +158,8 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
     table.add_row("model", f"{arch}, {config['activation']}, {config['weight_init']} init, "
                            f"{config['loss']}")
     table.add_row("training", f"{dataset_name} on {config['device']}, "
-                              f"{len(metrics['epochs'])}/{config['epochs']} epochs, "
+                              f"{len(metrics['epochs'])}/{config['epochs']} epochs"
+                              + (" (early stop)" if metrics["stopped_early"] else "") + ", "
                               f"batch {config['batch_size']}, {config['optimizer']} "
                               f"lr {config['learning_rate']:g}, weight decay {config['weight_decay']:g}")
     if metrics["epochs"]:
@@ -165,7 +167,9 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
                       f"best {metrics['best_val_accuracy']:.2%} (epoch {metrics['best_epoch']}), "
                       f"last {metrics['last_val_accuracy']:.2%}")
     if metrics.get("test_accuracy") is not None:
-        table.add_row("test accuracy", f"{metrics['test_accuracy']:.2%} (last epoch's model)")
+        which = (f"best epoch {metrics['restored_epoch']}'s model, restored"
+                 if metrics["restored_epoch"] else "last epoch's model")
+        table.add_row("test accuracy", f"{metrics['test_accuracy']:.2%} ({which})")
     if metrics["epochs"]:
         table.add_row("time", f"{metrics['seconds_per_epoch']:.2f} s/epoch (median), compile "
                               f"{metrics['compile_seconds']:.1f} s, {metrics['wall_seconds']:.1f} s in all")

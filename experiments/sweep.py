@@ -10,7 +10,8 @@ sweep. Each trial is a normal run logged to W&B (offline unless logged in) with
 its hyperparameter name and the sweep's name as its group.
 
 The test set is never loaded: trials read the training files only and are
-ranked by validation accuracy (the last epoch's).
+ranked by the validation accuracy of the model each run ends with (the last
+epoch's, or the best epoch's when the trial sets ``restore_best``).
 """
 
 import json
@@ -148,7 +149,7 @@ class TrialRunner:
         try:
             history = train(net, config, x_tr, y_tr, x_val, y_val,
                             callback=_TrialCallback(tracker, trial))
-            tracker.log_summary({"val_accuracy": history.last["val_accuracy"],
+            tracker.log_summary({"val_accuracy": history.final_val_accuracy,
                                  "best_val_accuracy": history.best["val_accuracy"]})
             exit_code = 0
         finally:
@@ -173,7 +174,7 @@ class TrialRunner:
             raise
         seconds = time.perf_counter() - start
         train_seconds = sum(m["train_seconds"] for m in history.epochs)
-        value = history.last["val_accuracy"]
+        value = history.final_val_accuracy  # of the model the run ends with
         trial.set_user_attr("seconds", seconds)
         trial.set_user_attr("train_seconds", train_seconds)
         trial.set_user_attr("compile_seconds", history.compile_seconds)
@@ -249,8 +250,9 @@ def run_online(spec, base_config, count, wandb_module=None, notify=print):
     sweep_config.setdefault("metric", {"name": "val_accuracy", "goal": "maximize"})
     sweep_config.setdefault("program", "train.py")
     # Agents on other machines run train.py; keep them off the test set too.
+    # ${args_no_boolean_flags} passes `--restore_best` for true, which train.py's switches expect.
     sweep_config.setdefault("command", ["${env}", "${interpreter}", "${program}",
-                                        "--no-evaluate_test", "${args}"])
+                                        "--no-evaluate_test", "${args_no_boolean_flags}"])
     project, entity = base_config.get("wandb_project"), base_config.get("wandb_entity")
     sweep_id = wandb.sweep(sweep_config, project=project, entity=entity)
     runner = TrialRunner(base_config, spec.name or sweep_id, wandb, notify)
@@ -262,7 +264,7 @@ def run_online(spec, base_config, count, wandb_module=None, notify=print):
         run.name = run_name({**base_config, **params})
         try:
             config, history = runner.run(params, tracker=Tracker.attach(run, wandb, notify))
-            notify(f"{run.name}: val_accuracy {history.last['val_accuracy']:.4f}")
+            notify(f"{run.name}: val_accuracy {history.final_val_accuracy:.4f}")
         except Diverged as exc:
             notify(f"{run.name}: diverged ({exc}); recorded as failed")
 

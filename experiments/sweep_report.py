@@ -65,7 +65,9 @@ def trial_rows(study):
 def train_command(config_params, base_flags=()):
     parts = ["python", "train.py", *base_flags]
     for name, value in config_params.items():
-        if isinstance(value, list):
+        if isinstance(value, bool):
+            parts.append(f"--{name}" if value else f"--no-{name}")
+        elif isinstance(value, list):
             parts += [f"--{name}", *map(str, value)]
         else:
             parts += [f"--{name}", f"{value:g}" if isinstance(value, float) else str(value)]

@@ -101,6 +101,10 @@ def _sweepable_options():
 
 def _check_value(path, name, flag, action, value):
     """Parse ``value`` exactly as train.py parses its flag; return the parsed value."""
+    if isinstance(action, argparse.BooleanOptionalAction):
+        if not isinstance(value, bool):
+            raise SweepSpecError(f"{path}: parameter {name}: expected true or false, got {value!r}")
+        return value
     argv = [flag, *map(str, value)] if isinstance(value, list) else [flag, str(value)]
     stderr = io.StringIO()
     try:

@@ -5,6 +5,7 @@ Nothing here touches files, W&B or the terminal; those listen through a
 epoch (``chunks_per_epoch``) so a progress display can update in between.
 """
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -34,10 +35,24 @@ class Callback:
 
 @dataclass
 class History:
-    """Per-epoch metrics and timings of a run."""
+    """Per-epoch metrics and timings of a run.
+
+    ``restored_epoch`` is the epoch whose parameters the network holds at the end
+    when ``restore_best`` is on (else None: the last epoch's); ``stopped_early``
+    is True when early stopping ended the run before ``epochs``.
+    """
 
     epochs: list = field(default_factory=list)
     compile_seconds: float = 0.0
+    restored_epoch: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def final_val_accuracy(self):
+        """Validation accuracy of the parameters the run ends with."""
+        if self.restored_epoch is not None:
+            return self.epochs[self.restored_epoch - 1]["val_accuracy"]
+        return self.last["val_accuracy"]
 
     @property
     def best(self):
@@ -121,8 +136,15 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=No
     history.compile_seconds = time.perf_counter() - start
 
     trainer = make_trainer(device, net, optimizer, state, x_train, y_train, batch)
+    epochs = int(config["epochs"])
+    base_lr = float(config["learning_rate"])
+    patience = int(config.get("early_stopping", 0))
+    restore_best = bool(config.get("restore_best", False))
+    best, best_epoch, best_params = -1.0, 0, None
     try:
-        for epoch in range(1, int(config["epochs"]) + 1):
+        for epoch in range(1, epochs + 1):
+            trainer.set_learning_rate(learning_rate(config.get("lr_schedule", "constant"),
+                                                    base_lr, epoch, epochs))
             order = rng.permutation(n).astype(np.int64)
             callback.on_epoch_start(epoch, steps)
             start = time.perf_counter()
@@ -149,8 +171,38 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=No
                 metrics["val_loss"], metrics["val_accuracy"] = trainer.evaluate(x_val, y_val)
             else:
                 metrics["val_loss"], metrics["val_accuracy"] = float("nan"), float("nan")
+            metrics["learning_rate"] = float(state.hyper[optimizer.hyperparameters.index("learning_rate")])
             history.epochs.append(metrics)
+            if metrics["val_accuracy"] > best:
+                best, best_epoch = metrics["val_accuracy"], epoch
+                if restore_best:
+                    best_params = trainer.snapshot()
             callback.on_epoch_end(metrics)
+            if patience and len(x_val) and epoch - best_epoch >= patience and epoch < epochs:
+                history.stopped_early = True
+                break
     finally:
-        trainer.download()  # the parameters trained so far, whatever happened
+        # Whatever ended the run (last epoch, early stop, Ctrl-C, divergence), the network
+        # gets the parameters trained so far, or the best epoch's with restore_best.
+        if best_params is not None:
+            trainer.restore(best_params)
+            history.restored_epoch = best_epoch
+        trainer.download()
     return history
+
+
+SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(schedule, base, epoch, epochs):
+    """The learning rate of ``epoch`` (1-based) under ``schedule``.
+
+    ``constant``: ``base`` throughout. ``cosine``: ``base * (1 + cos(pi * (epoch-1) / epochs)) / 2``,
+    from ``base`` in the first epoch down towards 0 in the last (Loshchilov & Hutter's SGDR
+    without restarts, stepped once per epoch).
+    """
+    if schedule == "constant":
+        return base
+    if schedule == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
+    raise ValueError(f"unknown lr_schedule {schedule!r}; choose from {', '.join(SCHEDULES)}")

@@ -2,8 +2,9 @@
 
 A trainer owns a network's training state for one run and offers
 ``train_steps(order, first_step, n_steps, weight_decay, losses, corrects) -> done``,
-``evaluate(x, labels) -> (loss, accuracy)`` and ``download()`` (bring the
-parameters back into the host network; a no-op on the CPU).
+``evaluate(x, labels) -> (loss, accuracy)``, ``set_learning_rate(value)`` (for
+schedules), ``snapshot()``/``restore(params)`` (host copies, for restore-best) and
+``download()`` (bring the parameters back into the host network; a no-op on the CPU).
 """
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -25,6 +26,16 @@ class CpuTrainer:
 
     def evaluate(self, x, labels):
         return self.net.evaluate(x, labels)
+
+    def set_learning_rate(self, value):
+        self.state.hyper[self.optimizer.hyperparameters.index("learning_rate")] = value
+
+    def snapshot(self):
+        """A host copy of the current parameters."""
+        return self.net.params.copy()
+
+    def restore(self, params):
+        self.net.params[:] = params
 
     def download(self):
         pass

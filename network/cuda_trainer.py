@@ -170,6 +170,16 @@ class CudaTrainer:
             correct += int(self.row_correct[:n].copy_to_host().sum())
         return loss_sum / len(x), correct / len(x)
 
+    def set_learning_rate(self, value):
+        self.state.hyper[self.optimizer.hyperparameters.index("learning_rate")] = value
+        self.hyper.copy_to_device(self.state.hyper)
+
+    def snapshot(self):
+        return self.params.copy_to_host()
+
+    def restore(self, params):
+        self.params.copy_to_device(params)
+
     def download(self):
         """Copy parameters and optimizer state back into the host network and state."""
         self.params.copy_to_host(self.net.params)

@@ -171,3 +171,17 @@ def test_a_nan_on_the_gpu_freezes_the_parameters_like_the_cpu():
     trainer.download()
     assert np.isnan(losses[2])
     np.testing.assert_array_equal(net.params, before_bad_step)
+
+
+def test_cuda_trainer_schedule_and_restore_hooks():
+    net = MLP([5, 4, 3], dtype=np.float64, seed=0)
+    opt = optimizers.get("adam")
+    state = opt.init(net.layout.n_params, np.float64, HYPER)
+    x, y = _tiny_problem(np.random.default_rng(6), n=6)
+    trainer = CudaTrainer(net, opt, state, x, y, 3, eval_chunk=8)
+    trainer.set_learning_rate(0.5)
+    assert trainer.hyper.copy_to_host()[0] == 0.5 == state.hyper[0]
+    saved = trainer.snapshot()
+    trainer.restore(saved * 2)
+    trainer.download()
+    np.testing.assert_array_equal(net.params, saved * 2)

@@ -52,6 +52,7 @@ def _spec(**changes):
     (_spec(parameters={"epochs": 3}), "must be a mapping"),
     (_spec(method="grid"), "grid search needs values lists"),
     (_spec(run_cap=0), "run_cap must be a positive integer"),
+    (_spec(parameters={"restore_best": {"value": "yes"}}), "expected true or false"),
     (_spec(early_terminate={"type": "median"}), "hyperband only"),
     (_spec(early_terminate={"type": "hyperband", "eta": 1}), "eta >= 2"),
     (_spec(colour="blue"), "unknown key(s) colour"),
@@ -76,7 +77,8 @@ def test_bad_yaml_file(tmp_path, capsys):
 
 
 def test_shipped_sweep_files_are_valid():
-    for path in ("sweeps/fashion_mnist.yaml", "sweeps/loss_comparison.yaml", "sweeps/mnist.yaml"):
+    for path in sorted(p.name for p in (sweep_cli.Path(__file__).parent.parent / "sweeps").glob("*.yaml")):
+        path = f"sweeps/{path}"
         load_spec(sweep_cli.Path(__file__).parent.parent / path)
     spec = load_spec(sweep_cli.Path(__file__).parent.parent / "sweeps/fashion_mnist.yaml")
     assert set(spec.parameters["optimizer"].values) == {"sgd", "momentum", "nag", "rmsprop", "adam", "nadam"}
