@@ -13,7 +13,7 @@ from .data import as_inputs, load_dataset, stratified_split
 from .idx import DataError
 from .metrics import confusion_matrix, most_confused
 from .progress import RichProgress, make_console
-from .runs import new_run_dir, plot_confusion_matrix, write_confusion_csv, write_json
+from .runs import new_run_dir, write_confusion_csv, write_json
 from .tracking import Tracker, run_name
 from .training import Callback, Diverged, History, build_network, hidden_sizes, train
 

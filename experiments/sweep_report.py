@@ -194,16 +194,21 @@ def importances(study):
         return {}
 
 
-def plot_importance(path, values):
+def _bar_chart(path, values, title, xlabel, signed):
+    """Horizontal bars of ``values`` (largest first); green/red by sign when ``signed``."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 0.4 * max(len(values), 3) + 1.2))
+    fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(values), 3) + 1.2))
     if values:
         names = list(values)[::-1]
-        ax.barh(names, [values[n] for n in names], color="C0")
-        ax.set_xlabel("importance for validation accuracy (PED-ANOVA)")
+        colors = ["C2" if values[n] > 0 else "C3" for n in names] if signed else "C0"
+        ax.barh(names, [values[n] for n in names], color=colors)
+        if signed:
+            ax.axvline(0, color="black", lw=0.8)
+            ax.set_xlim(-1, 1)
+        ax.set_xlabel(xlabel)
     else:
         ax.text(0.5, 0.5, "too few completed trials", ha="center", transform=ax.transAxes)
-    ax.set_title("Parameter importance")
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -244,24 +249,6 @@ def level_summary(rows, names):
                         "mean_val_accuracy": float(np.mean(acc)) if acc else None,
                         "best_val_accuracy": float(np.max(acc)) if acc else None})
     return out
-
-
-def plot_correlation(path, values):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 0.3 * max(len(values), 3) + 1.2))
-    if values:
-        names = list(values)[::-1]
-        ax.barh(names, [values[n] for n in names],
-                color=["C2" if values[n] > 0 else "C3" for n in names])
-        ax.axvline(0, color="black", lw=0.8)
-        ax.set_xlim(-1, 1)
-        ax.set_xlabel("correlation with validation accuracy")
-    else:
-        ax.text(0.5, 0.5, "too few completed trials", ha="center", transform=ax.transAxes)
-    ax.set_title("Correlation of each parameter with validation accuracy")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _levels_html(levels):
@@ -332,9 +319,12 @@ def write_report(study, spec, out_dir, base_flags=()):
     plot_history(out_dir / "history.png", rows)
     plot_parallel(out_dir / "parallel.png", done, names)
     importance = importances(study)
-    plot_importance(out_dir / "importance.png", importance)
+    _bar_chart(out_dir / "importance.png", importance, "Parameter importance",
+               "importance for validation accuracy (PED-ANOVA)", signed=False)
     correlation = correlations(rows, names)
-    plot_correlation(out_dir / "correlation.png", correlation)
+    _bar_chart(out_dir / "correlation.png", correlation,
+               "Correlation of each parameter with validation accuracy",
+               "correlation with validation accuracy", signed=True)
     levels = level_summary(rows, names)
     (out_dir / "analysis.json").write_text(json.dumps(
         {"importance": importance, "correlation": correlation, "levels": levels}, indent=2) + "\n")

@@ -14,9 +14,7 @@ warm-up epoch (compilation excluded), median of ``--repeats``.
 """
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import optimizers  # noqa: E402
 from network import MLP  # noqa: E402
 from network.backends import resolve_device  # noqa: E402
-from perf.bench_cpu import ADAM, SIZES, load  # noqa: E402
+from perf.bench_cpu import ADAM, SIZES, load, timed  # noqa: E402
 
 
 def check_against_cpu():
@@ -67,15 +65,8 @@ def time_nbnet(device, x, y, order, batch, repeats):
     def epoch():
         trainer.train_steps(order, 0, steps, 0.0, losses, corrects)
 
-    start = time.perf_counter()
-    epoch()  # warm-up, includes compilation
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), first
+    first = timed(epoch, 1)  # warm-up, includes compilation
+    return timed(epoch, repeats), first
 
 
 def time_torch(x, y, order, batch, repeats):
@@ -103,12 +94,7 @@ def time_torch(x, y, order, batch, repeats):
         torch.cuda.synchronize()
 
     epoch()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return timed(epoch, repeats)
 
 
 def main():

@@ -4,7 +4,6 @@ import types
 
 import pytest
 
-from experiments import tracking
 from experiments.cli import parse_config
 from experiments.tracking import Tracker, resolve_mode, run_name
 
