@@ -113,6 +113,9 @@ def build_parser():
                    help="epsilon used by the optimizers")
     t.add_argument("-w_d", "--weight_decay", type=non_negative_float, default=d["weight_decay"],
                    help="L2 weight decay (on weights, not biases)")
+    t.add_argument("--dropout", type=unit_interval, default=0.0,
+                   help="probability of dropping each hidden unit in training (inverted dropout; "
+                        "0 = off; CPU only)")
     t.add_argument("--lr_schedule", choices=list(SCHEDULES), default="constant",
                    help="constant, or cosine: decay the learning rate per epoch from -lr towards 0")
     t.add_argument("--early_stopping", type=_number(int, lambda v: v >= 0, ">= 0"), default=0,

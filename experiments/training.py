@@ -13,6 +13,7 @@ import numpy as np
 
 import optimizers
 from network import MLP
+from kernels.dropout import seed_rng
 from network.backends import make_trainer
 
 
@@ -141,6 +142,8 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=No
     patience = int(config.get("early_stopping", 0))
     restore_best = bool(config.get("restore_best", False))
     best, best_epoch, best_params = -1.0, 0, None
+    dropout = float(config.get("dropout", 0.0))
+    seed_rng(int(config["seed"]) % 2**31)  # dropout masks: reproducible per seed
     try:
         for epoch in range(1, epochs + 1):
             trainer.set_learning_rate(learning_rate(config.get("lr_schedule", "constant"),
@@ -151,7 +154,7 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=No
             for first in range(0, steps, chunk):
                 count = min(chunk, steps - first)
                 done = trainer.train_steps(order, first, count, config["weight_decay"],
-                                           losses[first:], corrects[first:])
+                                           losses[first:], corrects[first:], dropout)
                 end = first + done
                 # The kernel stops right after a non-finite loss; that step may also be the
                 # last one asked for, so look at the loss rather than at the count.

@@ -146,3 +146,16 @@ def activation_backward(grad, a, code):
                 if ai[j] <= 0:
                     g[j] = 0
         # identity: the derivative is 1, nothing to do.
+
+
+@JIT
+def derivative(a, code):
+    """f'(z) of one scalar, through the activation's output ``a = f(z)`` (module table)."""
+    one = a * 0 + 1
+    if code == SIGMOID:
+        return a * (one - a)
+    if code == TANH:
+        return one - a * a
+    if code == RELU:
+        return one if a > 0 else one - one
+    return one

@@ -25,6 +25,7 @@ import numpy as np
 from .activations import activation_backward
 from .config import IDENTITY, JIT
 from .dense import add_weight_decay, dense_backward_input, dense_backward_params, dense_forward
+from .dropout import dropout_activation_backward, dropout_forward
 from .losses import softmax_loss_grad, softmax_rows
 
 
@@ -41,11 +42,15 @@ def _activations(acts, unit_offsets, sizes, n, layer):
 
 
 @JIT
-def forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n):
+def forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n, keep, masks):
     """Run the layers on the ``n`` input rows already stored in ``acts``.
 
     Hidden layers use activation ``act_code``; the last layer is linear and
     leaves the logits, shape ``(n, sizes[-1])``, which are returned as a view.
+    With ``keep < 1`` (training with dropout) every hidden layer's output goes
+    through :func:`kernels.dropout.dropout_forward`, its mask stored in
+    ``masks`` at the same place as the activations in ``acts``; evaluation
+    passes ``keep = 1.0`` (``masks`` is then not touched).
     """
     n_layers = sizes.shape[0] - 1
     for l in range(n_layers):
@@ -61,15 +66,20 @@ def forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n):
             code,
             _activations(acts, unit_offsets, sizes, n, l + 1),
         )
+        if keep < 1.0 and l < n_layers - 1:
+            dropout_forward(_activations(acts, unit_offsets, sizes, n, l + 1),
+                            _activations(masks, unit_offsets, sizes, n, l + 1), keep)
     return _activations(acts, unit_offsets, sizes, n, n_layers)
 
 
 @JIT
 def forward_backward(
     params, grads, sizes, param_offsets, unit_offsets, act_code, loss_code,
-    weight_decay, acts, delta_a, delta_b, y, n,
+    weight_decay, acts, delta_a, delta_b, y, n, keep, masks,
 ):
     """Loss, correct count and full gradient of one batch.
+
+    ``keep = 1 - dropout`` (1.0: no dropout); ``masks`` has the layout of ``acts``.
 
     The batch's ``n`` input rows must already be in ``acts`` (layer 0) and its
     labels in ``y[:n]``. ``grads`` is overwritten with dL/dparams of the mean
@@ -83,7 +93,7 @@ def forward_backward(
         Correctly classified rows.
     """
     n_layers = sizes.shape[0] - 1
-    logits = forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n)
+    logits = forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n, keep, masks)
     delta = _layer_view(delta_a, 0, n, sizes[n_layers])
     loss_sum, correct = softmax_loss_grad(logits, y[:n], loss_code, delta)
     spare = delta_b
@@ -101,7 +111,11 @@ def forward_backward(
         if l > 0:
             upstream = _layer_view(spare, 0, n, n_in)
             dense_backward_input(delta, W, upstream)
-            activation_backward(upstream, x, act_code)
+            if keep < 1.0:
+                dropout_activation_backward(
+                    upstream, x, _activations(masks, unit_offsets, sizes, n, l), keep, act_code)
+            else:
+                activation_backward(upstream, x, act_code)
             delta = upstream
             spare, current = current, spare
     return loss_sum / n, correct
@@ -111,7 +125,7 @@ def forward_backward(
 def train_steps(
     X, labels, order, first_step, n_steps, batch_size,
     params, grads, sizes, param_offsets, unit_offsets, act_code, loss_code, weight_decay,
-    acts, delta_a, delta_b, y_batch,
+    acts, delta_a, delta_b, y_batch, keep, masks,
     update, state, hyper, scalars,
     losses, corrects,
 ):
@@ -138,6 +152,8 @@ def train_steps(
         Work buffers sized for ``batch_size``.
     y_batch : int ndarray, shape (batch_size,)
         Work buffer for the gathered labels.
+    keep, masks
+        Dropout's keep probability (1.0 = off) and its mask buffer (layout of ``acts``).
     update : compiled function
         ``update(params, grads, state, hyper, scalars, loss)``, one optimizer
         step in place (see :mod:`optimizers.base`).
@@ -167,7 +183,7 @@ def train_steps(
             y_batch[i] = labels[row]
         loss, correct = forward_backward(
             params, grads, sizes, param_offsets, unit_offsets, act_code, loss_code,
-            weight_decay, acts, delta_a, delta_b, y_batch, n,
+            weight_decay, acts, delta_a, delta_b, y_batch, n, keep, masks,
         )
         losses[s] = loss
         corrects[s] = correct
@@ -196,7 +212,7 @@ def evaluate(X, labels, params, sizes, param_offsets, unit_offsets, act_code, lo
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
         _layer_view(acts, 0, n, n_features)[:, :] = X[start : start + n]
-        logits = forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n)
+        logits = forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n, 1.0, acts)
         scratch = _layer_view(delta_a, 0, n, sizes[-1])
         batch_loss, batch_correct = softmax_loss_grad(logits, labels[start : start + n],
                                                       loss_code, scratch)
@@ -212,5 +228,5 @@ def predict_proba(X, params, sizes, param_offsets, unit_offsets, act_code, acts,
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
         _layer_view(acts, 0, n, n_features)[:, :] = X[start : start + n]
-        logits = forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n)
+        logits = forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n, 1.0, acts)
         softmax_rows(logits, out[start : start + n])

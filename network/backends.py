@@ -1,7 +1,7 @@
 """Where the steps run: the CPU step loop or the GPU, behind one small interface.
 
 A trainer owns a network's training state for one run and offers
-``train_steps(order, first_step, n_steps, weight_decay, losses, corrects) -> done``,
+``train_steps(order, first_step, n_steps, weight_decay, losses, corrects, dropout) -> done``,
 ``evaluate(x, labels) -> (loss, accuracy)``, ``set_learning_rate(value)`` (for
 schedules), ``snapshot()``/``restore(params)`` (host copies, for restore-best) and
 ``download()`` (bring the parameters back into the host network; a no-op on the CPU).
@@ -17,11 +17,11 @@ class CpuTrainer:
         self.net, self.optimizer, self.state = net, optimizer, state
         self.x, self.labels, self.batch_size = x, labels, int(batch_size)
 
-    def train_steps(self, order, first_step, n_steps, weight_decay, losses, corrects):
+    def train_steps(self, order, first_step, n_steps, weight_decay, losses, corrects, dropout=0.0):
         done, _, _ = self.net.train_steps(self.x, self.labels, order, first_step, n_steps,
                                           self.batch_size, self.optimizer, self.state,
                                           weight_decay=weight_decay, losses=losses,
-                                          corrects=corrects)
+                                          corrects=corrects, dropout=dropout)
         return done
 
     def evaluate(self, x, labels):

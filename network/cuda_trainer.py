@@ -118,12 +118,16 @@ class CudaTrainer:
                 spare, current = current, spare
 
     # ------------------------------------------------------------------ API
-    def train_steps(self, order, first_step, n_steps, weight_decay, losses, corrects):
+    def train_steps(self, order, first_step, n_steps, weight_decay, losses, corrects, dropout=0.0):
         """Run steps ``first_step .. first_step + n_steps - 1`` of the epoch ``order``.
+
+        Dropout has no GPU kernel yet: ``dropout > 0`` raises ValueError.
 
         Fills ``losses[:done]`` and ``corrects[:done]`` (host arrays) and returns
         ``done``: all steps, or up to and including the first non-finite loss.
         """
+        if dropout:
+            raise ValueError("dropout runs on the CPU only for now; use --device cpu")
         cuda, k = self.cuda, self.k
         if self._order is None or self._order[0] is not order:
             self._order = (order, cuda.to_device(np.ascontiguousarray(order, dtype=np.int64)))

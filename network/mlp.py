@@ -111,10 +111,11 @@ class MLP:
         return x, labels
 
     # --------------------------------------------------------------- compute
-    def backward(self, x, labels, weight_decay=0.0):
+    def backward(self, x, labels, weight_decay=0.0, dropout=0.0):
         """Mean loss of one batch and its gradient, written into :attr:`grads`.
 
         Returns the mean data loss (the L2 term is in the gradient, not the loss).
+        With ``dropout > 0`` the masks drawn are left in ``self.workspace(n).masks``.
         """
         x, labels = self._inputs(x, labels)
         ws = self.workspace(x.shape[0])
@@ -123,7 +124,7 @@ class MLP:
         loss, _ = steps.forward_backward(
             self.params, self.grads, self._sizes, self._param_offsets, self._unit_offsets,
             self.act_code, self.loss_code, float(weight_decay), ws.acts, ws.delta_a,
-            ws.delta_b, ws.y_batch, x.shape[0])
+            ws.delta_b, ws.y_batch, x.shape[0], 1.0 - float(dropout), ws.masks)
         return loss
 
     def evaluate(self, x, labels):
@@ -155,7 +156,7 @@ class MLP:
         return self.predict_proba(x).argmax(axis=1)
 
     def train_steps(self, x, labels, order, first_step, n_steps, batch_size, optimizer, state,
-                    weight_decay=0.0, losses=None, corrects=None):
+                    weight_decay=0.0, losses=None, corrects=None, dropout=0.0):
         """Run ``n_steps`` compiled mini-batch steps over ``x[order]``.
 
         Step ``s`` trains on ``order[(first_step+s)*batch_size:][:batch_size]``.
@@ -181,7 +182,7 @@ class MLP:
             x, labels, order, first_step, n_steps, batch_size,
             self.params, self.grads, self._sizes, self._param_offsets, self._unit_offsets,
             self.act_code, self.loss_code, float(weight_decay),
-            ws.acts, ws.delta_a, ws.delta_b, ws.y_batch,
+            ws.acts, ws.delta_a, ws.delta_b, ws.y_batch, 1.0 - float(dropout), ws.masks,
             optimizer.update, state.slots, state.hyper, state.scalars,
             losses, corrects)
         return done, losses, corrects

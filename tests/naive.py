@@ -45,21 +45,24 @@ def weights_and_biases(sizes, params):
     return Ws, bs
 
 
-def logits(sizes, params, activation, x):
+def logits(sizes, params, activation, x, masks=None):
+    """Forward pass; ``masks[l]`` (optional) multiplies hidden layer ``l``'s output (dropout)."""
     f, _ = ACTIVATION[activation]
     Ws, bs = weights_and_biases(sizes, params)
     a = np.asarray(x, dtype=np.float64)
     for l, (W, b) in enumerate(zip(Ws, bs)):
         z = a @ W + b
         a = f(z) if l < len(Ws) - 1 else z
+        if masks is not None and l < len(Ws) - 1:
+            a = a * masks[l]
     return a
 
 
-def objective(sizes, params, activation, loss, weight_decay, x, y):
+def objective(sizes, params, activation, loss, weight_decay, x, y, masks=None):
     """Mean data loss plus (weight_decay / 2) * sum of squared weights."""
     Ws, _ = weights_and_biases(sizes, params)
     penalty = 0.5 * weight_decay * sum(float(np.sum(W * W)) for W in Ws)
-    return loss_from_logits(logits(sizes, params, activation, x), y, loss) + penalty
+    return loss_from_logits(logits(sizes, params, activation, x, masks), y, loss) + penalty
 
 
 def finite_difference_gradient(fun, params, h=1e-5):

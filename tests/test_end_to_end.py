@@ -125,3 +125,15 @@ def test_no_evaluate_test_never_opens_the_test_files(synthetic):
     assert train.main(_args(synthetic, "-e", "1", "--wandb_mode", "disabled", "--no-evaluate_test")) == 0
     metrics = json.loads((_only_run(synthetic) / "metrics.json").read_text())
     assert "test_accuracy" not in metrics and metrics["status"] == "finished"
+
+
+def test_dropout_run_is_reproducible_and_differs_from_no_dropout(synthetic):
+    def val_loss(*extra):
+        assert train.main(_args(synthetic, "-e", "2", "--wandb_mode", "disabled", "-q", *extra)) == 0
+        run_dir = max((synthetic / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        return metrics["epochs"][-1]["val_loss"], metrics["epochs"][-1]["train_loss"]
+
+    first = val_loss("--dropout", "0.3")
+    assert val_loss("--dropout", "0.3") == first
+    assert val_loss() != first

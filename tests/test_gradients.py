@@ -1,6 +1,7 @@
 """The whole network's analytic gradient against central finite differences."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -72,3 +73,47 @@ def test_float32_agrees_with_float64(sizes, activation, loss, batch, seed):
     assert abs(loss32 - loss64) <= 1e-5 * max(1.0, abs(loss64))
     err = np.linalg.norm(single.grads - double.grads) / max(np.linalg.norm(double.grads), 1e-3)
     assert err < 1e-3
+
+
+@given(
+    sizes=networks().filter(lambda s: len(s) > 2),
+    activation=st.sampled_from(list(ACTIVATIONS)),
+    loss=st.sampled_from(list(LOSSES)),
+    batch=st.integers(1, 9),
+    dropout=st.sampled_from([0.2, 0.5]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_dropout_gradient_equals_finite_differences(sizes, activation, loss, batch, dropout, seed):
+    """With the masks the forward pass drew held fixed, backprop through dropout
+    equals central finite differences of the masked network's loss."""
+    from kernels.dropout import seed_rng
+
+    rng = np.random.default_rng(seed)
+    net = MLP(sizes, activation=activation, loss=loss, seed=seed, dtype=np.float64)
+    net.params += rng.normal(0, 0.1, net.params.size)
+    x = rng.normal(size=(batch, sizes[0]))
+    y = rng.integers(0, sizes[-1], batch)
+    seed_rng(seed % 2**31)
+    net.backward(x, y, dropout=dropout)
+    ws = net.workspace(batch)
+    offsets = net.layout.unit_offsets
+    masks = {l: ws.masks[batch * offsets[l]: batch * offsets[l + 1]].reshape(batch, sizes[l])
+             for l in range(1, len(sizes) - 1)}
+    assert all(set(np.unique(m)) <= {0.0, 1 / (1 - dropout)} for m in masks.values())
+    layer_masks = [masks[l + 1] for l in range(len(sizes) - 2)]
+    numeric = naive.finite_difference_gradient(
+        lambda p: naive.objective(sizes, p, activation, loss, 0.0, x, y, layer_masks), net.params)
+    scale = np.linalg.norm(net.grads) + np.linalg.norm(numeric)
+    assert np.linalg.norm(net.grads - numeric) / max(scale, 1e-12) < 1e-6
+
+
+def test_dropout_keeps_the_expected_share_and_scale():
+    from kernels.dropout import dropout_forward, seed_rng
+
+    seed_rng(3)
+    a = np.ones((200, 500))
+    mask = np.empty_like(a)
+    dropout_forward(a, mask, 0.7)
+    assert np.mean(mask > 0) == pytest.approx(0.7, abs=0.01)
+    assert a.mean() == pytest.approx(1.0, abs=0.02)  # inverted dropout keeps the expectation
+    np.testing.assert_array_equal(a, mask)
