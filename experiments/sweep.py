@@ -178,6 +178,7 @@ class TrialRunner:
         trial.set_user_attr("seconds", seconds)
         trial.set_user_attr("train_seconds", train_seconds)
         trial.set_user_attr("compile_seconds", history.compile_seconds)
+        trial.set_user_attr("epochs", history.epochs)  # per-epoch curves, for the report
         self.notify(f"trial {trial.number}: val_accuracy {value:.4f} in {seconds:.1f} s  "
                     f"{run_name(config)}")
         return value

@@ -1,0 +1,165 @@
+"""Regenerate every figure and table of the README from saved runs, offline.
+
+    python -m experiments.report                 # everything below
+    python -m experiments.report samples best    # some parts
+
+Parts:
+
+``samples``  one image per class of both datasets (``figures/samples_<dataset>.png``);
+``best``     for the newest run under ``runs/best_fashion_mnist`` and ``runs/best_mnist``: the
+             test accuracy, a confusion matrix with the most confused pairs and per-class
+             precision/recall, and a gallery of the most confident mistakes;
+``losses``   cross-entropy against squared error from the ``loss_comparison`` sweep
+             (``sweep_runs/loss_comparison``): curves over epochs, spread across seeds;
+``mnist``    the MNIST transfer runs under ``runs/mnist_transfer``: one table row each.
+
+Images are also logged to W&B (offline unless logged in; ``--wandb_mode disabled`` skips it),
+the confusion matrices as ``wandb.plot.confusion_matrix`` too. Tables are written as Markdown
+next to the figures, ready to paste into the README.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from network import MLP
+
+from .data import CLASS_NAMES, as_inputs, load_dataset
+from .figures import confusion_figure, loss_comparison, misclassified_gallery, sample_grid
+from .metrics import confusion_matrix, most_confused
+from .tracking import MODES, Tracker
+
+PARTS = ("samples", "best", "losses", "mnist")
+
+
+def newest_run(folder):
+    runs = sorted((p for p in Path(folder).glob("*") if (p / "model.npz").exists()),
+                  key=lambda p: p.name)
+    return runs[-1] if runs else None
+
+
+def samples(args, out, tracker):
+    lines = []
+    for name in CLASS_NAMES:
+        ds = load_dataset(name, args.data_dir.get(name), include_test=False)
+        path = sample_grid(out / f"samples_{name}.png", ds.x_train, ds.y_train, ds.class_names,
+                           f"{name}: one training image per class")
+        tracker.log_image(f"samples/{name}", path, caption=f"one {name} image per class")
+        lines.append(f"- {path}")
+    return lines
+
+
+def best(args, out, tracker):
+    rows = ["| dataset | run | best val acc | test acc | most confused (true -> predicted) |",
+            "|---|---|---|---|---|"]
+    for name in CLASS_NAMES:
+        run_dir = newest_run(Path(args.runs) / f"best_{name}")
+        if run_dir is None:
+            rows.append(f"| {name} | no run under {args.runs}/best_{name} | - | - | - |")
+            continue
+        net, metadata = MLP.load(run_dir / "model.npz")
+        ds = load_dataset(name, args.data_dir.get(name))
+        proba = net.predict_proba(as_inputs(ds.x_test))
+        predicted = proba.argmax(axis=1)
+        accuracy = float(np.mean(predicted == ds.y_test))
+        matrix = confusion_matrix(ds.y_test, predicted, len(ds.class_names))
+        title = f"{name} test set: {accuracy:.2%} accurate ({run_dir.name})"
+        confusion_figure(out / f"confusion_{name}.png", matrix, ds.class_names, title)
+        misclassified_gallery(out / f"mistakes_{name}.png", ds.x_test, ds.y_test, proba,
+                              ds.class_names, f"{name}")
+        tracker.log_image(f"best/{name}/confusion", out / f"confusion_{name}.png", caption=title)
+        tracker.log_image(f"best/{name}/mistakes", out / f"mistakes_{name}.png")
+        tracker.log_confusion_matrix(ds.y_test, predicted, ds.class_names,
+                                     key=f"best/{name}/confusion_matrix")
+        val = json.loads((run_dir / "metrics.json").read_text()).get("best_val_accuracy")
+        pairs = ", ".join(f"{ds.class_names[i]} -> {ds.class_names[j]} ({c})"
+                          for i, j, c in most_confused(matrix))
+        rows.append(f"| {name} | `{run_dir.name}` | {val:.2%} | {accuracy:.2%} | {pairs} |")
+    (out / "best.md").write_text("\n".join(rows) + "\n")
+    return rows
+
+
+def losses(args, out, tracker):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    db = Path(args.sweeps) / "loss_comparison" / "study.db"
+    if not db.exists():
+        return [f"no loss comparison sweep at {db}; run python sweep.py sweeps/loss_comparison.yaml"]
+    study = optuna.load_study(study_name="loss_comparison", storage=f"sqlite:///{db.resolve()}")
+    curves = {}
+    for t in study.get_trials(deepcopy=False):
+        if t.state.name == "COMPLETE" and "epochs" in t.user_attrs:
+            curves.setdefault((t.params["loss"], t.params["optimizer"]), []).append(t.user_attrs["epochs"])
+    path = loss_comparison(out / "loss_comparison.png", curves,
+                           "Cross-entropy vs squared error (3 x 128 tanh, batch 32, lr 1e-3; "
+                           "line = mean, band = min..max over seeds)")
+    tracker.log_image("losses/comparison", path)
+    rows = ["| loss | optimizer | seeds | final val acc (mean, min..max) | epochs to 85% val acc (mean) |",
+            "|---|---|---|---|---|"]
+    for (loss, opt), runs in sorted(curves.items()):
+        final = np.array([run[-1]["val_accuracy"] for run in runs]) * 100
+        reach = [next((m["epoch"] for m in run if m["val_accuracy"] >= 0.85), np.nan) for run in runs]
+        rows.append(f"| {loss} | {opt} | {len(runs)} | {final.mean():.2f}% ({final.min():.2f}..{final.max():.2f}) "
+                    f"| {np.nanmean(reach) if not np.all(np.isnan(reach)) else float('nan'):.1f} |")
+    (out / "loss_comparison.md").write_text("\n".join(rows) + "\n")
+    return rows
+
+
+def mnist(args, out, tracker):
+    rows = ["| run | configuration | best val acc | test acc |", "|---|---|---|---|"]
+    for run_dir in sorted(Path(args.runs, "mnist_transfer").glob("*")):
+        metrics_path = run_dir / "metrics.json"
+        if not metrics_path.exists():
+            continue
+        metrics = json.loads(metrics_path.read_text())
+        config = json.loads((run_dir / "config.json").read_text())
+        arch = "-".join(map(str, config["hidden_sizes"]))
+        desc = (f"{arch} {config['activation']}, {config['optimizer']} lr {config['learning_rate']:g}"
+                f", batch {config['batch_size']}, {len(metrics['epochs'])} epochs"
+                + (f", dropout {config['dropout']:g}" if config.get("dropout") else "")
+                + (f", {config['lr_schedule']}" if config.get("lr_schedule", "constant") != "constant" else ""))
+        test = metrics.get("test_accuracy")
+        rows.append(f"| `{run_dir.name}` | {desc} | {metrics['best_val_accuracy']:.2%} | "
+                    + (f"{test:.2%} |" if test is not None else "- |"))
+    (out / "mnist_transfer.md").write_text("\n".join(rows) + "\n")
+    return rows
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m experiments.report", description=__doc__.splitlines()[0])
+    p.add_argument("parts", nargs="*", choices=[[], *PARTS], default=list(PARTS),
+                   help=f"what to regenerate: {', '.join(PARTS)} (default: all)")
+    p.add_argument("--out", default="figures", help="folder for the figures and tables")
+    p.add_argument("--runs", default="runs", help="folder holding the saved runs")
+    p.add_argument("--sweeps", default="sweep_runs", help="folder holding the sweep studies")
+    p.add_argument("--data_dir", default=None, help="folder with both datasets' subfolders")
+    p.add_argument("--wandb_mode", choices=MODES, default="auto")
+    p.add_argument("-wp", "--wandb_project", default="nbnet")
+    p.add_argument("-we", "--wandb_entity", default=None)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    parts = args.parts or list(PARTS)
+    base = Path(args.data_dir) if args.data_dir else None
+    args.data_dir = {name: (str(base / name.replace("_", "-")) if base else None) for name in CLASS_NAMES}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tracker = Tracker({"wandb_mode": args.wandb_mode, "wandb_project": args.wandb_project,
+                       "wandb_entity": args.wandb_entity, "parts": parts}, "report")
+    for part in parts:
+        print(f"== {part}")
+        for line in globals()[part](args, out, tracker):
+            print(line)
+    tracker.finish()
+    print(tracker.message)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
