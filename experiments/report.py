@@ -131,7 +131,7 @@ def mnist(args, out, tracker):
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m experiments.report", description=__doc__.splitlines()[0])
-    p.add_argument("parts", nargs="*", choices=[[], *PARTS], default=list(PARTS),
+    p.add_argument("parts", nargs="*", metavar="PART",
                    help=f"what to regenerate: {', '.join(PARTS)} (default: all)")
     p.add_argument("--out", default="figures", help="folder for the figures and tables")
     p.add_argument("--runs", default="runs", help="folder holding the saved runs")
@@ -144,7 +144,11 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    unknown = [part for part in args.parts if part not in PARTS]
+    if unknown:
+        parser.error(f"invalid part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     parts = args.parts or list(PARTS)
     base = Path(args.data_dir) if args.data_dir else None
     args.data_dir = {name: (str(base / name.replace("_", "-")) if base else None) for name in CLASS_NAMES}

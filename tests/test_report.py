@@ -1,0 +1,59 @@
+"""The analysis report regenerates its figures and tables from saved runs, offline."""
+
+import json
+
+import optuna
+import pytest
+
+import train
+from experiments import data, report
+from tests.synthetic import write_dataset
+
+
+@pytest.fixture
+def saved(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_host_reachable", lambda host, timeout=3.0: False)
+    for name in ("fashion-mnist", "mnist"):
+        write_dataset(tmp_path / "data" / name)
+    for folder, dataset in (("best_fashion_mnist", "fashion_mnist"), ("mnist_transfer", "mnist")):
+        assert train.main(["--data_dir", str(tmp_path / "data" / dataset.replace("_", "-")),
+                           "-d", dataset, "--runs_dir", str(tmp_path / "runs" / folder),
+                           "--wandb_mode", "disabled", "-q", "-e", "1", "-nhl", "1", "-sz", "8"]) == 0
+    # A stored loss comparison: two losses x one optimizer x two seeds, 3 epochs each.
+    db = tmp_path / "sweeps" / "loss_comparison" / "study.db"
+    db.parent.mkdir(parents=True)
+    study = optuna.create_study(study_name="loss_comparison", storage=f"sqlite:///{db}",
+                                direction="maximize")
+    for loss in ("cross_entropy", "mean_squared_error"):
+        for seed in (0, 1):
+            epochs = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e,
+                       "train_accuracy": 0.8 + 0.03 * e, "val_accuracy": 0.79 + 0.03 * e + seed / 100}
+                      for e in (1, 2, 3)]
+            choices = optuna.distributions.CategoricalDistribution
+            study.add_trial(optuna.trial.create_trial(
+                params={"loss": loss, "optimizer": "adam"},
+                distributions={"loss": choices(["cross_entropy", "mean_squared_error"]),
+                               "optimizer": choices(["adam"])},
+                value=epochs[-1]["val_accuracy"], user_attrs={"epochs": epochs}))
+    return tmp_path
+
+
+def test_report_writes_every_figure_and_table(saved, capsys):
+    out = saved / "figures"
+    assert report.main(["--out", str(out), "--runs", str(saved / "runs"), "--sweeps",
+                        str(saved / "sweeps"), "--data_dir", str(saved / "data"),
+                        "--wandb_mode", "disabled"]) == 0
+    for name in ("samples_fashion_mnist.png", "samples_mnist.png", "confusion_fashion_mnist.png",
+                 "mistakes_fashion_mnist.png", "loss_comparison.png"):
+        assert (out / name).stat().st_size > 5000, name
+    best = (out / "best.md").read_text()
+    assert "| fashion_mnist | `" in best and "no run under" in best  # no best_mnist run saved
+    losses = (out / "loss_comparison.md").read_text()
+    assert "| cross_entropy | adam | 2 | 88.50% (88.00..89.00) | 2.0 |" in losses
+    mnist = (out / "mnist_transfer.md").read_text()
+    assert mnist.count("\n") == 3 and "8 ReLU, adam lr 0.001" in mnist
+
+
+def test_report_parts_are_checked(capsys):
+    with pytest.raises(SystemExit):
+        report.main(["plots"])
