@@ -207,3 +207,12 @@ def test_online_sweep_goes_through_wandb_sweep_and_agent(synthetic):
     assert all(r.summary["val_accuracy"] >= 0 for r in runs)
     assert [entry for entry in logged if entry[1] == "finish"] == [
         (runs[0].name, "finish", 0), (runs[1].name, "finish", 0)]
+
+
+def test_two_worker_processes_share_one_study(synthetic):
+    assert _sweep(synthetic, "--count", "4", "--workers", "2") == 0
+    study = optuna.load_study(study_name="tiny",
+                              storage=f"sqlite:///{synthetic / 'report' / 'study.db'}")
+    assert distinct_trials(study) >= 4
+    assert len({t.number for t in study.trials}) == len(study.trials)
+    assert (synthetic / "report" / "index.html").exists()
