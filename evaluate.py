@@ -18,7 +18,8 @@ from experiments.data import as_inputs, canonical_name, load_dataset
 from experiments.idx import DataError
 from experiments.metrics import confusion_matrix, most_confused, per_class
 from experiments.progress import make_console
-from experiments.runs import plot_confusion_matrix, write_confusion_csv
+from experiments.figures import confusion_figure
+from experiments.runs import write_confusion_csv
 from network import MLP
 
 
@@ -76,8 +77,8 @@ def main(argv=None):
     out = Path(args.out) if args.out else model_file.parent
     out.mkdir(parents=True, exist_ok=True)
     csv_path = write_confusion_csv(out / "confusion_matrix.csv", matrix, dataset.class_names)
-    png_path = plot_confusion_matrix(out / "confusion_matrix.png", matrix, dataset.class_names,
-                                     f"{name} test set, accuracy {accuracy:.2%}")
+    png_path = confusion_figure(out / "confusion_matrix.png", matrix, dataset.class_names,
+                                f"{name} test set, accuracy {accuracy:.2%}")
     console.print(f"wrote {png_path} and {csv_path}")
     return 0
 

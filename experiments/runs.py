@@ -5,7 +5,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 
 from .metrics import per_class
 
@@ -40,34 +39,4 @@ def write_confusion_csv(path, matrix, class_names):
         for i, name in enumerate(class_names):
             out.writerow([name, *matrix[i].tolist(), f"{recall[i]:.4f}"])
         out.writerow(["precision", *(f"{p:.4f}" for p in precision), ""])
-    return path
-
-
-def plot_confusion_matrix(path, matrix, class_names, title):
-    """Row-normalised percentages with the counts, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    totals = matrix.sum(axis=1, keepdims=True)
-    share = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0) * 100
-    k = len(class_names)
-    fig, ax = plt.subplots(figsize=(1.0 * k + 2, 0.9 * k + 1.5))
-    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=100)
-    for i in range(k):
-        for j in range(k):
-            if matrix[i, j]:
-                color = "white" if share[i, j] > 55 else "black"
-                ax.text(j, i, f"{share[i, j]:.0f}%\n{matrix[i, j]}", ha="center", va="center",
-                        fontsize=7, color=color)
-    ax.set_xticks(range(k), class_names, rotation=45, ha="right")
-    ax.set_yticks(range(k), class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true (each row sums to 100%)")
-    ax.set_title(title)
-    fig.colorbar(image, ax=ax, label="% of the true class")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
