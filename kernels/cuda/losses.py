@@ -7,7 +7,7 @@ so one thread handles one row.
 
 import math
 
-from numba import cuda
+from numba import cuda, float64, int64
 
 from ..config import CROSS_ENTROPY
 
@@ -65,8 +65,8 @@ def reduce_loss_kernel(row_loss, row_correct, n, losses, corrects, step, halt):
     """One block of ``REDUCE_THREADS``: ``losses[step]`` = mean of ``row_loss[:n]``,
     ``corrects[step]`` = their correct count; sets ``halt[0]`` on a NaN or infinite loss,
     which freezes the parameters for the rest of the chunk (see kernels.cuda.optimizers)."""
-    partial_loss = cuda.shared.array(REDUCE_THREADS, dtype=row_loss.dtype)
-    partial_hits = cuda.shared.array(REDUCE_THREADS, dtype=row_correct.dtype)
+    partial_loss = cuda.shared.array(REDUCE_THREADS, dtype=float64)  # row_loss is float64
+    partial_hits = cuda.shared.array(REDUCE_THREADS, dtype=int64)  # row_correct is int64
     t = cuda.threadIdx.x
     acc = 0.0
     hits = 0
