@@ -159,7 +159,8 @@ class MLP:
                     weight_decay=0.0, losses=None, corrects=None, dropout=0.0):
         """Run ``n_steps`` compiled mini-batch steps over ``x[order]``.
 
-        Step ``s`` trains on ``order[(first_step+s)*batch_size:][:batch_size]``.
+        Step ``s`` trains on ``order[(first_step+s)*batch_size:][:batch_size]``,
+        with inverted ``dropout`` on the hidden layers when it is above 0.
         ``x`` and ``labels`` must already be C-contiguous in this network's
         dtype and int64 (checked once by the caller, not here, since this is
         called several times per epoch).
