@@ -27,7 +27,8 @@ def synthetic(tmp_path, monkeypatch):
 
 def _args(tmp_path, *extra):
     return ["--data_dir", str(tmp_path / "data"), "--runs_dir", str(tmp_path / "runs"),
-            "--wandb_dir", str(tmp_path), "-nhl", "1", "-sz", "16", "-b", "7", *extra]
+            "--wandb_dir", str(tmp_path), "-nhl", "1", "-sz", "16", "-b", "7", "-o", "adam",
+            "-lr", "1e-3", "-w_d", "0", *extra]
 
 
 def _only_run(tmp_path):

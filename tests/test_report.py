@@ -18,7 +18,8 @@ def saved(tmp_path, monkeypatch):
     for folder, dataset in (("best_fashion_mnist", "fashion_mnist"), ("mnist_transfer", "mnist")):
         assert train.main(["--data_dir", str(tmp_path / "data" / dataset.replace("_", "-")),
                            "-d", dataset, "--runs_dir", str(tmp_path / "runs" / folder),
-                           "--wandb_mode", "disabled", "-q", "-e", "1", "-nhl", "1", "-sz", "8"]) == 0
+                           "--wandb_mode", "disabled", "-q", "-e", "1", "-nhl", "1", "-sz", "8",
+                           "-o", "adam", "-lr", "1e-3"]) == 0
     # A stored loss comparison: two losses x one optimizer x two seeds, 3 epochs each.
     db = tmp_path / "sweeps" / "loss_comparison" / "study.db"
     db.parent.mkdir(parents=True)
