@@ -68,6 +68,15 @@ def run_name(config):
         if key == "loss":
             value = LOSS_TAGS.get(value, value)
         parts += [tag, _short(value)]
+    # The extensions appear only when used, so plain runs keep the assignment's names.
+    if config.get("dropout"):
+        parts += ["do", _short(config["dropout"])]
+    if config.get("lr_schedule", "constant") != "constant":
+        parts += ["lrs", config["lr_schedule"]]
+    if config.get("restore_best"):
+        parts.append("rb")
+    if config.get("early_stopping"):
+        parts += ["es", _short(config["early_stopping"])]
     return "_".join(parts)
 
 
