@@ -46,7 +46,7 @@ def _config(mode="online"):
 
 
 def test_run_name_is_built_from_hyperparameters():
-    config = parse_config(["-nhl", "3", "-b", "16", "-a", "tanh", "-o", "adam", "-lr", "1e-4"])
+    config = parse_config(["-nhl", "3", "-sz", "128", "-b", "16", "-a", "tanh", "-o", "adam", "-lr", "1e-4"])
     assert run_name(config).startswith("hl_3_sz_128_bs_16_ac_tanh_o_adam_lr_0.0001")
     config = parse_config(["--dropout", "0.2", "--lr_schedule", "cosine", "--restore_best"])
     assert run_name(config).endswith("_l_ce_do_0.2_lrs_cosine_rb")
@@ -75,7 +75,7 @@ def test_online_logs_config_epochs_summary_and_confusion_matrix():
     assert tracker.mode == "online" and tracker.message == "W&B run at https://wandb.ai/me/p/runs/x"
     mode, kwargs = wandb.calls[0]
     assert kwargs["name"] == "a_name" and kwargs["entity"] == "myname"
-    assert kwargs["project"] == "myprojectname" and kwargs["config"]["optimizer"] == "adam"
+    assert kwargs["project"] == "myprojectname" and kwargs["config"]["optimizer"] == "nadam"
     tracker.log_epoch({"epoch": 2, "val_accuracy": 0.9})
     tracker.log_confusion_matrix([0, 1], [1, 1], ["a", "b"])
     tracker.log_summary({"test_accuracy": 0.88})
