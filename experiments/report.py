@@ -66,7 +66,7 @@ def best(args, out, tracker):
         predicted = proba.argmax(axis=1)
         accuracy = float(np.mean(predicted == ds.y_test))
         matrix = confusion_matrix(ds.y_test, predicted, len(ds.class_names))
-        title = f"{name} test set: {accuracy:.2%} accurate ({run_dir.name})"
+        title = f"{name} test set: {accuracy:.2%} accurate"
         confusion_figure(out / f"confusion_{name}.png", matrix, ds.class_names, title)
         misclassified_gallery(out / f"mistakes_{name}.png", ds.x_test, ds.y_test, proba,
                               ds.class_names, f"{name}")
