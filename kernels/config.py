@@ -24,6 +24,12 @@ JIT_OPTIONS = dict(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy
 #: Decorator for every compiled CPU kernel.
 JIT = njit(**JIT_OPTIONS)
 
+#: For functions that take a compiled function as an argument (the step loop takes the
+#: optimizer's update): Numba cannot reload those from its cache in a new process (numba#6972);
+#: worse, a stale cache entry then fails with "underlying object has vanished". They compile
+#: once per process instead.
+JIT_UNCACHED = njit(**{k: v for k, v in JIT_OPTIONS.items() if k != "cache"})
+
 # Activation codes, resolved once from their names before any loop runs.
 IDENTITY, SIGMOID, TANH, RELU = 0, 1, 2, 3
 ACTIVATIONS = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "ReLU": RELU}

@@ -23,7 +23,7 @@ Nothing here allocates: every array is a view into those buffers.
 import numpy as np
 
 from .activations import activation_backward
-from .config import IDENTITY, JIT
+from .config import IDENTITY, JIT, JIT_UNCACHED
 from .dense import add_weight_decay, dense_backward_input, dense_backward_params, dense_forward
 from .dropout import dropout_activation_backward, dropout_forward
 from .losses import softmax_loss_grad, softmax_rows
@@ -121,7 +121,7 @@ def forward_backward(
     return loss_sum / n, correct
 
 
-@JIT
+@JIT_UNCACHED
 def train_steps(
     X, labels, order, first_step, n_steps, batch_size,
     params, grads, sizes, param_offsets, unit_offsets, act_code, loss_code, weight_decay,

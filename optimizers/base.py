@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kernels.config import JIT_OPTIONS, JIT
+from kernels.config import JIT, JIT_UNCACHED
 
 
 def make_cpu_update(coefficients, element):
@@ -43,13 +43,10 @@ def make_cpu_update(coefficients, element):
     Returns ``update(params, grads, slots, hyper, scalars, loss)``, an ``@njit``
     function that applies one step to every parameter, in place.
     """
-    from numba import njit
-
     coefficients_cpu = JIT(coefficients)
     element_cpu = JIT(element)
-    options = {k: v for k, v in JIT_OPTIONS.items() if k != "cache"}  # a closure: not cacheable
 
-    @njit(**options)
+    @JIT_UNCACHED  # a closure over the two functions: not cacheable
     def update(params, grads, slots, hyper, scalars, loss):
         c = coefficients_cpu(hyper, scalars, loss)
         for k in range(params.shape[0]):

@@ -201,7 +201,7 @@ def test_online_sweep_goes_through_wandb_sweep_and_agent(synthetic):
     fake = types.SimpleNamespace(
         sweep=lambda config, project, entity: config["metric"]["name"] == "val_accuracy" and "abc123",
         agent=agent, init=lambda: runs[-1])
-    base = sweep_cli.parse_config(["--data_dir", str(synthetic / "data"), "-q", "-wp", "p"])
+    base = sweep_cli.parse_config(["--data_dir", str(synthetic / "data"), "-q", "-wp", "p", "-nhl", "3"])
     assert run_online(spec, base, count=2, wandb_module=fake, notify=lambda *_: None) == "abc123"
     assert [r.name.split("_bs_")[0] for r in runs] == ["hl_3_sz_4", "hl_3_sz_8"]
     assert all(r.summary["val_accuracy"] >= 0 for r in runs)
