@@ -42,18 +42,20 @@ def test_tiled_matmul_equals_numpy(m, k, n, trans_a, trans_b, seed):
     np.testing.assert_allclose(c.copy_to_host(), expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("activation", list(ACTIVATIONS))
-def test_bias_activation_and_derivative_match_the_cpu(activation):
-    rng = np.random.default_rng(0)
+@SIM
+@given(activation=st.sampled_from(list(ACTIVATIONS)), rows=st.integers(1, 17),
+       cols=st.integers(1, 40), seed=st.integers(0, 1000))
+def test_bias_activation_and_derivative_match_the_cpu(activation, rows, cols, seed):
+    rng = np.random.default_rng(seed)
     code = ACTIVATIONS[activation]
-    z, b = rng.normal(size=(5, 19)) * 3, rng.normal(size=19)
+    z, b = rng.normal(size=(rows, cols)) * 3, rng.normal(size=cols)
     expected = z.copy()
     activations.bias_activation(expected, b, code)
     z_d = cuda.to_device(z)
-    blocks, threads = gdense.grid_2d(5, 19)
+    blocks, threads = gdense.grid_2d(rows, cols)
     gdense.bias_activation_kernel[blocks, threads](z_d, cuda.to_device(b), code)
     np.testing.assert_allclose(z_d.copy_to_host(), expected, rtol=1e-10, atol=1e-15)
-    g = rng.normal(size=(5, 19))
+    g = rng.normal(size=(rows, cols))
     expected_g = g.copy()
     activations.activation_backward(expected_g, expected, code)
     g_d = cuda.to_device(g)
@@ -61,11 +63,14 @@ def test_bias_activation_and_derivative_match_the_cpu(activation):
     np.testing.assert_allclose(g_d.copy_to_host(), expected_g, rtol=1e-10, atol=1e-15)
 
 
-def test_column_sum_and_weight_decay():
-    rng = np.random.default_rng(1)
-    d = rng.normal(size=(7, 18))
-    out = cuda.device_array(18)
-    gdense.column_sum_kernel[1, 32](cuda.to_device(d), out)
+@SIM
+@given(rows=st.integers(1, 20), cols=st.integers(1, 70), seed=st.integers(0, 1000))
+def test_column_sum_and_weight_decay(rows, cols, seed):
+    rng = np.random.default_rng(seed)
+    d = rng.normal(size=(rows, cols))
+    out = cuda.device_array(cols)
+    blocks, threads = gdense.grid_1d(cols, 32)
+    gdense.column_sum_kernel[blocks, threads](cuda.to_device(d), out)
     np.testing.assert_allclose(out.copy_to_host(), d.sum(axis=0), rtol=1e-12)
     dw, w = rng.normal(size=37), rng.normal(size=37)
     dw_d = cuda.to_device(dw)
@@ -73,22 +78,25 @@ def test_column_sum_and_weight_decay():
     np.testing.assert_allclose(dw_d.copy_to_host(), dw + 0.1 * w, rtol=1e-12)
 
 
-@pytest.mark.parametrize("loss", list(LOSSES))
-def test_softmax_loss_and_reduction_match_the_cpu(loss):
-    rng = np.random.default_rng(2)
-    z, y = rng.normal(size=(6, 10)) * 4, rng.integers(0, 10, 6)
+@SIM
+@given(loss=st.sampled_from(list(LOSSES)), n=st.integers(1, 40), k=st.integers(2, 12),
+       seed=st.integers(0, 1000))
+def test_softmax_loss_and_reduction_match_the_cpu(loss, n, k, seed):
+    rng = np.random.default_rng(seed)
+    z, y = rng.normal(size=(n, k)) * 4, rng.integers(0, k, n)
     dz_cpu = np.empty_like(z)
     loss_sum, correct = losses.softmax_loss_grad(z.copy(), y, LOSSES[loss], dz_cpu)
     dz = cuda.device_array_like(z)
-    row_loss, row_correct = cuda.device_array(6), cuda.device_array(6, dtype=np.int64)
-    glosses.softmax_loss_grad_kernel[1, 32](cuda.to_device(z), cuda.to_device(y), LOSSES[loss],
-                                            dz, row_loss, row_correct)
+    row_loss, row_correct = cuda.device_array(n), cuda.device_array(n, dtype=np.int64)
+    blocks, threads = gdense.grid_1d(n, 32)
+    glosses.softmax_loss_grad_kernel[blocks, threads](cuda.to_device(z), cuda.to_device(y),
+                                                      LOSSES[loss], dz, row_loss, row_correct)
     np.testing.assert_allclose(dz.copy_to_host(), dz_cpu, rtol=1e-10, atol=1e-14)
     step_losses, step_correct = cuda.device_array(3), cuda.device_array(3, dtype=np.int64)
     halt = cuda.to_device(np.zeros(1, dtype=np.int32))
-    glosses.reduce_loss_kernel[1, glosses.REDUCE_THREADS](row_loss, row_correct, 6, step_losses,
+    glosses.reduce_loss_kernel[1, glosses.REDUCE_THREADS](row_loss, row_correct, n, step_losses,
                                                           step_correct, 2, halt)
-    assert step_losses.copy_to_host()[2] == pytest.approx(loss_sum / 6, rel=1e-12)
+    assert step_losses.copy_to_host()[2] == pytest.approx(loss_sum / n, rel=1e-12)
     assert step_correct.copy_to_host()[2] == correct and halt.copy_to_host()[0] == 0
 
 
