@@ -26,6 +26,8 @@ mean squared error
     differences.
 """
 
+import math
+
 import numpy as np
 
 from .config import CROSS_ENTROPY, JIT
@@ -57,6 +59,63 @@ def softmax_rows(z, out):
             out[i, j] *= inv
 
 
+def row_loss_grad_py(z, y, i, loss_code, dz, n):
+    """Loss, correctness and dL/dz of row ``i`` of a batch of ``n`` rows.
+
+    Plain Python in the subset Numba compiles for both targets: :data:`row_loss_grad`
+    is its CPU compilation, and :mod:`kernels.cuda.losses` compiles it as a device
+    function run by one GPU thread per row, so the math exists once.
+
+    Returns
+    -------
+    loss : float
+        The row's loss (float64).
+    correct : int
+        1 when the largest logit is at ``y[i]`` (ties to the lowest index), else 0.
+    """
+    k = z.shape[1]
+    cast = z.dtype.type
+    inv_n = cast(1.0 / n)
+    two = cast(2.0)
+    yi = y[i]
+    zy = z[i, yi]
+    best = 0
+    m = z[i, 0]
+    for j in range(1, k):
+        if z[i, j] > m:
+            m = z[i, j]
+            best = j
+    s = cast(0.0)
+    for j in range(k):
+        e = math.exp(z[i, j] - m)
+        dz[i, j] = e
+        s += e
+    inv_s = 1 / s
+    loss = 0.0
+    if loss_code == CROSS_ENTROPY:
+        loss = math.log(float(s)) + float(m) - float(zy)
+        for j in range(k):
+            dz[i, j] *= inv_s * inv_n
+        dz[i, yi] -= inv_n
+    else:
+        # dz[i] holds p_i * s; turn it into p_i, then into the Jacobian product.
+        gp = cast(0.0)  # sum_j g_ij p_ij
+        for j in range(k):
+            p = dz[i, j] * inv_s
+            dz[i, j] = p
+            diff = p - (1 if j == yi else 0)
+            loss += float(diff) * float(diff)
+            gp += two * diff * inv_n * p
+        for j in range(k):
+            p = dz[i, j]
+            diff = p - (1 if j == yi else 0)
+            dz[i, j] = p * (two * diff * inv_n - gp)
+    return loss, 1 if best == yi else 0
+
+
+row_loss_grad = JIT(row_loss_grad_py)
+
+
 @JIT
 def softmax_loss_grad(z, y, loss_code, dz):
     """Loss, correct predictions and dL/dz of a batch of logits.
@@ -81,44 +140,11 @@ def softmax_loss_grad(z, y, loss_code, dz):
         Rows whose largest logit is at the true class (ties go to the lowest
         index, like ``np.argmax``).
     """
-    n, k = z.shape
-    inv_n = z.dtype.type(1.0 / n)
-    two = z.dtype.type(2.0)
+    n = z.shape[0]
     loss_sum = 0.0
     correct = 0
     for i in range(n):
-        yi = y[i]
-        zy = z[i, yi]
-        best = 0
-        m = z[i, 0]
-        for j in range(1, k):
-            if z[i, j] > m:
-                m = z[i, j]
-                best = j
-        if best == yi:
-            correct += 1
-        s = z.dtype.type(0.0)
-        for j in range(k):
-            e = np.exp(z[i, j] - m)
-            dz[i, j] = e
-            s += e
-        inv_s = 1 / s
-        if loss_code == CROSS_ENTROPY:
-            loss_sum += np.log(np.float64(s)) + m - zy
-            for j in range(k):
-                dz[i, j] *= inv_s * inv_n
-            dz[i, yi] -= inv_n
-        else:
-            # dz[i] holds p_i * s; turn it into p_i, then into the Jacobian product.
-            gp = z.dtype.type(0.0)  # sum_j g_ij p_ij
-            for j in range(k):
-                p = dz[i, j] * inv_s
-                dz[i, j] = p
-                diff = p - (1 if j == yi else 0)
-                loss_sum += diff * diff
-                gp += two * diff * inv_n * p
-            for j in range(k):
-                p = dz[i, j]
-                diff = p - (1 if j == yi else 0)
-                dz[i, j] = p * (two * diff * inv_n - gp)
+        loss, hit = row_loss_grad(z, y, i, loss_code, dz, n)
+        loss_sum += loss
+        correct += hit
     return loss_sum, correct

@@ -1,63 +1,30 @@
 """Softmax output layer on the GPU: per-row loss and dL/dz, then one reduction.
 
-The math is that of :mod:`kernels.losses` (see its docstring for the softmax
-Jacobian of the squared error). Rows are independent and short (10 classes),
-so one thread handles one row.
+The math is :mod:`kernels.losses`'s own per-row function, compiled as a device
+function (see its docstring for the softmax Jacobian of the squared error). Rows
+are independent and short (10 classes), so one thread handles one row.
 """
 
 import math
 
 from numba import cuda, float64, int64
 
-from ..config import CROSS_ENTROPY
+from ..losses import row_loss_grad_py
 
 REDUCE_THREADS = 256
+
+
+row_loss_grad = cuda.jit(device=True)(row_loss_grad_py)
 
 
 @cuda.jit
 def softmax_loss_grad_kernel(Z, y, loss_code, dZ, row_loss, row_correct):
     """Per row ``i``: ``row_loss[i]`` (float64), ``row_correct[i]`` (0/1) and ``dZ[i]``
-    (gradient of the *mean* loss over the ``Z.shape[0]`` rows). ``dZ`` may be ``Z``."""
+    (gradient of the *mean* loss over the ``Z.shape[0]`` rows), by the CPU's own
+    :func:`kernels.losses.row_loss_grad_py`. ``dZ`` may be ``Z``."""
     i = cuda.grid(1)
-    n, k = Z.shape
-    if i >= n:
-        return
-    yi = y[i]
-    zy = Z[i, yi]
-    best = 0
-    m = Z[i, 0]
-    for j in range(1, k):
-        if Z[i, j] > m:
-            m = Z[i, j]
-            best = j
-    row_correct[i] = 1 if best == yi else 0
-    s = Z[i, 0] * 0
-    for j in range(k):
-        e = math.exp(Z[i, j] - m)
-        dZ[i, j] = e
-        s += e
-    inv_s = 1 / s
-    inv_n = Z.dtype.type(1.0 / n)
-    if loss_code == CROSS_ENTROPY:
-        row_loss[i] = math.log(float(s)) + float(m) - float(zy)
-        for j in range(k):
-            dZ[i, j] = dZ[i, j] * inv_s * inv_n
-        dZ[i, yi] -= inv_n
-    else:
-        two = Z.dtype.type(2.0)
-        total = 0.0
-        gp = s * 0
-        for j in range(k):
-            p = dZ[i, j] * inv_s
-            dZ[i, j] = p
-            diff = p - (1 if j == yi else 0)
-            total += float(diff) * float(diff)
-            gp += two * diff * inv_n * p
-        row_loss[i] = total
-        for j in range(k):
-            p = dZ[i, j]
-            diff = p - (1 if j == yi else 0)
-            dZ[i, j] = p * (two * diff * inv_n - gp)
+    if i < Z.shape[0]:
+        row_loss[i], row_correct[i] = row_loss_grad(Z, y, i, loss_code, dZ, Z.shape[0])
 
 
 @cuda.jit
