@@ -235,16 +235,31 @@ def correlations(rows, names):
     return dict(sorted(out.items(), key=lambda kv: -abs(kv[1])))
 
 
+def _groups(rows, name, bins=3):
+    """``(label, rows)`` per value of a parameter; a numeric one with many distinct values
+    (drawn from a distribution) is split into ``bins`` equal-count ranges instead."""
+    values = [r["params"].get(name) for r in rows]
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    if numeric and len(set(values)) > 2 * bins:
+        edges = np.quantile(values, np.linspace(0, 1, bins + 1))
+        for b in range(bins):
+            lo, hi = edges[b], edges[b + 1]
+            inside = [r for r, v in zip(rows, values)
+                      if lo <= v < hi or (b == bins - 1 and v == hi)]
+            yield f"{lo:.3g}..{hi:.3g}", inside
+        return
+    for level in sorted({json.dumps(v) for v in values}):
+        yield json.loads(level), [r for r, v in zip(rows, values) if json.dumps(v) == level]
+
+
 def level_summary(rows, names):
     """For each parameter value: trials, completed, pruned or failed, mean and best
     validation accuracy of the completed ones (the numbers behind the insights)."""
     out = []
     for name in names:
-        levels = sorted({json.dumps(r["params"].get(name)) for r in rows})
-        for level in levels:
-            group = [r for r in rows if json.dumps(r["params"].get(name)) == level]
+        for label, group in _groups(rows, name):
             acc = [r["val_accuracy"] for r in group if r["state"] == "COMPLETE"]
-            out.append({"parameter": name, "value": json.loads(level), "trials": len(group),
+            out.append({"parameter": name, "value": label, "trials": len(group),
                         "completed": len(acc), "stopped_early_or_failed": len(group) - len(acc),
                         "mean_val_accuracy": float(np.mean(acc)) if acc else None,
                         "best_val_accuracy": float(np.max(acc)) if acc else None})

@@ -216,3 +216,17 @@ def test_two_worker_processes_share_one_study(synthetic):
     assert distinct_trials(study) >= 4
     assert len({t.number for t in study.trials}) == len(study.trials)
     assert (synthetic / "report" / "index.html").exists()
+
+
+def test_level_summary_bins_continuous_parameters():
+    from experiments.sweep_report import level_summary
+
+    rows = [{"params": {"lr": lr, "opt": opt}, "state": "COMPLETE", "val_accuracy": acc}
+            for lr, opt, acc in zip([1e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4, 7e-4, 8e-4, 9e-4],
+                                    "abcabcabc", [0.1 * i for i in range(1, 10)])]
+    levels = level_summary(rows, ["lr", "opt"])
+    lr_levels = [l for l in levels if l["parameter"] == "lr"]
+    assert len(lr_levels) == 3 and sum(l["trials"] for l in lr_levels) == 9
+    assert lr_levels[0]["value"] == "0.0001..0.000367"
+    assert [l["value"] for l in levels if l["parameter"] == "opt"] == ["a", "b", "c"]
+    assert levels[-1]["mean_val_accuracy"] == pytest.approx((0.3 + 0.6 + 0.9) / 3)
