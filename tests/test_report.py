@@ -1,6 +1,5 @@
 """The analysis report regenerates its figures and tables from saved runs, offline."""
 
-import json
 
 import optuna
 import pytest
