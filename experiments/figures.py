@@ -9,12 +9,21 @@ from .metrics import most_confused, per_class
 
 
 def _plt():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save(fig, path, dpi=100):
+    """Lay out, write and close a figure; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    _plt().close(fig)
+    return path
 
 
 def sample_grid(path, images, labels, class_names, title, seed=0):
@@ -28,10 +37,7 @@ def sample_grid(path, images, labels, class_names, title, seed=0):
         ax.set_title(f"{cls}: {class_names[cls]}", fontsize=10)
         ax.axis("off")
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def confusion_figure(path, matrix, class_names, title):
@@ -78,10 +84,7 @@ def confusion_figure(path, matrix, class_names, title):
     side.set_xlabel("%")
     side.set_title("per-class precision and recall")
     side.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def misclassified_gallery(path, images, y_true, probabilities, class_names, title, count=24):
@@ -103,10 +106,7 @@ def misclassified_gallery(path, images, y_true, probabilities, class_names, titl
                      f"\n{probabilities[index, predicted[index]]:.1%} sure", fontsize=7)
     fig.suptitle(f"{title}: {len(wrong)} of {len(y_true)} test images misclassified; "
                  f"the {len(chosen)} most confident mistakes", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def loss_comparison(path, curves, title):
@@ -141,7 +141,4 @@ def loss_comparison(path, curves, title):
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)

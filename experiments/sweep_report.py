@@ -24,19 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .figures import _plt, save
 from .sweep import _decode
 
 PLOTS = ("history.png", "parallel.png", "importance.png", "correlation.png")
 LOG_SCALE = {"learning_rate", "weight_decay", "epsilon"}
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def trial_rows(study):
@@ -114,9 +106,7 @@ def plot_history(path, rows):
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Validation accuracy per trial over time")
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path)
 
 
 def _numeric_columns(rows, names):
@@ -170,9 +160,7 @@ def plot_parallel(path, rows, names):
         ax.set_yticks([])
     ax.set_title("Parallel coordinates of completed trials (colour: rank by validation accuracy, "
                  "yellow = best)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path)
 
 
 def importances(study):
@@ -209,9 +197,7 @@ def _bar_chart(path, values, title, xlabel, signed):
     else:
         ax.text(0.5, 0.5, "too few completed trials", ha="center", transform=ax.transAxes)
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path)
 
 
 def correlations(rows, names):
