@@ -130,13 +130,12 @@ def run(config, console=None, wandb_module=None):
         write_confusion_csv(run_dir / "confusion_matrix.csv", matrix, dataset.class_names)
         tracker.log_confusion_matrix(dataset.y_test, y_pred, dataset.class_names)
     if epochs:
-        best = max(epochs, key=lambda m: m["val_accuracy"])
-        metrics["best_val_accuracy"] = best["val_accuracy"]
-        metrics["best_epoch"] = best["epoch"]
-        metrics["last_val_accuracy"] = epochs[-1]["val_accuracy"]
-        metrics["seconds_per_epoch"] = float(np.median([m["train_seconds"] for m in epochs]))
+        metrics["best_val_accuracy"] = history.best["val_accuracy"]
+        metrics["best_epoch"] = history.best["epoch"]
+        metrics["last_val_accuracy"] = history.last["val_accuracy"]
+        metrics["seconds_per_epoch"] = history.seconds_per_epoch
     metrics["wall_seconds"] = time.perf_counter() - start
-    saved = {k: v for k, v in config.items()}
+    saved = dict(config)
     saved["hidden_sizes"] = hidden_sizes(config)
     write_json(run_dir / "config.json", saved)
     write_json(run_dir / "metrics.json", metrics)
