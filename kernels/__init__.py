@@ -3,3 +3,8 @@
 Stateless functions over preallocated arrays; nothing here knows about files,
 W&B or the terminal. ``kernels.cuda`` holds the GPU twins.
 """
+
+from kernels.blas import prefer_avx512_kernels
+
+# Before any kernel module loads, so that the OpenBLAS Numba links against sees it.
+prefer_avx512_kernels()

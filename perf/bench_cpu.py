@@ -8,6 +8,11 @@ Each implementation trains on the same shuffled order. After one warm-up epoch
 median of ``--repeats`` epochs is reported, with the ratio NumPy / nbnet and
 PyTorch / nbnet (above 1 means nbnet is faster).
 
+The "BLAS floor" column times an epoch's matrix products alone (same shapes, same
+BLAS, compiled, nothing else), which no implementation that calls that BLAS can
+beat; NumPy / floor is therefore the largest ratio any such implementation could
+show against the NumPy baseline.
+
 Run from the repository root::
 
     python perf/bench_cpu.py                   # batch 16, 64, 256; writes perf/RESULTS.md
@@ -22,10 +27,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# Before NumPy loads: the baseline's OpenBLAS gets the same kernels as nbnet's (kernels/blas.py).
+import kernels  # noqa: E402, F401
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
 
 from experiments.idx import read_idx  # noqa: E402
 from network import MLP  # noqa: E402
@@ -71,6 +80,51 @@ def bench_nbnet(x, y, order, batch, repeats):
     return timed(epoch, repeats), compile_s
 
 
+@numba.njit(nogil=True)
+def _matrix_products(acts, weights, deltas, grads, steps):
+    """The matrix products of ``steps`` training steps and nothing else.
+
+    ``acts[l]`` is (B, n_l), ``weights[l]`` (n_l, n_{l+1}), ``deltas[l]`` and
+    ``grads``' products as in a step: forward ``acts[l] @ W_l``, weight gradient
+    ``acts[l].T @ deltas[l]``, input gradient ``deltas[l] @ W_l.T`` (not for the
+    first layer), through the same BLAS that nbnet's kernels call.
+    """
+    n = len(weights)
+    for _ in range(steps):
+        for l in range(n):
+            np.dot(acts[l], weights[l], acts[l + 1])
+        for l in range(n - 1, -1, -1):
+            np.dot(acts[l].T, deltas[l], grads[l])
+            if l > 0:
+                np.dot(deltas[l], weights[l].T, deltas[l - 1])
+
+
+def bench_blas_floor(batch, steps, repeats):
+    """Seconds an epoch's matrix products alone take: no step can be faster."""
+    rng = np.random.default_rng(0)
+
+    def uniform(*shape):
+        return rng.uniform(-1, 1, shape).astype(np.float32)
+
+    acts = tuple(uniform(batch, n) for n in SIZES)
+    weights = tuple(uniform(a, b) / np.float32(np.sqrt(a)) for a, b in zip(SIZES[:-1], SIZES[1:]))
+    deltas = tuple(uniform(batch, n) for n in SIZES[1:])
+    grads = tuple(np.empty_like(w) for w in weights)
+    _matrix_products(acts, weights, deltas, grads, 1)
+    return timed(lambda: _matrix_products(acts, weights, deltas, grads, steps), repeats)
+
+
+def openblas_kernels():
+    """Which kernels each loaded OpenBLAS uses, e.g. "SkylakeX" (needs threadpoolctl)."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return "unknown (install threadpoolctl to see)"
+    found = [f"{i['architecture']} ({Path(i['filepath']).parent.name.split('.')[0]})"
+             for i in threadpoolctl.threadpool_info() if i.get("internal_api") == "openblas"]
+    return ", ".join(found) or "none loaded"
+
+
 def bench_numpy(x, y, order, batch, repeats):
     model = NumpyMLP(SIZES)
     model.epoch(x, y, order, batch)
@@ -113,25 +167,29 @@ def main():
         sys.exit(f"needs Fashion-MNIST at {DATA}")
     x, y = load()
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
-    header = "| batch | nbnet s/epoch | nbnet compile s | NumPy s/epoch | NumPy / nbnet | PyTorch s/epoch | PyTorch / nbnet |"
-    rows = [header, "|" + "---|" * 7]
+    header = ("| batch | nbnet s/epoch | nbnet compile s | NumPy s/epoch | NumPy / nbnet "
+              "| BLAS floor s/epoch | NumPy / floor | PyTorch s/epoch | PyTorch / nbnet |")
+    rows = [header, "|" + "---|" * 9]
     print(header, flush=True)
     torch_info = "PyTorch not installed"
     for batch in args.batch:
         nb, compile_s = bench_nbnet(x, y, order, batch, args.repeats)
         npy = bench_numpy(x, y, order, batch, args.repeats)
+        floor = bench_blas_floor(batch, -(-len(order) // batch), args.repeats)
         torch_result = bench_torch(x, y, order, batch, args.repeats)
         if torch_result:
             tt, torch_info = torch_result
             torch_cols = f"{tt:.3f} | {tt / nb:.2f}x"
         else:
             torch_cols = "- | -"
-        row = f"| {batch} | {nb:.3f} | {compile_s:.2f} | {npy:.3f} | {npy / nb:.2f}x | {torch_cols} |"
+        row = (f"| {batch} | {nb:.3f} | {compile_s:.2f} | {npy:.3f} | {npy / nb:.2f}x "
+               f"| {floor:.3f} | {npy / floor:.2f}x | {torch_cols} |")
         rows.append(row)
         print(row, flush=True)
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                f"Python {platform.python_version()}, NumPy {np.__version__}, "
-               f"numba {__import__('numba').__version__}, {torch_info}")
+               f"numba {numba.__version__}, {torch_info}; OpenBLAS kernels: {openblas_kernels()} "
+               f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
     print(machine)
     if not args.no_write:
         command = "python perf/bench_cpu.py " + " ".join(sys.argv[1:])
