@@ -7,4 +7,5 @@ W&B or the terminal. ``kernels.cuda`` holds the GPU twins.
 from kernels.blas import prefer_avx512_kernels
 
 # Before any kernel module loads, so that the OpenBLAS Numba links against sees it.
-prefer_avx512_kernels()
+#: The OPENBLAS_CORETYPE nbnet chose for this process, or None (left to the user / OpenBLAS).
+OPENBLAS_CORETYPE_CHOSEN = prefer_avx512_kernels()

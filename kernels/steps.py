@@ -126,6 +126,24 @@ def forward_backward(
     return loss_sum / n, correct
 
 
+@JIT
+def gather_batch(X, labels, order, start, n, x, y):
+    """Copy the rows ``order[start : start + n]`` of ``X`` and ``labels`` into ``x`` and ``y``.
+
+    ``X`` is (N, n_features), ``x`` (n, n_features), ``y`` (at least n,). The
+    rows come from shuffled addresses, so each is prefetched
+    :data:`PREFETCH_AHEAD` rows before it is copied (:mod:`kernels.prefetch`);
+    the prefetches may run past the batch into the next one, never past ``order``.
+    """
+    total = order.shape[0]
+    for i in range(n):
+        if start + i + PREFETCH_AHEAD < total:
+            prefetch(X[order[start + i + PREFETCH_AHEAD]])
+        row = order[start + i]
+        x[i, :] = X[row]
+        y[i] = labels[row]
+
+
 @JIT_UNCACHED
 def train_steps(
     X, labels, order, first_step, n_steps, batch_size,
@@ -181,13 +199,7 @@ def train_steps(
     for s in range(n_steps):
         start = (first_step + s) * batch_size
         n = min(batch_size, total - start)
-        x = _layer_view(acts, 0, n, n_features)
-        for i in range(n):
-            if start + i + PREFETCH_AHEAD < total:
-                prefetch(X[order[start + i + PREFETCH_AHEAD]])
-            row = order[start + i]
-            x[i, :] = X[row]
-            y_batch[i] = labels[row]
+        gather_batch(X, labels, order, start, n, _layer_view(acts, 0, n, n_features), y_batch)
         loss, correct = forward_backward(
             params, grads, sizes, param_offsets, unit_offsets, act_code, loss_code,
             weight_decay, acts, delta_a, delta_b, y_batch, n, keep, masks,

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Before NumPy loads: the baseline's OpenBLAS gets the same kernels as nbnet's (kernels/blas.py).
-import kernels  # noqa: E402, F401
+import kernels  # noqa: E402
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
@@ -125,6 +125,15 @@ def openblas_kernels():
     return ", ".join(found) or "none loaded"
 
 
+def coretype_origin():
+    """Who chose the OpenBLAS kernels: the environment, nbnet (kernels/blas.py) or OpenBLAS."""
+    value = os.environ.get("OPENBLAS_CORETYPE")
+    if value is None:
+        return "chosen by OpenBLAS"
+    who = "nbnet" if kernels.OPENBLAS_CORETYPE_CHOSEN else "the environment"
+    return f"OPENBLAS_CORETYPE={value} set by {who}"
+
+
 def bench_numpy(x, y, order, batch, repeats):
     model = NumpyMLP(SIZES)
     model.epoch(x, y, order, batch)
@@ -162,6 +171,9 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
+    parser.add_argument("--section", default="",
+                        help="name of the RESULTS.md table to (re)write, for a second setting "
+                             "such as other OpenBLAS kernels (default: the main table)")
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"needs Fashion-MNIST at {DATA}")
@@ -189,12 +201,13 @@ def main():
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                f"Python {platform.python_version()}, NumPy {np.__version__}, "
                f"numba {numba.__version__}, {torch_info}; OpenBLAS kernels: {openblas_kernels()} "
-               f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
+               f"({coretype_origin()})")
     print(machine)
     if not args.no_write:
         command = "python perf/bench_cpu.py " + " ".join(sys.argv[1:])
+        title = "## Workload A, CPU" + (f", {args.section}" if args.section else "")
         section = "\n".join([
-            "## Workload A, CPU (written by perf/bench_cpu.py)",
+            f"{title} (written by perf/bench_cpu.py)",
             "",
             f"Command: `{command.strip()}`  ",
             f"Machine: {machine}  ",
@@ -206,8 +219,9 @@ def main():
         ])
         results = ROOT / "perf" / "RESULTS.md"
         text = results.read_text() if results.exists() else "# Performance results\n\n"
-        marker_start = "<!-- bench_cpu:start -->"
-        marker_end = "<!-- bench_cpu:end -->"
+        name = "bench_cpu" + (f":{args.section}" if args.section else "")
+        marker_start = f"<!-- {name}:start -->"
+        marker_end = f"<!-- {name}:end -->"
         block = f"{marker_start}\n{section}{marker_end}"
         if marker_start in text:
             before, rest = text.split(marker_start, 1)

@@ -1,0 +1,109 @@
+"""Where an epoch of workload A goes: the step loop's parts timed one at a time.
+
+For each batch size, in one process, median of ``--repeats`` epochs:
+
+* ``epoch``: the real thing, :meth:`network.MLP.train_steps` over 54,000 images;
+* ``gather``: copying every batch's shuffled rows (:func:`kernels.steps.gather_batch`);
+* ``forward+backward``: :func:`kernels.steps.forward_backward` once per step, same batch;
+* ``update``: Adam over all parameters once per step;
+* ``BLAS floor``: the same matrix products alone (perf/bench_cpu.py).
+
+The parts do not add up to the epoch exactly: in the real loop each part finds
+the caches as the previous one left them (Adam streams 2 MB of parameters and
+moments through them every step).
+
+Run from the repository root::
+
+    python perf/breakdown.py                 # batch 16, 64, 256
+    python perf/breakdown.py --batch 16 --repeats 7
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kernels import steps  # noqa: E402  (first: kernels/__init__ picks the OpenBLAS kernels)
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+import optimizers  # noqa: E402
+from network import MLP  # noqa: E402
+from perf.bench_cpu import (  # noqa: E402
+    ADAM, DATA, SIZES, bench_blas_floor, coretype_origin, load, openblas_kernels, timed)
+
+
+@numba.njit(nogil=True)
+def _gather_epoch(X, labels, order, batch_size, x, y):
+    for start in range(0, order.shape[0], batch_size):
+        n = min(batch_size, order.shape[0] - start)
+        steps.gather_batch(X, labels, order, start, n, x[: n * X.shape[1]].reshape((n, X.shape[1])), y)
+
+
+@numba.njit(nogil=True)
+def _forward_backward_steps(n_steps, params, grads, sizes, param_offsets, unit_offsets, act_code,
+                            loss_code, acts, delta_a, delta_b, y, n, masks):
+    for _ in range(n_steps):
+        steps.forward_backward(params, grads, sizes, param_offsets, unit_offsets, act_code,
+                               loss_code, 0.0, acts, delta_a, delta_b, y, n, 1.0, masks)
+
+
+@numba.njit(nogil=True)
+def _update_steps(n_steps, update, params, grads, slots, hyper, scalars):
+    for _ in range(n_steps):
+        update(params, grads, slots, hyper, scalars, 1.0)
+
+
+def median_seconds(fn, repeats):
+    fn()  # compile / warm up
+    return timed(fn, repeats)
+
+
+def breakdown(x, y, order, batch, repeats):
+    n_steps = -(-len(order) // batch)
+    net = MLP(SIZES, activation="tanh", loss="cross_entropy", weight_init="Xavier")
+    adam = optimizers.get("adam")
+    state = adam.init(net.layout.n_params, net.dtype, ADAM)
+    ws = net.workspace(batch)
+    ws.acts[: batch * SIZES[0]] = x[:batch].ravel()
+    ws.y_batch[:] = y[:batch]
+    layout = (net.params, net.grads, net._sizes, net._param_offsets, net._unit_offsets,
+              net.act_code, net.loss_code)
+    return {
+        "epoch": median_seconds(
+            lambda: net.train_steps(x, y, order, 0, n_steps, batch, adam, state), repeats),
+        "gather": median_seconds(
+            lambda: _gather_epoch(x, y, order, batch, ws.acts, ws.y_batch), repeats),
+        "forward+backward": median_seconds(
+            lambda: _forward_backward_steps(n_steps, *layout, ws.acts, ws.delta_a, ws.delta_b,
+                                            ws.y_batch, batch, ws.masks), repeats),
+        "update": median_seconds(
+            lambda: _update_steps(n_steps, adam.update, net.params, net.grads, state.slots,
+                                  state.hyper, state.scalars), repeats),
+        "BLAS floor": bench_blas_floor(batch, n_steps, repeats),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    if not DATA.exists():
+        sys.exit(f"needs Fashion-MNIST at {DATA}")
+    x, y = load()
+    order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
+    parts = ["epoch", "gather", "forward+backward", "update", "BLAS floor"]
+    print("| batch | " + " | ".join(f"{p} s/epoch" for p in parts) + " |")
+    print("|---" * (len(parts) + 1) + "|")
+    for batch in args.batch:
+        times = breakdown(x, y, order, batch, args.repeats)
+        print(f"| {batch} | " + " | ".join(f"{times[p]:.3f}" for p in parts) + " |", flush=True)
+    print(f"OpenBLAS kernels: {openblas_kernels()} ({coretype_origin()})")
+
+
+if __name__ == "__main__":
+    main()
