@@ -12,12 +12,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from experiments.data import as_inputs, canonical_name, load_dataset
 from experiments.idx import DataError
 from experiments.metrics import confusion_matrix, most_confused, per_class
-from experiments.progress import make_console
+from experiments.progress import make_console, print_problem
 from experiments.figures import confusion_figure
 from experiments.runs import write_confusion_csv
 from network import MLP
@@ -39,23 +40,23 @@ def main(argv=None):
     path = Path(args.model)
     model_file = path / "model.npz" if path.is_dir() else path
     if not model_file.is_file():
-        console.print(f"[red]error:[/red] {model_file}: no such model file "
+        print_problem(console, "error", f"{model_file}: no such model file "
                       "(train one with python train.py, which saves runs/<run>/model.npz)")
         return 1
     try:
         net, metadata = MLP.load(model_file)
     except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_problem(console, "error", exc)
         return 1
     config = metadata.get("config", {})
     try:
         name = canonical_name(args.dataset or config.get("dataset", "fashion_mnist"))
         dataset = load_dataset(name, args.data_dir or config.get("data_dir"))
     except (DataError, ValueError) as exc:
-        console.print(f"[red]data error:[/red] {exc}")
+        print_problem(console, "data error", exc)
         return 1
     if dataset.n_features != net.sizes[0] or len(dataset.class_names) != net.sizes[-1]:
-        console.print(f"[red]error:[/red] the model expects {net.sizes[0]} inputs and "
+        print_problem(console, "error", f"the model expects {net.sizes[0]} inputs and "
                       f"{net.sizes[-1]} classes; {name} has {dataset.n_features} and "
                       f"{len(dataset.class_names)}")
         return 1
@@ -64,7 +65,7 @@ def main(argv=None):
     accuracy = float((y_pred == dataset.y_test).mean())
     precision, recall = per_class(matrix)
 
-    table = Table(title=f"{model_file}: test accuracy {accuracy:.2%} on {len(y_pred)} {name} images",
+    table = Table(title=escape(f"{model_file}: test accuracy {accuracy:.2%} on {len(y_pred)} {name} images"),
                   title_justify="left")
     for column in ("class", "precision", "recall", "support"):
         table.add_column(column, justify="left" if column == "class" else "right")
@@ -79,7 +80,7 @@ def main(argv=None):
     csv_path = write_confusion_csv(out / "confusion_matrix.csv", matrix, dataset.class_names)
     png_path = confusion_figure(out / "confusion_matrix.png", matrix, dataset.class_names,
                                 f"{name} test set, accuracy {accuracy:.2%}")
-    console.print(f"wrote {png_path} and {csv_path}")
+    console.print(escape(f"wrote {png_path} and {csv_path}"))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Terminal display of a run: a live progress bar and per-epoch lines (rich)."""
 
 from rich.console import Console
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .training import Callback
@@ -56,3 +57,13 @@ class RichProgress(Callback):
 
 def make_console():
     return Console(highlight=False)
+
+
+def print_problem(console, label, message, style="red"):
+    """Print ``label: message`` with a coloured label.
+
+    The message is printed as plain text, never read as Rich markup: error
+    messages quote things like ``pip install -e ".[keras]"`` or paths with
+    brackets, which markup would silently swallow.
+    """
+    console.print(Text.assemble((f"{label}:", style), " ", str(message)))

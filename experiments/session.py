@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 
 from network.backends import resolve_device
@@ -12,7 +13,7 @@ from network.backends import resolve_device
 from .data import as_inputs, load_dataset, stratified_split
 from .idx import DataError
 from .metrics import confusion_matrix, most_confused
-from .progress import RichProgress, make_console
+from .progress import RichProgress, make_console, print_problem
 from .runs import new_run_dir, write_confusion_csv, write_json
 from .tracking import Tracker, run_name
 from .training import Callback, Diverged, History, build_network, hidden_sizes, train
@@ -77,12 +78,12 @@ def run(config, console=None, wandb_module=None):
         if config["device"] == "cuda" and config.get("dropout"):
             raise RuntimeError("--dropout runs on the CPU only for now; use --device cpu")
     except RuntimeError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        print_problem(console, "error", exc)
         return Outcome("failed", EXIT_ERROR)
     try:
         dataset, x_tr, y_tr, x_val, y_val = prepare_data(config, config["evaluate_test"])
     except DataError as exc:
-        console.print(f"[red]data error:[/red] {exc}")
+        print_problem(console, "data error", exc)
         return Outcome("failed", EXIT_ERROR)
     name = run_name(config)
     run_dir = new_run_dir(config["runs_dir"], name)
@@ -96,7 +97,7 @@ def run(config, console=None, wandb_module=None):
     tracker = Tracker(config, name, directory=config.get("wandb_dir", "."), wandb_module=wandb_module,
                       notify=console.print)
     if not config["quiet"]:
-        console.print(tracker.message)
+        console.print(escape(tracker.message))
 
     status, exit_code, history = "finished", EXIT_OK, History()
     progress = RichProgress(console, config["epochs"], quiet=config["quiet"])
@@ -105,7 +106,7 @@ def run(config, console=None, wandb_module=None):
             train(net, config, x_tr, y_tr, x_val, y_val, history=history,
                   callback=_Both(progress, _TrackerCallback(tracker)))
     except Diverged as exc:
-        console.print(f"[red]diverged:[/red] {exc}. {DIVERGED_ADVICE}")
+        print_problem(console, "diverged", f"{exc}. {DIVERGED_ADVICE}")
         tracker.log_summary({"status": "diverged"})
         tracker.finish(exit_code=1)
         write_json(run_dir / "metrics.json", {"status": "diverged", "message": str(exc),
@@ -113,7 +114,7 @@ def run(config, console=None, wandb_module=None):
         return Outcome("diverged", EXIT_ERROR, run_dir)
     except KeyboardInterrupt:
         status, exit_code = "interrupted", EXIT_INTERRUPTED
-        console.print("[yellow]interrupted:[/yellow] saving what was trained so far")
+        print_problem(console, "interrupted", "saving what was trained so far", "yellow")
 
     epochs = history.epochs
     metrics = {"status": status, "epochs": epochs, "compile_seconds": history.compile_seconds,
@@ -174,8 +175,8 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
     if metrics["epochs"]:
         table.add_row("time", f"{metrics['seconds_per_epoch']:.2f} s/epoch (median), compile "
                               f"{metrics['compile_seconds']:.1f} s, {metrics['wall_seconds']:.1f} s in all")
-    table.add_row("run folder", str(run_dir))
+    table.add_row("run folder", escape(str(run_dir)))
     if model_path:
-        table.add_row("model file", f"{model_path}  (evaluate: python evaluate.py {run_dir})")
-    table.add_row("W&B", tracker.message)
+        table.add_row("model file", escape(f"{model_path}  (evaluate: python evaluate.py {run_dir})"))
+    table.add_row("W&B", escape(tracker.message))
     console.print(table)

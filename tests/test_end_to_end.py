@@ -9,6 +9,7 @@ import evaluate
 import train
 from experiments import data, session
 from experiments.data import as_inputs, load_dataset
+from experiments.idx import DataError
 from experiments.progress import RichProgress
 from network import MLP
 from tests.conftest import shared_dataset
@@ -104,6 +105,19 @@ def test_missing_data_is_a_clear_error(synthetic, capsys):
                        "--runs_dir", str(synthetic / "runs"), "--wandb_mode", "disabled"])
     assert code == 1
     assert "no such folder" in " ".join(capsys.readouterr().out.split())
+
+
+def test_error_messages_are_printed_verbatim_not_as_rich_markup(synthetic, capsys, monkeypatch):
+    # The "how to get the data" advice quotes pip's extras syntax; Rich markup used to eat "[keras]".
+    message = 'go online with Keras installed (pip install -e ".[keras]") [bold]or not[/bold]'
+
+    def no_data(config, include_test):
+        raise DataError(message)
+
+    monkeypatch.setattr(session, "prepare_data", no_data)
+    code = train.main(["--runs_dir", str(synthetic / "runs"), "--wandb_mode", "disabled"])
+    assert code == 1
+    assert f"data error: {message}" in " ".join(capsys.readouterr().out.split())
 
 
 def test_real_fashion_mnist_one_epoch(tmp_path):
