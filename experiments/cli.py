@@ -118,7 +118,7 @@ def build_parser():
                    help="L2 weight decay (on weights, not biases)")
     t.add_argument("--dropout", type=unit_interval, default=0.0,
                    help="probability of dropping each hidden unit in training (inverted dropout; "
-                        "0 = off; CPU only)")
+                        "0 = off)")
     t.add_argument("--lr_schedule", choices=list(SCHEDULES), default="constant",
                    help="constant, or cosine: decay the learning rate per epoch from -lr towards 0")
     t.add_argument("--early_stopping", type=_number(int, lambda v: v >= 0, ">= 0"), default=0,

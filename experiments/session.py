@@ -75,8 +75,6 @@ def run(config, console=None, wandb_module=None):
     start = time.perf_counter()
     try:
         config = {**config, "device": resolve_device(config.get("device", "cpu"))}
-        if config["device"] == "cuda" and config.get("dropout"):
-            raise RuntimeError("--dropout runs on the CPU only for now; use --device cpu")
     except RuntimeError as exc:
         print_problem(console, "error", exc)
         return Outcome("failed", EXIT_ERROR)

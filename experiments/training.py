@@ -136,7 +136,8 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=No
     del scratch_trainer
     history.compile_seconds = time.perf_counter() - start
 
-    trainer = make_trainer(device, net, optimizer, state, x_train, y_train, batch)
+    trainer = make_trainer(device, net, optimizer, state, x_train, y_train, batch,
+                           seed=int(config["seed"]))
     epochs = int(config["epochs"])
     base_lr = float(config["learning_rate"])
     patience = int(config.get("early_stopping", 0))

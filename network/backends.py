@@ -65,9 +65,11 @@ def resolve_device(device):
     return "cpu"
 
 
-def make_trainer(device, net, optimizer, state, x, labels, batch_size):
+def make_trainer(device, net, optimizer, state, x, labels, batch_size, seed=0):
+    """The trainer for ``device``; ``seed`` seeds the GPU's dropout masks (the CPU's come
+    from :func:`kernels.dropout.seed_rng`)."""
     if device == "cuda":
         from .cuda_trainer import CudaTrainer
 
-        return CudaTrainer(net, optimizer, state, x, labels, batch_size)
+        return CudaTrainer(net, optimizer, state, x, labels, batch_size, seed=seed)
     return CpuTrainer(net, optimizer, state, x, labels, batch_size)

@@ -25,14 +25,17 @@ class CudaTrainer:
     x, labels : ndarray
         Training inputs (N, features) in the network's dtype and int64 labels.
     batch_size : int
+    seed : int
+        Seeds the dropout masks (:mod:`kernels.cuda.dropout`).
     """
 
-    def __init__(self, net, optimizer, state, x, labels, batch_size, eval_chunk=1024):
+    def __init__(self, net, optimizer, state, x, labels, batch_size, eval_chunk=1024, seed=0):
         from numba import cuda
 
         from kernels.cuda.dense import (activation_backward_kernel, add_weight_decay_kernel,
                                         bias_activation_kernel, column_sum_kernel, grid_1d,
                                         grid_2d, matmul)
+        from kernels.cuda.dropout import dropout_activation_backward_kernel, dropout_forward_kernel
         from kernels.cuda.losses import REDUCE_THREADS, reduce_loss_kernel, softmax_loss_grad_kernel
         from kernels.cuda.optimizers import update
         from kernels.cuda.steps import gather_kernel
@@ -42,6 +45,8 @@ class CudaTrainer:
                       activation_backward=activation_backward_kernel, column_sum=column_sum_kernel,
                       weight_decay=add_weight_decay_kernel, softmax=softmax_loss_grad_kernel,
                       reduce=reduce_loss_kernel, update=update, gather=gather_kernel,
+                      dropout=dropout_forward_kernel,
+                      dropout_backward=dropout_activation_backward_kernel,
                       grid_1d=grid_1d, grid_2d=grid_2d, reduce_threads=REDUCE_THREADS)
         self.net, self.optimizer, self.batch_size = net, optimizer, int(batch_size)
         self.eval_chunk = eval_chunk
@@ -59,6 +64,10 @@ class CudaTrainer:
         self.labels = cuda.to_device(np.ascontiguousarray(labels, dtype=np.int64))
         rows = max(self.batch_size, eval_chunk)
         self.acts = [cuda.device_array((rows, n), dtype=dtype) for n in layout.sizes]
+        # dropout masks of the hidden layers (same places as their activations), allocated
+        # on the first step with dropout
+        self.masks = None
+        self.seed, self.draws = int(seed), 0
         widest = max(layout.sizes[1:])
         self.deltas = [cuda.device_array(rows * widest, dtype=dtype) for _ in range(2)]
         self.y_batch = cuda.device_array(rows, dtype=np.int64)
@@ -77,7 +86,8 @@ class CudaTrainer:
     def _rows(self, arrays, n):
         return [a[:n] for a in arrays]
 
-    def _forward(self, n):
+    def _forward(self, n, keep=1.0):
+        """Layers on the ``n`` gathered rows; hidden outputs through dropout when ``keep < 1``."""
         k, net = self.k, self.net
         acts = self._rows(self.acts, n)
         last = self.net.layout.n_layers - 1
@@ -86,6 +96,10 @@ class CudaTrainer:
             blocks, threads = k["grid_2d"](n, net.sizes[l + 1])
             k["bias_activation"][blocks, threads](acts[l + 1], self.biases[l],
                                                   net.act_code if l < last else IDENTITY)
+            if keep < 1.0 and l < last:
+                k["dropout"][blocks, threads](acts[l + 1], self.masks[l + 1][:n], keep,
+                                              self.seed, self.draws)
+                self.draws += n * net.sizes[l + 1]
         return acts
 
     def _loss(self, acts, labels, n):
@@ -97,7 +111,7 @@ class CudaTrainer:
                                       self.row_loss, self.row_correct)
         return dz
 
-    def _backward(self, acts, delta, n, weight_decay):
+    def _backward(self, acts, delta, n, weight_decay, keep=1.0):
         k, net = self.k, self.net
         spare, current = self.deltas[1], self.deltas[0]
         for l in range(net.layout.n_layers - 1, -1, -1):
@@ -113,7 +127,11 @@ class CudaTrainer:
                 upstream = spare[: n * net.sizes[l]].reshape(n, net.sizes[l])
                 k["matmul"](delta, self.weights[l], upstream, trans_b=True)
                 blocks, threads = k["grid_2d"](n, net.sizes[l])
-                k["activation_backward"][blocks, threads](upstream, acts[l], net.act_code)
+                if keep < 1.0:
+                    k["dropout_backward"][blocks, threads](upstream, acts[l], self.masks[l][:n],
+                                                           keep, net.act_code)
+                else:
+                    k["activation_backward"][blocks, threads](upstream, acts[l], net.act_code)
                 delta = upstream
                 spare, current = current, spare
 
@@ -121,14 +139,17 @@ class CudaTrainer:
     def train_steps(self, order, first_step, n_steps, weight_decay, losses, corrects, dropout=0.0):
         """Run steps ``first_step .. first_step + n_steps - 1`` of the epoch ``order``.
 
-        Dropout has no GPU kernel yet: ``dropout > 0`` raises ValueError.
+        ``dropout`` is the probability of dropping a hidden unit (0: none).
 
         Fills ``losses[:done]`` and ``corrects[:done]`` (host arrays) and returns
         ``done``: all steps, or up to and including the first non-finite loss.
         """
-        if dropout:
-            raise ValueError("dropout runs on the CPU only for now; use --device cpu")
         cuda, k = self.cuda, self.k
+        keep = 1.0 - float(dropout)
+        if keep < 1.0 and self.masks is None:
+            hidden = range(1, self.net.layout.n_layers)
+            self.masks = [cuda.device_array_like(a) if l in hidden else None
+                          for l, a in enumerate(self.acts)]
         if self._order is None or self._order[0] is not order:
             self._order = (order, cuda.to_device(np.ascontiguousarray(order, dtype=np.int64)))
         order_d = self._order[1]
@@ -141,11 +162,11 @@ class CudaTrainer:
             blocks, threads = k["grid_2d"](n, self.net.sizes[0])
             k["gather"][blocks, threads](self.x, self.labels, order_d, start, n,
                                          self.acts[0], self.y_batch)
-            acts = self._forward(n)
+            acts = self._forward(n, keep)
             delta = self._loss(acts, self.y_batch[:n], n)
             k["reduce"][1, k["reduce_threads"]](self.row_loss, self.row_correct, n, losses_d,
                                                 corrects_d, s, self.halt)
-            self._backward(acts, delta, n, weight_decay)
+            self._backward(acts, delta, n, weight_decay, keep)
             k["update"](self.optimizer, self.params, self.grads, self.slots, self.hyper,
                         self.scalars, losses_d, s, self.halt, self.coef)
         host_losses = losses_d.copy_to_host()

@@ -193,3 +193,99 @@ def test_cuda_trainer_schedule_and_restore_hooks():
     trainer.restore(saved * 2)
     trainer.download()
     np.testing.assert_array_equal(net.params, saved * 2)
+
+
+# ------------------------------------------------------------------ dropout
+from kernels import dropout as cpu_dropout  # noqa: E402
+from kernels.cuda import dropout as gdropout  # noqa: E402
+from tests import naive  # noqa: E402
+
+# On the simulator the hash's uint64 products are NumPy scalars, which wrap modulo 2**64 exactly
+# as the GPU does but warn about it.
+wrapping_uint64 = pytest.mark.filterwarnings("ignore:overflow encountered in scalar multiply")
+
+
+@wrapping_uint64
+def test_gpu_dropout_masks_are_scaled_bernoulli_and_reproducible():
+    rows, cols, keep = 24, 40, 0.7
+    a = np.full((rows, cols), 2.0, dtype=np.float32)
+    masks = []
+    for base in (0, 0, rows * cols):
+        a_d, mask_d = cuda.to_device(a), cuda.device_array((rows, cols), dtype=np.float32)
+        blocks, threads = gdense.grid_2d(rows, cols)
+        gdropout.dropout_forward_kernel[blocks, threads](a_d, mask_d, keep, 123, base)
+        mask = mask_d.copy_to_host()
+        np.testing.assert_allclose(a_d.copy_to_host(), a * mask)
+        masks.append(mask)
+    assert set(np.unique(masks[0])) == {np.float32(0), np.float32(1 / keep)}
+    assert (masks[0] > 0).mean() == pytest.approx(keep, abs=0.05)  # 960 draws: sd 0.015
+    np.testing.assert_array_equal(masks[0], masks[1])  # same seed and counters: same mask
+    assert (masks[0] != masks[2]).any()  # the next counters: a new mask
+
+
+@SIM
+@given(rows=st.integers(1, 9), cols=st.integers(1, 20), activation=st.sampled_from(list(ACTIVATIONS)),
+       keep=st.sampled_from([0.5, 0.8]), seed=st.integers(0, 1000))
+def test_gpu_dropout_backward_equals_the_cpu(rows, cols, activation, keep, seed):
+    rng = np.random.default_rng(seed)
+    code = ACTIVATIONS[activation]
+    a = rng.uniform(0.05, 0.95, (rows, cols))
+    mask = np.where(rng.random((rows, cols)) < keep, 1 / keep, 0.0)
+    a_dropped = a * mask
+    g = rng.normal(size=(rows, cols))
+    expected = g.copy()
+    cpu_dropout.dropout_activation_backward(expected, a_dropped, mask, keep, code)
+    g_d = cuda.to_device(g)
+    blocks, threads = gdense.grid_2d(rows, cols)
+    gdropout.dropout_activation_backward_kernel[blocks, threads](
+        g_d, cuda.to_device(a_dropped), cuda.to_device(mask), keep, code)
+    np.testing.assert_allclose(g_d.copy_to_host(), expected, rtol=1e-12, atol=1e-15)
+
+
+@wrapping_uint64
+def test_a_dropout_step_on_cuda_follows_the_gradient_of_its_own_masks():
+    """One SGD step with dropout: the loss and the new parameters are those of the
+    slow reference (tests/naive.py) evaluated with the masks the GPU drew."""
+    rng = np.random.default_rng(7)
+    sizes, batch, dropout, lr = [5, 6, 4, 3], 4, 0.4, 0.1
+    x, y = _tiny_problem(rng, n=batch)
+    net = MLP(sizes, activation="tanh", loss="cross_entropy", dtype=np.float64, seed=0)
+    start = net.params.copy()
+    opt = optimizers.get("sgd")
+    state = opt.init(net.layout.n_params, np.float64, {**HYPER, "learning_rate": lr})
+    trainer = CudaTrainer(net, opt, state, x, y, batch_size=batch, eval_chunk=8, seed=3)
+    losses, correct = np.empty(1), np.empty(1, dtype=np.int64)
+    assert trainer.train_steps(np.arange(batch, dtype=np.int64), 0, 1, 0.0, losses, correct,
+                               dropout) == 1
+    trainer.download()
+    masks = {l: trainer.masks[l][:batch].copy_to_host() for l in range(1, len(sizes) - 1)}
+    assert all(set(np.unique(m)) <= {0.0, 1 / (1 - dropout)} for m in masks.values())
+    hidden_masks = [masks[l] for l in range(1, len(sizes) - 1)]
+
+    def objective(params):
+        return naive.objective(sizes, params, "tanh", "cross_entropy", 0.0, x, y, hidden_masks)
+
+    assert losses[0] == pytest.approx(objective(start), rel=1e-10)
+    expected = start - lr * naive.finite_difference_gradient(objective, start)
+    np.testing.assert_allclose(net.params, expected, rtol=1e-7, atol=1e-9)
+
+
+@wrapping_uint64
+def test_training_with_dropout_on_cuda_is_seeded():
+    """experiments.training.train with --device cuda --dropout: a run is reproducible per seed
+    and its dropout changes the result."""
+    from experiments.training import train
+
+    x, y = _tiny_problem(np.random.default_rng(8), n=12)
+
+    def trained(dropout):
+        net = MLP([5, 4, 3], dtype=np.float64, seed=0)
+        config = dict(HYPER, optimizer="adam", epochs=1, batch_size=4, weight_decay=0.0,
+                      seed=0, device="cuda", dropout=dropout)
+        history = train(net, config, x[:8], y[:8], x[8:], y[8:], chunks_per_epoch=1)
+        assert len(history.epochs) == 1
+        return net.params
+
+    with_dropout = trained(0.5)
+    np.testing.assert_array_equal(trained(0.5), with_dropout)
+    assert not np.array_equal(trained(0.0), with_dropout)
