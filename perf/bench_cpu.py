@@ -22,6 +22,7 @@ Run from the repository root::
 import argparse
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -204,7 +205,7 @@ def main():
                f"({coretype_origin()})")
     print(machine)
     if not args.no_write:
-        command = "python perf/bench_cpu.py " + " ".join(sys.argv[1:])
+        command = shlex.join(["python", "perf/bench_cpu.py", *sys.argv[1:]])
         title = "## Workload A, CPU" + (f", {args.section}" if args.section else "")
         section = "\n".join([
             f"{title} (written by perf/bench_cpu.py)",
