@@ -6,7 +6,8 @@ cross-entropy, one epoch over 54,000 Fashion-MNIST training images, float32.
 Each implementation trains on the same shuffled order. After one warm-up epoch
 (nbnet's compilation happens in its first call and is timed on its own), the
 median of ``--repeats`` epochs is reported, with the ratio NumPy / nbnet and
-PyTorch / nbnet (above 1 means nbnet is faster).
+PyTorch / nbnet (above 1 means nbnet is faster). The implementations take turns,
+one epoch each per round, so that the machine's bursts of load hit them alike.
 
 The "BLAS floor" column times an epoch's matrix products alone (same shapes, same
 BLAS, compiled, nothing else), which no implementation that calls that BLAS can
@@ -63,7 +64,30 @@ def timed(fn, repeats):
     return statistics.median(times)
 
 
-def bench_nbnet(x, y, order, batch, repeats):
+#: Seconds to wait before each timed epoch. NumPy's OpenBLAS, SciPy's (nbnet's) and PyTorch's
+#: OpenMP each keep worker threads that spin for a while after a call; on 2 cores a pool still
+#: spinning from the previous implementation halves the next one's threaded products.
+PAUSE_S = 0.5
+
+
+def interleaved_medians(epochs, repeats):
+    """Median seconds of each function in ``epochs`` (name -> function), timed in turns.
+
+    Round r runs every function once before round r + 1 starts, so a burst of load on
+    this shared machine hits all of them alike instead of one whole column.
+    """
+    times = {name: [] for name in epochs}
+    for _ in range(repeats):
+        for name, fn in epochs.items():
+            time.sleep(PAUSE_S)
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def prepare_nbnet(x, y, order, batch):
+    """nbnet's epoch function, warmed up, and the first call's (compile) seconds."""
     net = MLP(SIZES, activation="tanh", loss="cross_entropy", weight_init="Xavier")
     opt = optimizers.get("adam")
     state = opt.init(net.layout.n_params, net.dtype, ADAM)
@@ -78,7 +102,7 @@ def bench_nbnet(x, y, order, batch, repeats):
         net.train_steps(x, y, order, 0, steps, batch, opt, state, losses=losses, corrects=corrects)
 
     epoch()  # warm-up
-    return timed(epoch, repeats), compile_s
+    return epoch, compile_s
 
 
 @numba.njit(nogil=True)
@@ -100,8 +124,8 @@ def _matrix_products(acts, weights, deltas, grads, steps):
                 np.dot(deltas[l], weights[l].T, deltas[l - 1])
 
 
-def bench_blas_floor(batch, steps, repeats):
-    """Seconds an epoch's matrix products alone take: no step can be faster."""
+def prepare_blas_floor(batch, steps):
+    """An epoch's matrix products alone (no step can be faster), compiled and warmed up."""
     rng = np.random.default_rng(0)
 
     def uniform(*shape):
@@ -112,7 +136,7 @@ def bench_blas_floor(batch, steps, repeats):
     deltas = tuple(uniform(batch, n) for n in SIZES[1:])
     grads = tuple(np.empty_like(w) for w in weights)
     _matrix_products(acts, weights, deltas, grads, 1)
-    return timed(lambda: _matrix_products(acts, weights, deltas, grads, steps), repeats)
+    return lambda: _matrix_products(acts, weights, deltas, grads, steps)
 
 
 def openblas_kernels():
@@ -135,13 +159,14 @@ def coretype_origin():
     return f"OPENBLAS_CORETYPE={value} set by {who}"
 
 
-def bench_numpy(x, y, order, batch, repeats):
+def prepare_numpy(x, y, order, batch):
     model = NumpyMLP(SIZES)
-    model.epoch(x, y, order, batch)
-    return timed(lambda: model.epoch(x, y, order, batch), repeats)
+    model.epoch(x, y, order, batch)  # warm-up
+    return lambda: model.epoch(x, y, order, batch)
 
 
-def bench_torch(x, y, order, batch, repeats):
+def prepare_torch(x, y, order, batch):
+    """PyTorch's epoch function (warmed up) and a description, or None without torch."""
     try:
         import torch
     except ImportError:
@@ -163,8 +188,8 @@ def bench_torch(x, y, order, batch, repeats):
             loss.backward()
             opt.step()
 
-    epoch()
-    return timed(epoch, repeats), f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    epoch()  # warm-up
+    return epoch, f"torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def main():
@@ -186,12 +211,16 @@ def main():
     print(header, flush=True)
     torch_info = "PyTorch not installed"
     for batch in args.batch:
-        nb, compile_s = bench_nbnet(x, y, order, batch, args.repeats)
-        npy = bench_numpy(x, y, order, batch, args.repeats)
-        floor = bench_blas_floor(batch, -(-len(order) // batch), args.repeats)
-        torch_result = bench_torch(x, y, order, batch, args.repeats)
+        nbnet_epoch, compile_s = prepare_nbnet(x, y, order, batch)
+        epochs = {"nbnet": nbnet_epoch, "numpy": prepare_numpy(x, y, order, batch),
+                  "floor": prepare_blas_floor(batch, -(-len(order) // batch))}
+        torch_result = prepare_torch(x, y, order, batch)
         if torch_result:
-            tt, torch_info = torch_result
+            epochs["torch"], torch_info = torch_result
+        medians = interleaved_medians(epochs, args.repeats)
+        nb, npy, floor = medians["nbnet"], medians["numpy"], medians["floor"]
+        if torch_result:
+            tt = medians["torch"]
             torch_cols = f"{tt:.3f} | {tt / nb:.2f}x"
         else:
             torch_cols = "- | -"
@@ -213,7 +242,8 @@ def main():
             f"Command: `{command.strip()}`  ",
             f"Machine: {machine}  ",
             f"Measured: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; median of "
-            f"{args.repeats} epochs after a warm-up epoch; compile time measured apart.",
+            f"{args.repeats} epochs after a warm-up epoch, the implementations taking turns; "
+            "compile time measured apart.",
             "",
             *rows,
             "",

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import optimizers  # noqa: E402
 from network import MLP  # noqa: E402
 from perf.bench_cpu import (  # noqa: E402
-    ADAM, DATA, SIZES, bench_blas_floor, coretype_origin, load, openblas_kernels, timed)
+    ADAM, DATA, SIZES, coretype_origin, load, openblas_kernels, prepare_blas_floor, timed)
 
 
 @numba.njit(nogil=True)
@@ -83,7 +83,7 @@ def breakdown(x, y, order, batch, repeats):
         "update": median_seconds(
             lambda: _update_steps(n_steps, adam.update, net.params, net.grads, state.slots,
                                   state.hyper, state.scalars), repeats),
-        "BLAS floor": bench_blas_floor(batch, n_steps, repeats),
+        "BLAS floor": median_seconds(prepare_blas_floor(batch, n_steps), repeats),
     }
 
 
