@@ -192,6 +192,24 @@ def prepare_torch(x, y, order, batch):
     return epoch, f"torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
+def write_results_section(name, section):
+    """Put ``section`` into perf/RESULTS.md between ``<!-- name:start/end -->`` markers.
+
+    A rerun replaces its own earlier table; a new name appends one. Returns the path.
+    """
+    results = ROOT / "perf" / "RESULTS.md"
+    text = results.read_text() if results.exists() else "# Performance results\n\n"
+    marker_start, marker_end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{marker_start}\n{section}{marker_end}"
+    if marker_start in text:
+        before, rest = text.split(marker_start, 1)
+        text = before + block + rest.split(marker_end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    results.write_text(text)
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, nargs="+", default=[16, 64, 256])
@@ -248,18 +266,8 @@ def main():
             *rows,
             "",
         ])
-        results = ROOT / "perf" / "RESULTS.md"
-        text = results.read_text() if results.exists() else "# Performance results\n\n"
-        name = "bench_cpu" + (f":{args.section}" if args.section else "")
-        marker_start = f"<!-- {name}:start -->"
-        marker_end = f"<!-- {name}:end -->"
-        block = f"{marker_start}\n{section}{marker_end}"
-        if marker_start in text:
-            before, rest = text.split(marker_start, 1)
-            text = before + block + rest.split(marker_end, 1)[1]
-        else:
-            text = text.rstrip() + "\n\n" + block + "\n"
-        results.write_text(text)
+        results = write_results_section("bench_cpu" + (f":{args.section}" if args.section else ""),
+                                        section)
         print(f"wrote {results}")
 
 

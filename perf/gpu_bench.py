@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import optimizers  # noqa: E402
 from network import MLP  # noqa: E402
 from network.backends import resolve_device  # noqa: E402
-from perf.bench_cpu import ADAM, SIZES, load, timed  # noqa: E402
+from perf.bench_cpu import ADAM, SIZES, load, timed, write_results_section  # noqa: E402
 
 
 def check_against_cpu():
@@ -131,9 +131,7 @@ def main():
         section = "\n".join([f"## Workload A, GPU: {device_name} (written by perf/gpu_bench.py)", "",
                              f"Command: `python perf/gpu_bench.py {' '.join(sys.argv[1:])}`", "",
                              *rows, ""])
-        results = ROOT / "perf" / "RESULTS.md"
-        results.write_text(results.read_text().rstrip() + "\n\n" + section)
-        print(f"wrote {results}")
+        print(f"wrote {write_results_section('gpu_bench', section)}")
 
 
 if __name__ == "__main__":
