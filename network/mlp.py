@@ -7,6 +7,7 @@ import numpy as np
 
 from kernels import steps
 from kernels.config import ACTIVATIONS, LOSSES
+from kernels.fpenv import flush_denormals
 
 from .init import initialize
 from .layout import Layout
@@ -111,6 +112,9 @@ class MLP:
         return x, labels
 
     # --------------------------------------------------------------- compute
+    # Every compiled call below runs inside flush_denormals(): subnormal floats are
+    # flushed to zero in this thread while it computes, and only then
+    # (kernels/fpenv.py says why and what it costs in precision: nothing that matters).
     def backward(self, x, labels, weight_decay=0.0, dropout=0.0):
         """Mean loss of one batch and its gradient, written into :attr:`grads`.
 
@@ -121,10 +125,11 @@ class MLP:
         ws = self.workspace(x.shape[0])
         ws.acts[: x.size] = x.ravel()
         ws.y_batch[:] = labels
-        loss, _ = steps.forward_backward(
-            self.params, self.grads, self._sizes, self._param_offsets, self._unit_offsets,
-            self.act_code, self.loss_code, float(weight_decay), ws.acts, ws.delta_a,
-            ws.delta_b, ws.y_batch, x.shape[0], 1.0 - float(dropout), ws.masks)
+        with flush_denormals():
+            loss, _ = steps.forward_backward(
+                self.params, self.grads, self._sizes, self._param_offsets, self._unit_offsets,
+                self.act_code, self.loss_code, float(weight_decay), ws.acts, ws.delta_a,
+                ws.delta_b, ws.y_batch, x.shape[0], 1.0 - float(dropout), ws.masks)
         return loss
 
     def evaluate(self, x, labels):
@@ -133,9 +138,10 @@ class MLP:
         if x.shape[0] == 0:
             raise ValueError("cannot evaluate on an empty dataset")
         ws = self.workspace(EVAL_CHUNK)
-        loss_sum, correct = steps.evaluate(
-            x, labels, self.params, self._sizes, self._param_offsets, self._unit_offsets,
-            self.act_code, self.loss_code, ws.acts, ws.delta_a, EVAL_CHUNK)
+        with flush_denormals():
+            loss_sum, correct = steps.evaluate(
+                x, labels, self.params, self._sizes, self._param_offsets, self._unit_offsets,
+                self.act_code, self.loss_code, ws.acts, ws.delta_a, EVAL_CHUNK)
         return loss_sum / x.shape[0], correct / x.shape[0]
 
     def loss(self, x, labels):
@@ -147,8 +153,9 @@ class MLP:
         x = self._inputs(x)
         out = np.empty((x.shape[0], self.sizes[-1]), dtype=self.dtype)
         ws = self.workspace(EVAL_CHUNK)
-        steps.predict_proba(x, self.params, self._sizes, self._param_offsets,
-                            self._unit_offsets, self.act_code, ws.acts, EVAL_CHUNK, out)
+        with flush_denormals():
+            steps.predict_proba(x, self.params, self._sizes, self._param_offsets,
+                                self._unit_offsets, self.act_code, ws.acts, EVAL_CHUNK, out)
         return out
 
     def predict(self, x):
@@ -179,13 +186,14 @@ class MLP:
         if corrects is None:
             corrects = np.empty(n_steps, dtype=np.int64)
         ws = self.workspace(batch_size)
-        done = steps.train_steps(
-            x, labels, order, first_step, n_steps, batch_size,
-            self.params, self.grads, self._sizes, self._param_offsets, self._unit_offsets,
-            self.act_code, self.loss_code, float(weight_decay),
-            ws.acts, ws.delta_a, ws.delta_b, ws.y_batch, 1.0 - float(dropout), ws.masks,
-            optimizer.update, state.slots, state.hyper, state.scalars,
-            losses, corrects)
+        with flush_denormals():
+            done = steps.train_steps(
+                x, labels, order, first_step, n_steps, batch_size,
+                self.params, self.grads, self._sizes, self._param_offsets, self._unit_offsets,
+                self.act_code, self.loss_code, float(weight_decay),
+                ws.acts, ws.delta_a, ws.delta_b, ws.y_batch, 1.0 - float(dropout), ws.masks,
+                optimizer.update, state.slots, state.hyper, state.scalars,
+                losses, corrects)
         return done, losses, corrects
 
     # ------------------------------------------------------------- save/load

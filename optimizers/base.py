@@ -34,23 +34,35 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from numba import literal_unroll
+
 from kernels.config import JIT, JIT_UNCACHED
+from kernels.fpenv import flush_subnormal
 
 
-def make_cpu_update(coefficients, element):
+def make_cpu_update(coefficients, element, n_slots):
     """Compile an optimizer's two functions into one CPU update over the flat buffers.
 
     Returns ``update(params, grads, slots, hyper, scalars, loss)``, an ``@njit``
-    function that applies one step to every parameter, in place.
+    function that applies one step to every parameter, in place, and then sets
+    the parameter and its ``n_slots`` state entries to 0 where they became
+    subnormal (:func:`kernels.fpenv.flush_subnormal_py`), so no rule has to think of it.
     """
     coefficients_cpu = JIT(coefficients)
     element_cpu = JIT(element)
+    slot_rows = tuple(range(n_slots))
 
     @JIT_UNCACHED  # a closure over the two functions: not cacheable
     def update(params, grads, slots, hyper, scalars, loss):
         c = coefficients_cpu(hyper, scalars, loss)
         for k in range(params.shape[0]):
             element_cpu(k, params, grads, slots, c)
+            params[k] = flush_subnormal(params[k])
+            # Unrolled when compiled, so the loop over k still vectorises: a plain loop
+            # over the slots made Adam's update 5x slower (perf/RESULTS.md, "Denormals").
+            if n_slots > 0:  # pruned at compile time; literal_unroll cannot take ()
+                for j in literal_unroll(slot_rows):
+                    slots[j, k] = flush_subnormal(slots[j, k])
 
     return update
 
@@ -99,7 +111,7 @@ class Optimizer:
     update: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "update", make_cpu_update(self.coefficients, self.element))
+        object.__setattr__(self, "update", make_cpu_update(self.coefficients, self.element, self.n_slots))
 
     def init(self, n_params, dtype, config):
         """Fresh state for ``n_params`` parameters with hyperparameters from ``config``.

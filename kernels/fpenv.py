@@ -1,0 +1,142 @@
+"""Flush subnormal floats to zero while nbnet computes, and only then.
+
+Why: weights of units that stop receiving gradient (dead ReLUs, weight decay) and
+their optimizer moments shrink geometrically until they fall below the smallest
+normal float32, 1.18e-38. On x86 processors every operation that reads or
+produces such a *subnormal* number takes a microcode assist that costs on the
+order of a hundred cycles; on an AVX-512 Xeon the default run got 3x slower
+per epoch by epoch 7 (perf/RESULTS.md, "Denormals"). The values themselves
+carry no information a classifier could use.
+
+Two mechanisms, because they protect different things:
+
+* :func:`flush_denormals` sets the FTZ (flush-to-zero: a subnormal result is
+  written as 0) and DAZ (denormals-are-zero: a subnormal input is read as 0)
+  bits of the x86 MXCSR register in the calling thread for the duration of a
+  ``with`` block, and puts the register back as it was afterwards. MXCSR is
+  per thread, so a user's own NumPy code in this or any other thread keeps
+  IEEE gradual underflow. nbnet enters the block around every compiled loop
+  (the step loop, evaluation, prediction), which covers the loop's own
+  arithmetic and every BLAS call that OpenBLAS runs in the calling thread.
+* :func:`flush_subnormal_py` is applied by the optimizer update to every stored
+  parameter and state entry (:mod:`optimizers.base`, :mod:`kernels.cuda.optimizers`).
+  It keeps the buffers that persist from step to step free of subnormals on
+  every processor and on both devices (the GPU keeps subnormals unless
+  compiled with ``fastmath``, which would also approximate division and square
+  roots), so the CPU and the GPU store the same zeros. OpenBLAS's worker
+  threads keep the MXCSR they were created with (the wheels are built without
+  ``CONSISTENT_FPCSR``); since everything they read is a parameter or an
+  activation or gradient that the calling thread has just written under FTZ,
+  they are never handed a subnormal operand.
+
+Flushing changes a result only where a value below 1.18e-38 (float32) or
+2.2e-308 (float64) becomes 0. The float64 finite-difference gradient checks
+and the float32 reference comparisons of the test suite are unaffected.
+
+On processors other than x86-64 the register part is a no-op (the stored
+buffers are still flushed): AArch64 cores handle subnormals in hardware at
+little cost.
+"""
+
+import platform
+from contextlib import contextmanager
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from .config import JIT
+
+#: True where the MXCSR register exists (x86-64; the only 64-bit x86 Numba supports).
+HAS_MXCSR = platform.machine().lower() in ("x86_64", "amd64")
+
+#: MXCSR bit 15, flush-to-zero, and bit 6, denormals-are-zero.
+FTZ, DAZ = 1 << 15, 1 << 6
+
+
+def _mxcsr_call(builder, name, slot):
+    """Emit ``call void @llvm.x86.sse.<name>(ptr slot)``."""
+    byte_ptr = ir.IntType(8).as_pointer()
+    function = builder.module.declare_intrinsic(
+        f"llvm.x86.sse.{name}", [], ir.FunctionType(ir.VoidType(), [byte_ptr]))
+    builder.call(function, [builder.bitcast(slot, byte_ptr)])
+
+
+@intrinsic
+def _read_mxcsr(typingctx):
+    """The calling thread's MXCSR register (``stmxcsr``), as uint32."""
+
+    def codegen(context, builder, signature, args):
+        slot = builder.alloca(ir.IntType(32))
+        _mxcsr_call(builder, "stmxcsr", slot)
+        return builder.load(slot)
+
+    return types.uint32(), codegen
+
+
+@intrinsic
+def _write_mxcsr(typingctx, value):
+    """Load the uint32 ``value`` into the calling thread's MXCSR register (``ldmxcsr``)."""
+    if value != types.uint32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        slot = builder.alloca(ir.IntType(32))
+        builder.store(args[0], slot)
+        _mxcsr_call(builder, "ldmxcsr", slot)
+        return context.get_dummy_value()
+
+    return types.void(value), codegen
+
+
+@JIT
+def read_mxcsr():
+    """The calling thread's MXCSR (x86-64 only)."""
+    return _read_mxcsr()
+
+
+@JIT
+def write_mxcsr(value):
+    """Set the calling thread's MXCSR to ``value`` (x86-64 only)."""
+    _write_mxcsr(np.uint32(value))
+
+
+@contextmanager
+def flush_denormals():
+    """Within the block, the calling thread flushes subnormal floats to zero.
+
+    Sets MXCSR's FTZ and DAZ bits on entry and restores the register's previous
+    value on exit, exceptions included. Nests. A no-op where there is no MXCSR.
+    Calls in a separate compiled function, so no arithmetic of the block can be
+    moved across the register change.
+    """
+    if not HAS_MXCSR:
+        yield
+        return
+    before = int(read_mxcsr())
+    write_mxcsr(before | FTZ | DAZ)
+    try:
+        yield
+    finally:
+        write_mxcsr(before)
+
+
+#: The smallest normal float32; every float32 below it in magnitude is subnormal.
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def flush_subnormal_py(x):
+    """``x``, or 0 where ``|x|`` is below 1.18e-38, the smallest normal float32.
+
+    NaN and inf pass unchanged. The threshold is float32's for float64 values too:
+    numbers that small mean nothing to a classifier in either type, and one
+    threshold keeps the two dtypes alike. Plain Python in the subset Numba
+    compiles for both targets: :data:`flush_subnormal` on the CPU,
+    :mod:`kernels.cuda.optimizers` on the GPU. The optimizer update applies it to
+    every parameter and state entry it writes (:mod:`optimizers.base`).
+    """
+    return x if abs(x) >= FLOAT32_TINY or x != x else x * 0
+
+
+flush_subnormal = JIT(flush_subnormal_py)
