@@ -62,8 +62,8 @@ def run_once(checkout, epochs):
     return seconds, wall, int(np.count_nonzero((params > 0) & (params < tiny)))
 
 
-def describe(rev):
-    return subprocess.run(["git", "log", "-1", "--format=%h %s", rev], cwd=ROOT, check=True,
+def short_hash(rev):
+    return subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, check=True,
                           capture_output=True, text=True).stdout.strip()
 
 
@@ -91,14 +91,14 @@ def main():
         parser.error("--epochs must be at least 3 (the ratio compares the last with the second)")
 
     with ExitStack() as stack:
-        checkouts = [("this checkout (" + describe("HEAD") + ")", ROOT)]
+        checkouts = [(f"{short_hash('HEAD')} (this checkout)", ROOT)]
         if args.rev:
             tree = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "rev"
             subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), args.rev],
                            cwd=ROOT, check=True)
             stack.callback(subprocess.run, ["git", "worktree", "remove", "--force", str(tree)],
                            cwd=ROOT, check=False)
-            checkouts.insert(0, (describe(args.rev), tree))
+            checkouts.insert(0, (f"{short_hash(args.rev)} (--rev)", tree))
         results = []
         for _ in range(args.repeats):
             for label, checkout in checkouts:

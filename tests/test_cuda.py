@@ -131,6 +131,33 @@ def test_every_optimizer_rule_runs_on_the_gpu_as_on_the_cpu(name):
     np.testing.assert_allclose(scalars_d.copy_to_host(), cpu_state.scalars, rtol=1e-12)
 
 
+@pytest.mark.parametrize("name", list(optimizers.REGISTRY))
+def test_the_gpu_update_flushes_subnormal_values_like_the_cpu(name):
+    """Both devices store 0 where a parameter or state entry is subnormal (kernels/fpenv.py)."""
+    from kernels.fpenv import FLOAT32_TINY
+
+    rng = np.random.default_rng(5)
+    opt = optimizers.get(name)
+    n = 24
+    params = rng.normal(size=n).astype(np.float32)
+    params[::3] = np.float32(3e-39)  # subnormal: zero gradient keeps them tiny after the update
+    state = opt.init(n, np.float32, HYPER)
+    state.slots[:, 1::3] = np.float32(-2e-40)
+    g = np.zeros(n, dtype=np.float32)
+    g[2::3] = rng.normal(size=g[2::3].shape)
+    cpu_params, cpu_state = params.copy(), opt.init(n, np.float32, HYPER)
+    cpu_state.slots[:] = state.slots
+    opt.step(cpu_params, g, cpu_state, 1.0)
+    p_d, slots_d = cuda.to_device(params), cuda.to_device(state.slots)
+    gopt.update(opt, p_d, cuda.to_device(g), slots_d, cuda.to_device(state.hyper),
+                cuda.to_device(state.scalars), cuda.to_device(np.array([1.0])), 0,
+                cuda.to_device(np.zeros(1, dtype=np.int32)), cuda.device_array(opt.n_coefficients))
+    for gpu, cpu in ((p_d.copy_to_host(), cpu_params), (slots_d.copy_to_host(), cpu_state.slots)):
+        assert not np.any((gpu != 0) & (np.abs(gpu) < FLOAT32_TINY))
+        np.testing.assert_array_equal(gpu == 0, cpu == 0)
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-6)
+
+
 def _tiny_problem(rng, n=11):
     x = rng.normal(size=(n, 5))
     y = rng.integers(0, 3, n).astype(np.int64)
