@@ -4,8 +4,8 @@ Why: weights of units that stop receiving gradient (dead ReLUs, weight decay) an
 their optimizer moments shrink geometrically until they fall below the smallest
 normal float32, 1.18e-38. On x86 processors every operation that reads or
 produces such a *subnormal* number takes a microcode assist that costs on the
-order of a hundred cycles; on an AVX-512 Xeon the default run got 3x slower
-per epoch by epoch 7 (perf/RESULTS.md, "Denormals"). The values themselves
+order of a hundred cycles; on an AVX-512 Xeon the default run's 12th epoch
+took 6.5 times as long as its 2nd (perf/RESULTS.md, "Denormals"). The values themselves
 carry no information a classifier could use.
 
 Two mechanisms, because they protect different things:
@@ -23,15 +23,26 @@ Two mechanisms, because they protect different things:
   It keeps the buffers that persist from step to step free of subnormals on
   every processor and on both devices (the GPU keeps subnormals unless
   compiled with ``fastmath``, which would also approximate division and square
-  roots), so the CPU and the GPU store the same zeros. OpenBLAS's worker
-  threads keep the MXCSR they were created with (the wheels are built without
-  ``CONSISTENT_FPCSR``); since everything they read is a parameter or an
-  activation or gradient that the calling thread has just written under FTZ,
-  they are never handed a subnormal operand.
+  roots), so the CPU and the GPU store the same zeros.
 
-Flushing changes a result only where a value below 1.18e-38 (float32) or
-2.2e-308 (float64) becomes 0. The float64 finite-difference gradient checks
-and the float32 reference comparisons of the test suite are unaffected.
+OpenBLAS's worker threads keep the MXCSR they were created with: the PyPI builds
+lack ``CONSISTENT_FPCSR``, and a product of tiny operands computed with two
+threads under :func:`flush_denormals` came back with subnormals in exactly the
+half the worker computed. Setting the bits there would mean creating OpenBLAS's
+pool under FTZ (before SciPy's BLAS loads, which nbnet does not control), and
+would change a user's own multi-threaded ``scipy.linalg`` calls for good, so
+nbnet leaves them. The workers are not slowed down: what they read is the
+parameters (flushed), the input images, and activations and gradients that the
+calling thread has just rewritten under FTZ/DAZ (bias + activation, the softmax
+gradient, the activation derivative); a worker writes a subnormal only where a
+whole sum of products underflows, once, and the next pass of the calling thread
+reads it as 0. Measured: the 12-epoch default run keeps a flat epoch time with
+two OpenBLAS threads (perf/RESULTS.md, "Denormals").
+
+Flushing changes a result only where a value below 1.18e-38 becomes 0 (in
+float64 the register flushes below 2.2e-308, the update below 1.18e-38 too).
+No tolerance of the test suite changed: the float64 finite-difference gradient
+checks keep 1e-6, the float32 reference comparisons theirs.
 
 On processors other than x86-64 the register part is a no-op (the stored
 buffers are still flushed): AArch64 cores handle subnormals in hardware at
