@@ -1,16 +1,17 @@
-"""Training on a CUDA GPU: the MLP's buffers on the device, the step sequence as kernels.
+"""Training on a CUDA GPU: the CPU's buffers on the device, one kernel launch per chunk of steps.
 
-Data, parameters, gradients and optimizer state are uploaded once and stay on
-the GPU. The host launches each step's kernels (gather, forward, loss,
-backward, update) and copies the per-step losses and correct counts back once
-per chunk of steps, which is also where a NaN is noticed; the kernels
-themselves freeze the parameters at the first non-finite loss
-(:mod:`kernels.cuda.optimizers`), so the result matches the CPU loop.
+Data, parameters, gradients, optimizer state and the work buffers (the very
+arrays of :class:`network.workspace.Workspace`, so the offsets are the CPU's)
+are uploaded once and stay on the GPU. A chunk of steps is one launch of the
+persistent step kernel (:mod:`kernels.cuda.steps`) and two copies back (the
+per-step losses and correct counts); an evaluation is one launch and two
+copies. Nothing else crosses the bus, except the epoch's order (once per
+epoch), a changed learning rate and the lowering of ``halt`` after a NaN.
 """
 
 import numpy as np
 
-from kernels.config import IDENTITY
+from .workspace import Workspace
 
 
 class CudaTrainer:
@@ -25,115 +26,65 @@ class CudaTrainer:
     x, labels : ndarray
         Training inputs (N, features) in the network's dtype and int64 labels.
     batch_size : int
+    eval_chunk : int
+        Rows per forward pass when evaluating.
     seed : int
         Seeds the dropout masks (:mod:`kernels.cuda.dropout`).
+    blocks : int, optional
+        Blocks of the step kernel's grid; by default as many as its largest phase
+        can use, capped at what the GPU keeps resident (a cooperative launch).
     """
 
-    def __init__(self, net, optimizer, state, x, labels, batch_size, eval_chunk=1024, seed=0):
+    def __init__(self, net, optimizer, state, x, labels, batch_size, eval_chunk=1024, seed=0,
+                 blocks=None):
         from numba import cuda
 
-        from kernels.cuda.dense import (activation_backward_kernel, add_weight_decay_kernel,
-                                        bias_activation_kernel, column_sum_kernel, grid_1d,
-                                        grid_2d, matmul)
-        from kernels.cuda.dropout import dropout_activation_backward_kernel, dropout_forward_kernel
-        from kernels.cuda.losses import REDUCE_THREADS, reduce_loss_kernel, softmax_loss_grad_kernel
-        from kernels.cuda.optimizers import update
-        from kernels.cuda.steps import gather_kernel
+        from kernels.cuda import steps
 
-        self.cuda = cuda
-        self.k = dict(matmul=matmul, bias_activation=bias_activation_kernel,
-                      activation_backward=activation_backward_kernel, column_sum=column_sum_kernel,
-                      weight_decay=add_weight_decay_kernel, softmax=softmax_loss_grad_kernel,
-                      reduce=reduce_loss_kernel, update=update, gather=gather_kernel,
-                      dropout=dropout_forward_kernel,
-                      dropout_backward=dropout_activation_backward_kernel,
-                      grid_1d=grid_1d, grid_2d=grid_2d, reduce_threads=REDUCE_THREADS)
-        self.net, self.optimizer, self.batch_size = net, optimizer, int(batch_size)
-        self.eval_chunk = eval_chunk
-        dtype = net.dtype
+        self.cuda, self.steps = cuda, steps
+        self.net, self.optimizer, self.state = net, optimizer, state
+        self.batch_size, self.eval_chunk = int(batch_size), int(eval_chunk)
+        self.seed, self.draws, self.blocks = int(seed), 0, blocks
         layout = net.layout
-        self.params = cuda.to_device(net.params)
-        self.grads = cuda.device_array_like(net.params)
-        self.slots = cuda.to_device(state.slots)
-        self.hyper = cuda.to_device(state.hyper)
-        self.scalars = cuda.to_device(state.scalars)
-        self.state = state
+        up = cuda.to_device
+        self.x = up(np.ascontiguousarray(x, dtype=net.dtype))
+        self.labels = up(np.ascontiguousarray(labels, dtype=np.int64))
+        self.params, self.grads = up(net.params), up(net.grads)
+        self.slots, self.hyper, self.scalars = up(state.slots), up(state.hyper), up(state.scalars)
         self.coef = cuda.device_array(max(optimizer.n_coefficients, 1), dtype=np.float64)
-        self.halt = cuda.to_device(np.zeros(1, dtype=np.int32))
-        self.x = cuda.to_device(np.ascontiguousarray(x, dtype=dtype))
-        self.labels = cuda.to_device(np.ascontiguousarray(labels, dtype=np.int64))
-        rows = max(self.batch_size, eval_chunk)
-        self.acts = [cuda.device_array((rows, n), dtype=dtype) for n in layout.sizes]
-        # dropout masks of the hidden layers (same places as their activations), allocated
-        # on the first step with dropout
-        self.masks = None
-        self.seed, self.draws = int(seed), 0
-        widest = max(layout.sizes[1:])
-        self.deltas = [cuda.device_array(rows * widest, dtype=dtype) for _ in range(2)]
-        self.y_batch = cuda.device_array(rows, dtype=np.int64)
-        self.row_loss = cuda.device_array(rows, dtype=np.float64)
-        self.row_correct = cuda.device_array(rows, dtype=np.int64)
-        self.weights = [self.params[layout.weight_slice(l)].reshape(layout.sizes[l], layout.sizes[l + 1])
-                        for l in range(layout.n_layers)]
-        self.biases = [self.params[layout.bias_slice(l)] for l in range(layout.n_layers)]
-        self.weight_grads = [self.grads[layout.weight_slice(l)].reshape(layout.sizes[l], layout.sizes[l + 1])
-                             for l in range(layout.n_layers)]
-        self.bias_grads = [self.grads[layout.bias_slice(l)] for l in range(layout.n_layers)]
-        self._order = None
-        self._eval_cache = {}
+        self.halt, self.halted = up(np.zeros(1, dtype=np.int32)), False
+        self.sizes = up(layout.sizes_array)
+        self.param_offsets, self.unit_offsets = up(layout.param_offsets), up(layout.unit_offsets)
+        work = Workspace(layout, max(self.batch_size, self.eval_chunk), net.dtype)
+        self.acts, self.masks, self.y_batch = up(work.acts), up(work.masks), up(work.y_batch)
+        self.delta_a, self.delta_b = up(work.delta_a), up(work.delta_b)
+        self.row_loss = cuda.device_array(self.batch_size, dtype=np.float64)
+        self.row_correct = cuda.device_array(self.batch_size, dtype=np.int64)
+        self.step_kernel = steps.train_steps_kernel(optimizer, net.dtype)
+        self.eval_kernel = steps.evaluate_kernel(net.dtype)
+        self._order = None  # (host order, its device copy)
+        self._outputs = {}  # n_steps -> device (losses, corrects)
+        self._eval_data = {}  # id(x) -> device (x, labels, row_loss, row_correct), host x
+        self._grid = {}  # kernel -> blocks
 
-    # --------------------------------------------------------------- helpers
-    def _rows(self, arrays, n):
-        return [a[:n] for a in arrays]
+    def _blocks(self, kernel, args, rows):
+        """Blocks for ``kernel``: enough for its largest phase, at most what stays resident."""
+        if self.blocks is not None:
+            return self.blocks
+        if kernel not in self._grid:
+            tile, threads = self.steps.TILE, self.steps.THREADS
+            sizes = self.net.sizes
 
-    def _forward(self, n, keep=1.0):
-        """Layers on the ``n`` gathered rows; hidden outputs through dropout when ``keep < 1``."""
-        k, net = self.k, self.net
-        acts = self._rows(self.acts, n)
-        last = self.net.layout.n_layers - 1
-        for l in range(self.net.layout.n_layers):
-            k["matmul"](acts[l], self.weights[l], acts[l + 1])
-            blocks, threads = k["grid_2d"](n, net.sizes[l + 1])
-            k["bias_activation"][blocks, threads](acts[l + 1], self.biases[l],
-                                                  net.act_code if l < last else IDENTITY)
-            if keep < 1.0 and l < last:
-                k["dropout"][blocks, threads](acts[l + 1], self.masks[l + 1][:n], keep,
-                                              self.seed, self.draws)
-                self.draws += n * net.sizes[l + 1]
-        return acts
+            def tiles(a, b):
+                return -(-a // tile) * -(-b // tile)
 
-    def _loss(self, acts, labels, n):
-        k = self.k
-        sizes = self.net.sizes
-        dz = self.deltas[0][: n * sizes[-1]].reshape(n, sizes[-1])
-        blocks, threads = k["grid_1d"](n, 128)
-        k["softmax"][blocks, threads](acts[-1], labels, self.net.loss_code, dz,
-                                      self.row_loss, self.row_correct)
-        return dz
-
-    def _backward(self, acts, delta, n, weight_decay, keep=1.0):
-        k, net = self.k, self.net
-        spare, current = self.deltas[1], self.deltas[0]
-        for l in range(net.layout.n_layers - 1, -1, -1):
-            k["matmul"](acts[l], delta, self.weight_grads[l], trans_a=True)
-            blocks, threads = k["grid_1d"](net.sizes[l + 1], 128)
-            k["column_sum"][blocks, threads](delta, self.bias_grads[l])
-            if weight_decay != 0:
-                flat_dw = self.grads[net.layout.weight_slice(l)]
-                flat_w = self.params[net.layout.weight_slice(l)]
-                blocks, threads = k["grid_1d"](flat_w.shape[0])
-                k["weight_decay"][blocks, threads](flat_dw, flat_w, weight_decay)
-            if l > 0:
-                upstream = spare[: n * net.sizes[l]].reshape(n, net.sizes[l])
-                k["matmul"](delta, self.weights[l], upstream, trans_b=True)
-                blocks, threads = k["grid_2d"](n, net.sizes[l])
-                if keep < 1.0:
-                    k["dropout_backward"][blocks, threads](upstream, acts[l], self.masks[l][:n],
-                                                           keep, net.act_code)
-                else:
-                    k["activation_backward"][blocks, threads](upstream, acts[l], net.act_code)
-                delta = upstream
-                spare, current = current, spare
+            products = ([tiles(rows, b) for b in sizes[1:]]  # forward
+                        + [tiles(a, b) for a, b in zip(sizes[:-1], sizes[1:])]  # dW
+                        + [tiles(rows, a) for a in sizes[1:-1]])  # upstream
+            elementwise = max(self.net.layout.n_params, rows * sizes[0])  # update, gather
+            wanted = max(*products, -(-elementwise // threads))
+            self._grid[kernel] = self.steps.cooperative_blocks(kernel, args, wanted)
+        return self._grid[kernel]
 
     # ------------------------------------------------------------------ API
     def train_steps(self, order, first_step, n_steps, weight_decay, losses, corrects, dropout=0.0):
@@ -144,56 +95,53 @@ class CudaTrainer:
         Fills ``losses[:done]`` and ``corrects[:done]`` (host arrays) and returns
         ``done``: all steps, or up to and including the first non-finite loss.
         """
-        cuda, k = self.cuda, self.k
-        keep = 1.0 - float(dropout)
-        if keep < 1.0 and self.masks is None:
-            hidden = range(1, self.net.layout.n_layers)
-            self.masks = [cuda.device_array_like(a) if l in hidden else None
-                          for l, a in enumerate(self.acts)]
+        cuda = self.cuda
         if self._order is None or self._order[0] is not order:
             self._order = (order, cuda.to_device(np.ascontiguousarray(order, dtype=np.int64)))
-        order_d = self._order[1]
-        total = order.shape[0]
-        losses_d = cuda.device_array(n_steps, dtype=np.float64)
-        corrects_d = cuda.device_array(n_steps, dtype=np.int64)
-        for s in range(n_steps):
-            start = (first_step + s) * self.batch_size
-            n = min(self.batch_size, total - start)
-            blocks, threads = k["grid_2d"](n, self.net.sizes[0])
-            k["gather"][blocks, threads](self.x, self.labels, order_d, start, n,
-                                         self.acts[0], self.y_batch)
-            acts = self._forward(n, keep)
-            delta = self._loss(acts, self.y_batch[:n], n)
-            k["reduce"][1, k["reduce_threads"]](self.row_loss, self.row_correct, n, losses_d,
-                                                corrects_d, s, self.halt)
-            self._backward(acts, delta, n, weight_decay, keep)
-            k["update"](self.optimizer, self.params, self.grads, self.slots, self.hyper,
-                        self.scalars, losses_d, s, self.halt, self.coef)
+        if n_steps not in self._outputs:
+            self._outputs[n_steps] = (cuda.device_array(n_steps, dtype=np.float64),
+                                      cuda.device_array(n_steps, dtype=np.int64))
+        losses_d, corrects_d = self._outputs[n_steps]
+        if self.halted:
+            self.halt.copy_to_device(np.zeros(1, dtype=np.int32))
+            self.halted = False
+        net = self.net
+        args = (self.x, self.labels, self._order[1], first_step, n_steps, self.batch_size,
+                self.params, self.grads, self.sizes, self.param_offsets, self.unit_offsets,
+                net.act_code, net.loss_code, float(weight_decay), self.acts, self.delta_a,
+                self.delta_b, self.y_batch, 1.0 - float(dropout), self.masks, self.seed,
+                self.draws, self.slots, self.hyper, self.scalars, self.coef, self.row_loss,
+                self.row_correct, self.halt, losses_d, corrects_d)
+        blocks = self._blocks(self.step_kernel, args, self.batch_size)
+        self.step_kernel[blocks, (self.steps.TILE, self.steps.TILE)](*args)
+        self.draws += n_steps * net.layout.n_layers * self.delta_a.shape[0]
         host_losses = losses_d.copy_to_host()
         losses[:n_steps] = host_losses
         corrects[:n_steps] = corrects_d.copy_to_host()
         bad = np.flatnonzero(~np.isfinite(host_losses))
-        return int(bad[0]) + 1 if bad.size else n_steps
+        if bad.size:
+            self.halted = True
+            return int(bad[0]) + 1
+        return n_steps
 
     def evaluate(self, x, labels):
         """Mean loss and accuracy of a dataset kept on the GPU after its first use."""
-        cuda, k = self.cuda, self.k
+        cuda, net = self.cuda, self.net
         key = id(x)
-        if key not in self._eval_cache:
-            self._eval_cache[key] = (cuda.to_device(np.ascontiguousarray(x, dtype=self.net.dtype)),
-                                     cuda.to_device(np.ascontiguousarray(labels, dtype=np.int64)),
-                                     cuda.to_device(np.arange(len(x), dtype=np.int64)), x)
-        x_d, y_d, rows_d, _ = self._eval_cache[key]
-        loss_sum, correct = 0.0, 0
-        for start in range(0, len(x), self.eval_chunk):
-            n = min(self.eval_chunk, len(x) - start)
-            blocks, threads = k["grid_2d"](n, self.net.sizes[0])
-            k["gather"][blocks, threads](x_d, y_d, rows_d, start, n, self.acts[0], self.y_batch)
-            acts = self._forward(n)
-            self._loss(acts, self.y_batch[:n], n)
-            loss_sum += float(self.row_loss[:n].copy_to_host().sum())
-            correct += int(self.row_correct[:n].copy_to_host().sum())
-        return loss_sum / len(x), correct / len(x)
+        if key not in self._eval_data:
+            self._eval_data[key] = (
+                cuda.to_device(np.ascontiguousarray(x, dtype=net.dtype)),
+                cuda.to_device(np.ascontiguousarray(labels, dtype=np.int64)),
+                cuda.device_array(len(x), dtype=np.float64),
+                cuda.device_array(len(x), dtype=np.int64), x)
+        x_d, y_d, row_loss, row_correct, _ = self._eval_data[key]
+        args = (x_d, y_d, self.params, self.sizes, self.param_offsets, self.unit_offsets,
+                net.act_code, net.loss_code, self.acts, self.delta_a, self.eval_chunk,
+                row_loss, row_correct)
+        blocks = self._blocks(self.eval_kernel, args, self.eval_chunk)
+        self.eval_kernel[blocks, (self.steps.TILE, self.steps.TILE)](*args)
+        return (float(row_loss.copy_to_host().sum()) / len(x),
+                int(row_correct.copy_to_host().sum()) / len(x))
 
     def set_learning_rate(self, value):
         self.state.hyper[self.optimizer.hyperparameters.index("learning_rate")] = value
@@ -210,3 +158,9 @@ class CudaTrainer:
         self.params.copy_to_host(self.net.params)
         self.slots.copy_to_host(self.state.slots)
         self.scalars.copy_to_host(self.state.scalars)
+
+    def hidden_masks(self, n):
+        """The dropout masks of the last step's ``n`` rows, one (n, units) array per hidden layer."""
+        masks, layout = self.masks.copy_to_host(), self.net.layout
+        return [masks[n * layout.unit_offsets[l] : n * layout.unit_offsets[l + 1]]
+                .reshape(n, layout.sizes[l]) for l in range(1, layout.n_layers)]

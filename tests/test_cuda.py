@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed (pip install numba-cuda)")
+from numba import float64, int64  # noqa: E402
 
 import optimizers  # noqa: E402
 from kernels import activations, losses  # noqa: E402
@@ -23,139 +24,104 @@ if not cuda.is_available():
 
 from kernels.cuda import dense as gdense  # noqa: E402
 from kernels.cuda import losses as glosses  # noqa: E402
-from kernels.cuda import optimizers as gopt  # noqa: E402
 from network.cuda_trainer import CudaTrainer  # noqa: E402
 
 SIM = settings(max_examples=4, deadline=None)
 
 
+@cuda.jit
+def _product_kernel(A, B, C, M, N, K, trans_a, trans_b):
+    """C (M, N) = op(A) @ op(B) through the step kernel's tiled device function, one block."""
+    tile_a = cuda.shared.array((gdense.TILE, gdense.TILE), dtype=float64)
+    tile_b = cuda.shared.array((gdense.TILE, gdense.TILE), dtype=float64)
+    lda = M if trans_a else K
+    ldb = K if trans_b else N
+    tiles, per_row = gdense.tile_count(M, N)
+    for tile in range(tiles):
+        row, col = gdense.tile_element(tile, per_row)
+        acc = gdense.tile_product(A, 0, lda, trans_a, B, 0, ldb, trans_b, M, N, K, row, col,
+                                  tile_a, tile_b)
+        if row < M and col < N:
+            C[row * N + col] = acc
+
+
 @SIM
 @given(m=st.integers(1, 20), k=st.integers(1, 20), n=st.integers(1, 20),
        trans_a=st.booleans(), trans_b=st.booleans(), seed=st.integers(0, 1000))
-def test_tiled_matmul_equals_numpy(m, k, n, trans_a, trans_b, seed):
+def test_tiled_product_equals_numpy(m, k, n, trans_a, trans_b, seed):
     rng = np.random.default_rng(seed)
-    a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(np.float32)
-    b = rng.normal(size=(n, k) if trans_b else (k, n)).astype(np.float32)
-    c = cuda.device_array((m, n), dtype=np.float32)
-    gdense.matmul(cuda.to_device(a), cuda.to_device(b), c, trans_a, trans_b)
+    a = rng.normal(size=(k, m) if trans_a else (m, k))
+    b = rng.normal(size=(n, k) if trans_b else (k, n))
+    c = cuda.device_array(m * n)
+    _product_kernel[1, (gdense.TILE, gdense.TILE)](cuda.to_device(a.ravel()),
+                                                   cuda.to_device(b.ravel()), c, m, n, k,
+                                                   trans_a, trans_b)
     expected = (a.T if trans_a else a) @ (b.T if trans_b else b)
-    np.testing.assert_allclose(c.copy_to_host(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(c.copy_to_host().reshape(m, n), expected, rtol=1e-12, atol=1e-12)
+
+
+@cuda.jit
+def _activation_kernel(Z, b, code, single, G, A):
+    """Z <- f(Z + b) and G <- G * f'(A), element by element, by the step kernel's functions."""
+    i = cuda.grid(1)
+    if i < Z.shape[0]:
+        cols = b.shape[0]
+        Z[i] = Z.dtype.type(gdense.activate(Z[i] + b[i % cols], code, single))
+        G[i] = G[i] * gdense.derivative(A[i], code)
 
 
 @SIM
-@given(activation=st.sampled_from(list(ACTIVATIONS)), rows=st.integers(1, 17),
-       cols=st.integers(1, 40), seed=st.integers(0, 1000))
-def test_bias_activation_and_derivative_match_the_cpu(activation, rows, cols, seed):
+@given(activation=st.sampled_from(list(ACTIVATIONS)), dtype=st.sampled_from([np.float32, np.float64]),
+       rows=st.integers(1, 9), cols=st.integers(1, 20), seed=st.integers(0, 1000))
+def test_activations_and_derivatives_match_the_cpu(activation, dtype, rows, cols, seed):
+    """The GPU computes the CPU's own function in both dtypes (float32: the same fast_tanh)."""
     rng = np.random.default_rng(seed)
     code = ACTIVATIONS[activation]
-    z, b = rng.normal(size=(rows, cols)) * 3, rng.normal(size=cols)
+    z, b = (rng.normal(size=(rows, cols)) * 3).astype(dtype), rng.normal(size=cols).astype(dtype)
     expected = z.copy()
     activations.bias_activation(expected, b, code)
-    z_d = cuda.to_device(z)
-    blocks, threads = gdense.grid_2d(rows, cols)
-    gdense.bias_activation_kernel[blocks, threads](z_d, cuda.to_device(b), code)
-    np.testing.assert_allclose(z_d.copy_to_host(), expected, rtol=1e-10, atol=1e-15)
-    g = rng.normal(size=(rows, cols))
+    g = rng.normal(size=(rows, cols)).astype(dtype)
     expected_g = g.copy()
     activations.activation_backward(expected_g, expected, code)
-    g_d = cuda.to_device(g)
-    gdense.activation_backward_kernel[blocks, threads](g_d, cuda.to_device(expected), code)
-    np.testing.assert_allclose(g_d.copy_to_host(), expected_g, rtol=1e-10, atol=1e-15)
+    z_d, g_d = cuda.to_device(z.ravel()), cuda.to_device(g.ravel())
+    _activation_kernel[1, 256](z_d, cuda.to_device(b), code, dtype == np.float32, g_d,
+                               cuda.to_device(expected.ravel()))
+    tolerance = dict(rtol=1e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(z_d.copy_to_host().reshape(rows, cols), expected, **tolerance)
+    np.testing.assert_allclose(g_d.copy_to_host().reshape(rows, cols), expected_g, **tolerance)
 
 
-@SIM
-@given(rows=st.integers(1, 20), cols=st.integers(1, 70), seed=st.integers(0, 1000))
-def test_column_sum_and_weight_decay(rows, cols, seed):
-    rng = np.random.default_rng(seed)
-    d = rng.normal(size=(rows, cols))
-    out = cuda.device_array(cols)
-    blocks, threads = gdense.grid_1d(cols, 32)
-    gdense.column_sum_kernel[blocks, threads](cuda.to_device(d), out)
-    np.testing.assert_allclose(out.copy_to_host(), d.sum(axis=0), rtol=1e-12)
-    dw, w = rng.normal(size=37), rng.normal(size=37)
-    dw_d = cuda.to_device(dw)
-    gdense.add_weight_decay_kernel[1, 64](dw_d, cuda.to_device(w), 0.1)
-    np.testing.assert_allclose(dw_d.copy_to_host(), dw + 0.1 * w, rtol=1e-12)
+@cuda.jit
+def _loss_kernel(Z, y, loss_code, dZ, row_loss, row_correct, out):
+    """Per-row loss and gradient, then the block sum, as the step kernel does them."""
+    partial_loss = cuda.shared.array(gdense.THREADS, dtype=float64)
+    partial_hits = cuda.shared.array(gdense.THREADS, dtype=int64)
+    n = Z.shape[0]
+    t = gdense.block_thread()
+    for i in range(t, n, gdense.THREADS):
+        row_loss[i], row_correct[i] = glosses.row_loss_grad(Z, y, i, loss_code, dZ, n)
+    cuda.syncthreads()
+    loss_sum, hits = glosses.block_sum(row_loss, row_correct, n, partial_loss, partial_hits)
+    if t == 0:
+        out[0] = loss_sum
+        out[1] = hits
 
 
 @SIM
 @given(loss=st.sampled_from(list(LOSSES)), n=st.integers(1, 40), k=st.integers(2, 12),
        seed=st.integers(0, 1000))
-def test_softmax_loss_and_reduction_match_the_cpu(loss, n, k, seed):
+def test_softmax_loss_and_block_sum_match_the_cpu(loss, n, k, seed):
     rng = np.random.default_rng(seed)
     z, y = rng.normal(size=(n, k)) * 4, rng.integers(0, k, n)
     dz_cpu = np.empty_like(z)
     loss_sum, correct = losses.softmax_loss_grad(z.copy(), y, LOSSES[loss], dz_cpu)
-    dz = cuda.device_array_like(z)
-    row_loss, row_correct = cuda.device_array(n), cuda.device_array(n, dtype=np.int64)
-    blocks, threads = gdense.grid_1d(n, 32)
-    glosses.softmax_loss_grad_kernel[blocks, threads](cuda.to_device(z), cuda.to_device(y),
-                                                      LOSSES[loss], dz, row_loss, row_correct)
+    dz, out = cuda.device_array_like(z), cuda.device_array(2)
+    _loss_kernel[1, (gdense.TILE, gdense.TILE)](
+        cuda.to_device(z), cuda.to_device(y), LOSSES[loss], dz, cuda.device_array(n),
+        cuda.device_array(n, dtype=np.int64), out)
     np.testing.assert_allclose(dz.copy_to_host(), dz_cpu, rtol=1e-10, atol=1e-14)
-    step_losses, step_correct = cuda.device_array(3), cuda.device_array(3, dtype=np.int64)
-    halt = cuda.to_device(np.zeros(1, dtype=np.int32))
-    glosses.reduce_loss_kernel[1, glosses.REDUCE_THREADS](row_loss, row_correct, n, step_losses,
-                                                          step_correct, 2, halt)
-    assert step_losses.copy_to_host()[2] == pytest.approx(loss_sum / n, rel=1e-12)
-    assert step_correct.copy_to_host()[2] == correct and halt.copy_to_host()[0] == 0
-
-
-def test_reduction_raises_the_halt_flag_on_nan():
-    row_loss = cuda.to_device(np.array([1.0, np.nan, 2.0]))
-    halt = cuda.to_device(np.zeros(1, dtype=np.int32))
-    out = cuda.device_array(1)
-    glosses.reduce_loss_kernel[1, glosses.REDUCE_THREADS](
-        row_loss, cuda.to_device(np.ones(3, dtype=np.int64)), 3, out,
-        cuda.device_array(1, dtype=np.int64), 0, halt)
-    assert halt.copy_to_host()[0] == 1
-
-
-@pytest.mark.parametrize("name", list(optimizers.REGISTRY))
-def test_every_optimizer_rule_runs_on_the_gpu_as_on_the_cpu(name):
-    rng = np.random.default_rng(3)
-    opt = optimizers.get(name)
-    params = rng.normal(size=37).astype(np.float32)
-    cpu_params, cpu_state = params.copy(), opt.init(37, np.float32, HYPER)
-    state = opt.init(37, np.float32, HYPER)
-    p_d, slots_d = cuda.to_device(params), cuda.to_device(state.slots)
-    hyper_d, scalars_d = cuda.to_device(state.hyper), cuda.to_device(state.scalars)
-    coef_d = cuda.device_array(opt.n_coefficients)
-    halt = cuda.to_device(np.zeros(1, dtype=np.int32))
-    for step in range(3):
-        g = rng.normal(size=37).astype(np.float32)
-        loss = float(rng.uniform(0.5, 2.0))
-        opt.step(cpu_params, g, cpu_state, loss)
-        gopt.update(opt, p_d, cuda.to_device(g), slots_d, hyper_d, scalars_d,
-                    cuda.to_device(np.array([loss])), 0, halt, coef_d)
-    np.testing.assert_allclose(p_d.copy_to_host(), cpu_params, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(scalars_d.copy_to_host(), cpu_state.scalars, rtol=1e-12)
-
-
-@pytest.mark.parametrize("name", list(optimizers.REGISTRY))
-def test_the_gpu_update_flushes_subnormal_values_like_the_cpu(name):
-    """Both devices store 0 where a parameter or state entry is subnormal (kernels/fpenv.py)."""
-    from kernels.fpenv import FLOAT32_TINY
-
-    rng = np.random.default_rng(5)
-    opt = optimizers.get(name)
-    n = 24
-    params = rng.normal(size=n).astype(np.float32)
-    params[::3] = np.float32(3e-39)  # subnormal: zero gradient keeps them tiny after the update
-    state = opt.init(n, np.float32, HYPER)
-    state.slots[:, 1::3] = np.float32(-2e-40)
-    g = np.zeros(n, dtype=np.float32)
-    g[2::3] = rng.normal(size=g[2::3].shape)
-    cpu_params, cpu_state = params.copy(), opt.init(n, np.float32, HYPER)
-    cpu_state.slots[:] = state.slots
-    opt.step(cpu_params, g, cpu_state, 1.0)
-    p_d, slots_d = cuda.to_device(params), cuda.to_device(state.slots)
-    gopt.update(opt, p_d, cuda.to_device(g), slots_d, cuda.to_device(state.hyper),
-                cuda.to_device(state.scalars), cuda.to_device(np.array([1.0])), 0,
-                cuda.to_device(np.zeros(1, dtype=np.int32)), cuda.device_array(opt.n_coefficients))
-    for gpu, cpu in ((p_d.copy_to_host(), cpu_params), (slots_d.copy_to_host(), cpu_state.slots)):
-        assert not np.any((gpu != 0) & (np.abs(gpu) < FLOAT32_TINY))
-        np.testing.assert_array_equal(gpu == 0, cpu == 0)
-        np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-6)
+    total, hits = out.copy_to_host()
+    assert total == pytest.approx(loss_sum, rel=1e-12) and hits == correct
 
 
 def _tiny_problem(rng, n=11):
@@ -232,22 +198,32 @@ from tests import naive  # noqa: E402
 wrapping_uint64 = pytest.mark.filterwarnings("ignore:overflow encountered in scalar multiply")
 
 
+@cuda.jit
+def _mask_kernel(masks, keep, scale, seed, base):
+    i = cuda.grid(1)
+    if i < masks.shape[0]:
+        masks[i] = gdropout.mask_value(seed, base + i, keep, scale)
+
+
 @wrapping_uint64
 def test_gpu_dropout_masks_are_scaled_bernoulli_and_reproducible():
-    rows, cols, keep = 24, 40, 0.7
-    a = np.full((rows, cols), 2.0, dtype=np.float32)
+    n, keep = 960, 0.7
     masks = []
-    for base in (0, 0, rows * cols):
-        a_d, mask_d = cuda.to_device(a), cuda.device_array((rows, cols), dtype=np.float32)
-        blocks, threads = gdense.grid_2d(rows, cols)
-        gdropout.dropout_forward_kernel[blocks, threads](a_d, mask_d, keep, 123, base)
-        mask = mask_d.copy_to_host()
-        np.testing.assert_allclose(a_d.copy_to_host(), a * mask)
-        masks.append(mask)
+    for base in (0, 0, n):
+        mask_d = cuda.device_array(n, dtype=np.float32)
+        _mask_kernel[4, 256](mask_d, keep, np.float32(1 / keep), 123, base)
+        masks.append(mask_d.copy_to_host())
     assert set(np.unique(masks[0])) == {np.float32(0), np.float32(1 / keep)}
     assert (masks[0] > 0).mean() == pytest.approx(keep, abs=0.05)  # 960 draws: sd 0.015
     np.testing.assert_array_equal(masks[0], masks[1])  # same seed and counters: same mask
     assert (masks[0] != masks[2]).any()  # the next counters: a new mask
+
+
+@cuda.jit
+def _dropout_backward_kernel(G, A_dropped, mask, keep, code):
+    i = cuda.grid(1)
+    if i < G.shape[0]:
+        G[i] = gdropout.dropout_backward(G[i], A_dropped[i], mask[i], keep, code)
 
 
 @SIM
@@ -262,11 +238,11 @@ def test_gpu_dropout_backward_equals_the_cpu(rows, cols, activation, keep, seed)
     g = rng.normal(size=(rows, cols))
     expected = g.copy()
     cpu_dropout.dropout_activation_backward(expected, a_dropped, mask, keep, code)
-    g_d = cuda.to_device(g)
-    blocks, threads = gdense.grid_2d(rows, cols)
-    gdropout.dropout_activation_backward_kernel[blocks, threads](
-        g_d, cuda.to_device(a_dropped), cuda.to_device(mask), keep, code)
-    np.testing.assert_allclose(g_d.copy_to_host(), expected, rtol=1e-12, atol=1e-15)
+    g_d = cuda.to_device(g.ravel())
+    _dropout_backward_kernel[1, 256](g_d, cuda.to_device(a_dropped.ravel()),
+                                     cuda.to_device(mask.ravel()), keep, code)
+    np.testing.assert_allclose(g_d.copy_to_host().reshape(rows, cols), expected,
+                               rtol=1e-12, atol=1e-15)
 
 
 @wrapping_uint64
@@ -285,9 +261,8 @@ def test_a_dropout_step_on_cuda_follows_the_gradient_of_its_own_masks():
     assert trainer.train_steps(np.arange(batch, dtype=np.int64), 0, 1, 0.0, losses, correct,
                                dropout) == 1
     trainer.download()
-    masks = {l: trainer.masks[l][:batch].copy_to_host() for l in range(1, len(sizes) - 1)}
-    assert all(set(np.unique(m)) <= {0.0, 1 / (1 - dropout)} for m in masks.values())
-    hidden_masks = [masks[l] for l in range(1, len(sizes) - 1)]
+    hidden_masks = trainer.hidden_masks(batch)
+    assert all(set(np.unique(m)) <= {0.0, 1 / (1 - dropout)} for m in hidden_masks)
 
     def objective(params):
         return naive.objective(sizes, params, "tanh", "cross_entropy", 0.0, x, y, hidden_masks)

@@ -1,128 +1,111 @@
-"""Dense layer kernels on the GPU: tiled matrix products, bias + activation, derivatives.
+"""Dense layers on the GPU: device functions of the persistent step kernel.
 
-Shapes and math are those of :mod:`kernels.dense` and :mod:`kernels.activations`.
+Shapes and math are those of :mod:`kernels.dense` and :mod:`kernels.activations`;
+the arrays are the CPU's flat buffers (layout in :mod:`kernels.steps`), addressed
+by offset and row length instead of through 2-D views. Every function here is
+called by all threads of a ``TILE x TILE`` block (:data:`THREADS` threads) of
+:mod:`kernels.cuda.steps`; the products split their output into ``TILE x TILE``
+tiles that the grid's blocks take in turn (a grid-stride loop over tiles), each
+tile computed through shared memory.
 """
 
 import math
-from functools import lru_cache
 
-from numba import cuda, from_dtype
+import numpy as np
+from numba import cuda
 
-from ..activations import derivative
+from ..activations import derivative as cpu_derivative
+from ..activations import fast_tanh as cpu_fast_tanh
 from ..config import RELU, SIGMOID, TANH
 
+#: Side of the square output tile one block computes at a time.
 TILE = 16
+#: Threads per block of the step kernel: one per element of a tile.
+THREADS = TILE * TILE
+
+# The CPU's own scalar functions, compiled for the GPU.
+fast_tanh = cuda.jit(device=True)(cpu_fast_tanh.py_func)
+derivative = cuda.jit(device=True)(cpu_derivative.py_func)
 
 
 @cuda.jit(device=True)
-def activate(x, code):
-    """The activation of one scalar; sigmoid in its overflow-free form."""
+def activate(x, code, single):
+    """``f(x)`` of one scalar, the formulas of :func:`kernels.activations.bias_activation`.
+
+    ``single`` (float32) takes the CPU's float32 formulas, tanh and sigmoid through
+    :func:`kernels.activations.fast_tanh`, so both devices compute the same function.
+    """
     if code == SIGMOID:
+        if single:
+            half = np.float32(0.5)
+            return half + half * fast_tanh(half * x)
         if x >= 0:
             return 1 / (1 + math.exp(-x))
         e = math.exp(x)
         return e / (1 + e)
     if code == TANH:
+        if single:
+            return fast_tanh(x)
         return math.tanh(x)
     if code == RELU:
         return max(x, 0)
     return x
 
 
-# f'(z) through a = f(z): the CPU's own scalar function, compiled for the GPU.
-derivative_from_output = cuda.jit(device=True)(derivative.py_func)
+@cuda.jit(device=True)
+def block_thread():
+    """This thread's index in its block, ``0 .. THREADS - 1``."""
+    return cuda.threadIdx.y * TILE + cuda.threadIdx.x
 
 
-@lru_cache(maxsize=None)
-def matmul_kernel(dtype):
-    """The tiled product kernel for one dtype (shared memory needs a fixed type).
+@cuda.jit(device=True)
+def grid_thread():
+    """``(index, count)`` of this thread among all threads of the grid, for grid-stride loops."""
+    return cuda.blockIdx.x * THREADS + block_thread(), cuda.gridDim.x * THREADS
 
-    ``C = op(A) @ op(B)`` with ``op(A)`` of shape (M, K), ``op(B)`` of shape (K, N),
-    ``C`` (M, N). ``trans_a`` means A is stored as (K, M) and read transposed, so
-    the three products of a dense layer (``x @ W``, ``x.T @ delta``,
-    ``delta @ W.T``) need no copies. Launch with ``TILE x TILE`` threads per
-    block and ``(ceil(N / TILE), ceil(M / TILE))`` blocks; edges that are not a
-    multiple of ``TILE`` are padded with zeros in shared memory.
+
+@cuda.jit(device=True)
+def tile_count(rows, cols):
+    """``(tiles in all, tiles per row of tiles)`` covering a ``(rows, cols)`` output."""
+    per_row = (cols + TILE - 1) // TILE
+    return ((rows + TILE - 1) // TILE) * per_row, per_row
+
+
+@cuda.jit(device=True)
+def tile_element(tile, per_row):
+    """``(row, col)`` of the output element this thread computes in ``tile``."""
+    return (tile // per_row) * TILE + cuda.threadIdx.y, (tile % per_row) * TILE + cuda.threadIdx.x
+
+
+@cuda.jit(device=True)
+def tile_product(A, a_off, lda, trans_a, B, b_off, ldb, trans_b, M, N, K, row, col,
+                 tile_a, tile_b):
+    """Element ``(row, col)`` of ``op(A) @ op(B)``, through shared memory; all threads of a block.
+
+    ``op(A)`` is (M, K) and ``op(B)`` is (K, N). ``A`` is stored row-major from
+    ``a_off`` with rows of ``lda``: ``op(A)[r, k] = A[a_off + r*lda + k]``, or
+    ``A[a_off + k*lda + r]`` when ``trans_a`` (A stored as (K, M)); likewise ``B``.
+    So the three products of a dense layer, ``x @ W``, ``x.T @ delta`` and
+    ``delta @ W.T``, need no copies. ``tile_a`` and ``tile_b`` are the block's
+    ``(TILE, TILE)`` shared arrays; edges are padded with zeros there. Returns 0
+    for a thread outside the output (it must still take part, for the syncs).
     """
-    nb_type = from_dtype(dtype)
-
-    @cuda.jit
-    def kernel(A, B, C, trans_a, trans_b):
-        tile_a = cuda.shared.array((TILE, TILE), dtype=nb_type)
-        tile_b = cuda.shared.array((TILE, TILE), dtype=nb_type)
-        tx = cuda.threadIdx.x
-        ty = cuda.threadIdx.y
-        row = cuda.blockIdx.y * TILE + ty
-        col = cuda.blockIdx.x * TILE + tx
-        M, N = C.shape
-        K = A.shape[0] if trans_a else A.shape[1]
-        acc = nb_type(0)
-        for start in range(0, K, TILE):
-            ka = start + tx
-            if row < M and ka < K:
-                tile_a[ty, tx] = A[ka, row] if trans_a else A[row, ka]
-            else:
-                tile_a[ty, tx] = 0
-            kb = start + ty
-            if kb < K and col < N:
-                tile_b[ty, tx] = B[col, kb] if trans_b else B[kb, col]
-            else:
-                tile_b[ty, tx] = 0
-            cuda.syncthreads()
-            for k in range(TILE):
-                acc += tile_a[ty, k] * tile_b[k, tx]
-            cuda.syncthreads()
-        if row < M and col < N:
-            C[row, col] = acc
-
-    return kernel
-
-
-def matmul(A, B, C, trans_a=False, trans_b=False, stream=0):
-    """Launch :func:`matmul_kernel` for ``C = op(A) @ op(B)``."""
-    M, N = C.shape
-    grid = ((N + TILE - 1) // TILE, (M + TILE - 1) // TILE)
-    matmul_kernel(C.dtype)[grid, (TILE, TILE), stream](A, B, C, trans_a, trans_b)
-
-
-@cuda.jit
-def bias_activation_kernel(Z, b, code):
-    """``Z[i, j] <- f(Z[i, j] + b[j])``; one thread per element (2-D grid)."""
-    i, j = cuda.grid(2)
-    if i < Z.shape[0] and j < Z.shape[1]:
-        Z[i, j] = activate(Z[i, j] + b[j], code)
-
-
-@cuda.jit
-def activation_backward_kernel(G, A, code):
-    """``G[i, j] <- G[i, j] * f'(z)`` with f' through ``A = f(z)``."""
-    i, j = cuda.grid(2)
-    if i < G.shape[0] and j < G.shape[1]:
-        G[i, j] = G[i, j] * derivative_from_output(A[i, j], code)
-
-
-@cuda.jit
-def column_sum_kernel(D, out):
-    """``out[j] = sum_i D[i, j]``: the bias gradient; one thread per column."""
-    j = cuda.grid(1)
-    if j < D.shape[1]:
-        acc = D[0, j] * 0
-        for i in range(D.shape[0]):
-            acc += D[i, j]
-        out[j] = acc
-
-
-@cuda.jit
-def add_weight_decay_kernel(dW, W, weight_decay):
-    """``dW <- dW + weight_decay * W`` over flat arrays of equal length."""
-    k = cuda.grid(1)
-    if k < dW.shape[0]:
-        dW[k] += W.dtype.type(weight_decay) * W[k]
-
-
-def grid_1d(n, threads=256):
-    return ((n + threads - 1) // threads,), (threads,)
-
-
-def grid_2d(rows, cols, threads=(8, 32)):
-    return ((rows + threads[0] - 1) // threads[0], (cols + threads[1] - 1) // threads[1]), threads
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
+    acc = A.dtype.type(0)
+    for start in range(0, K, TILE):
+        ka = start + tx
+        if row < M and ka < K:
+            tile_a[ty, tx] = A[a_off + ka * lda + row] if trans_a else A[a_off + row * lda + ka]
+        else:
+            tile_a[ty, tx] = 0
+        kb = start + ty
+        if kb < K and col < N:
+            tile_b[ty, tx] = B[b_off + col * ldb + kb] if trans_b else B[b_off + kb * ldb + col]
+        else:
+            tile_b[ty, tx] = 0
+        cuda.syncthreads()
+        for k in range(TILE):
+            acc += tile_a[ty, k] * tile_b[k, tx]
+        cuda.syncthreads()
+    return acc

@@ -2,12 +2,12 @@
 
 The CPU draws its masks from Numba's sequential generator; thousands of GPU
 threads cannot share one. Each mask entry here is instead a hash of
-``(seed, counter)``: thread ``(i, j)`` of a launch uses counter
-``base + i * units + j`` and the host advances ``base`` by the launch's size,
-so every draw of a run is distinct, a seeded run is reproducible, and no
-per-thread generator state has to live on the device. The hash is SplitMix64's
-output function (Steele, Lea & Flood, 2014), whose 64-bit results pass BigCrush
-when fed consecutive counters; the top 53 bits become a float64 in [0, 1).
+``(seed, counter)``: the step kernel gives every draw of a run its own counter
+(:func:`kernels.cuda.steps.dropout_counter`), so every draw is distinct, a seeded
+run is reproducible, however it is split into chunks, and no per-thread
+generator state has to live on the device. The hash is SplitMix64's output
+function (Steele, Lea & Flood, 2014), whose 64-bit results pass BigCrush when
+fed consecutive counters; the top 53 bits become a float64 in [0, 1).
 
 Masks therefore differ from the CPU's for the same seed (both are Bernoulli(keep)
 scaled by 1/keep); the backward pass is the CPU's formula.
@@ -15,7 +15,7 @@ scaled by 1/keep); the backward pass is the CPU's formula.
 
 from numba import cuda, uint64
 
-from .dense import derivative_from_output
+from .dense import derivative
 
 _GOLDEN = uint64(0x9E3779B97F4A7C15)
 _MIX1 = uint64(0xBF58476D1CE4E5B9)
@@ -32,31 +32,18 @@ def counter_uniform(seed, counter):
     return (z >> uint64(11)) * (1.0 / 9007199254740992.0)  # 2**-53
 
 
-@cuda.jit
-def dropout_forward_kernel(A, mask, keep, seed, base):
-    """Draw a mask and apply it, in place: ``mask[i, j]`` is ``1/keep`` with probability
-    ``keep`` and 0 otherwise, ``A[i, j] *= mask[i, j]``.
-
-    ``A`` and ``mask`` are (batch, units); draw ``(i, j)`` uses counter
-    ``base + i * units + j`` (the caller then advances ``base`` by ``batch * units``).
-    One thread per element (2-D grid).
-    """
-    i, j = cuda.grid(2)
-    rows, cols = A.shape
-    if i < rows and j < cols:
-        m = A.dtype.type(1.0 / keep) if counter_uniform(seed, base + i * cols + j) < keep else A.dtype.type(0)
-        mask[i, j] = m
-        A[i, j] *= m
+@cuda.jit(device=True)
+def mask_value(seed, counter, keep, scale):
+    """One mask entry: ``scale`` (``1 / keep`` in the buffers' dtype) with probability
+    ``keep``, else 0."""
+    return scale if counter_uniform(seed, counter) < keep else scale * 0
 
 
-@cuda.jit
-def dropout_activation_backward_kernel(G, A_dropped, mask, keep, code):
-    """``G <- G * m * f'(z)``, f' through the undropped output ``A_dropped * keep`` of a
-    kept unit; dropped units get 0 (as :func:`kernels.dropout.dropout_activation_backward`)."""
-    i, j = cuda.grid(2)
-    if i < G.shape[0] and j < G.shape[1]:
-        m = mask[i, j]
-        if m == 0:
-            G[i, j] = 0
-        else:
-            G[i, j] *= m * derivative_from_output(A_dropped[i, j] * A_dropped.dtype.type(keep), code)
+@cuda.jit(device=True)
+def dropout_backward(g, a_dropped, m, keep, code):
+    """dL/dz of one element of a dropped-out layer: ``g * m * f'(z)``, f' through the
+    undropped output ``a_dropped * keep`` (``keep`` in the buffers' dtype); 0 for a
+    dropped unit (as :func:`kernels.dropout.dropout_activation_backward`)."""
+    if m == 0:
+        return g * 0
+    return g * (m * derivative(a_dropped * keep, code))
