@@ -28,6 +28,10 @@ from network.cuda_trainer import CudaTrainer  # noqa: E402
 
 SIM = settings(max_examples=4, deadline=None)
 
+# On the simulator the hash's uint64 products are NumPy scalars, which wrap modulo 2**64 exactly
+# as the GPU does but warn about it.
+wrapping_uint64 = pytest.mark.filterwarnings("ignore:overflow encountered in scalar multiply")
+
 
 @cuda.jit
 def _product_kernel(A, B, C, M, N, K, trans_a, trans_b):
@@ -130,28 +134,117 @@ def _tiny_problem(rng, n=11):
     return x, y
 
 
-def test_training_steps_on_cuda_equal_the_cpu(name="adam"):
+def _train_both(sizes, activation, loss, dtype, name, x, y, order, n_steps, batch, weight_decay,
+                chunks=1, hyper=HYPER, prepare=None):
+    """The same steps on the CPU loop and the GPU kernel (in ``chunks`` launches), from the same
+    network; returns ``(cpu net, cpu state, cpu losses, gpu net, gpu state, gpu losses, trainer)``."""
+    nets = [MLP(sizes, activation=activation, loss=loss, dtype=dtype, seed=0) for _ in range(2)]
+    opt = optimizers.get(name)
+    states = [opt.init(nets[0].layout.n_params, dtype, hyper) for _ in range(2)]
+    for net, state in zip(nets, states):
+        if prepare is not None:
+            prepare(net, state)
+    cpu, gpu = nets
+    _, cpu_losses, _ = cpu.train_steps(x, y, order, 0, n_steps, batch, opt, states[0],
+                                       weight_decay=weight_decay)
+    trainer = CudaTrainer(gpu, opt, states[1], x, y, batch_size=batch, eval_chunk=8)
+    losses, correct = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
+    bounds = np.linspace(0, n_steps, chunks + 1).astype(int)
+    for first, last in zip(bounds[:-1], bounds[1:]):
+        assert trainer.train_steps(order, first, last - first, weight_decay, losses[first:last],
+                                   correct[first:last]) == last - first
+    trainer.download()
+    return cpu, states[0], cpu_losses, gpu, states[1], losses, trainer
+
+
+@pytest.mark.parametrize("name", list(optimizers.REGISTRY))
+def test_training_steps_on_cuda_equal_the_cpu(name):
+    """float64: every optimizer, losses to 1e-10 and parameters to 1e-9 relative, over two launches
+    (the last batch of the epoch is short)."""
     rng = np.random.default_rng(4)
     x, y = _tiny_problem(rng)
     order = rng.permutation(len(x)).astype(np.int64)
-    cpu = MLP([5, 7, 3], activation="tanh", loss="mean_squared_error", dtype=np.float64, seed=0)
-    gpu = MLP([5, 7, 3], activation="tanh", loss="mean_squared_error", dtype=np.float64, seed=0)
-    opt = optimizers.get(name)
-    cpu_state, gpu_state = opt.init(cpu.layout.n_params, np.float64, HYPER), \
-        opt.init(gpu.layout.n_params, np.float64, HYPER)
-    done, cpu_losses, cpu_correct = cpu.train_steps(x, y, order, 0, 3, 4, opt, cpu_state,
-                                                    weight_decay=0.01)
-    trainer = CudaTrainer(gpu, opt, gpu_state, x, y, batch_size=4, eval_chunk=8)
-    losses, correct = np.empty(3), np.empty(3, dtype=np.int64)
-    assert trainer.train_steps(order, 0, 3, 0.01, losses, correct) == 3
-    trainer.download()
+    cpu, cpu_state, cpu_losses, gpu, gpu_state, losses, trainer = _train_both(
+        [5, 7, 3], "tanh", "mean_squared_error", np.float64, name, x, y, order, 3, 4, 0.01, chunks=2)
     np.testing.assert_allclose(losses, cpu_losses, rtol=1e-10)
-    np.testing.assert_array_equal(correct, cpu_correct)
     np.testing.assert_allclose(gpu.params, cpu.params, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(gpu_state.slots, cpu_state.slots, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gpu_state.scalars, cpu_state.scalars, rtol=1e-12)
     loss, accuracy = trainer.evaluate(x, y)
     expected_loss, expected_accuracy = cpu.evaluate(x, y)
     assert loss == pytest.approx(expected_loss, rel=1e-10) and accuracy == expected_accuracy
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "ReLU"])
+def test_float32_training_on_cuda_agrees_with_the_cpu(activation):
+    """float32, the dtype people train in: the same functions on both devices (tanh and sigmoid
+    through fast_tanh); only the order of the sums differs, so after 4 Adam steps losses agree to
+    1e-5 and parameters to 1e-4 relative (Adam's step is lr-sized whatever the gradient's size)."""
+    rng = np.random.default_rng(9)
+    x, y = _tiny_problem(rng, n=16)
+    order = rng.permutation(len(x)).astype(np.int64)
+    cpu, cpu_state, cpu_losses, gpu, gpu_state, losses, _ = _train_both(
+        [5, 9, 6, 3], activation, "cross_entropy", np.float32, "adam", x.astype(np.float32), y,
+        order, 4, 4, 0.001)
+    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-5)
+    np.testing.assert_allclose(gpu.params, cpu.params, rtol=1e-4, atol=1e-5)
+
+
+def test_the_gpu_leaves_no_subnormal_values_like_the_cpu():
+    """Dead ReLU units under weight decay: sgd halves their weights at every step, from 1e-36 into
+    the subnormal range (2.4e-40 after 12 steps); both devices store zeros there instead
+    (kernels/fpenv.py), at the same places."""
+    from kernels.fpenv import FLOAT32_TINY
+
+    def dead_units(net, state):
+        net.params[:] = np.where(net.layout.weight_mask(), 1e-36, net.params)
+        for layer in range(net.layout.n_layers - 1):
+            net.biases(layer)[:] = -1.0
+
+    x, y = np.zeros((4, 5), dtype=np.float32), np.arange(4, dtype=np.int64) % 3
+    cpu, cpu_state, _, gpu, gpu_state, _, _ = _train_both(
+        [5, 4, 3], "ReLU", "cross_entropy", np.float32, "sgd", x, y,
+        np.tile(np.arange(4, dtype=np.int64), 12), 12, 4, 1.0, hyper={**HYPER, "learning_rate": 0.5},
+        prepare=dead_units)
+    weights = gpu.layout.weight_mask()
+    assert np.all(cpu.params[weights] == 0)
+    for on_gpu, on_cpu in ((gpu.params, cpu.params), (gpu_state.slots, cpu_state.slots)):
+        assert not np.any((on_gpu != 0) & (np.abs(on_gpu) < FLOAT32_TINY))
+        np.testing.assert_array_equal(on_gpu == 0, on_cpu == 0)
+
+
+@wrapping_uint64
+def test_a_chunk_of_any_length_is_one_kernel_launch(monkeypatch):
+    """The launch count is a property of the design: one launch per chunk of steps, however
+    many steps, and one per evaluation, however many rows (only copies besides)."""
+    from numba.cuda.simulator.kernel import FakeCUDAKernel
+
+    launches = []
+    original = FakeCUDAKernel.__call__
+
+    def counting(self, *args):
+        if not self._device:
+            launches.append(self.fn.__name__)
+        return original(self, *args)
+
+    monkeypatch.setattr(FakeCUDAKernel, "__call__", counting)
+    rng = np.random.default_rng(6)
+    x, y = _tiny_problem(rng, n=30)
+    net = MLP([5, 4, 3], dtype=np.float64, seed=0)
+    opt = optimizers.get("nadam")
+    trainer = CudaTrainer(net, opt, opt.init(net.layout.n_params, np.float64, HYPER), x, y, 3,
+                          eval_chunk=4)
+    order = rng.permutation(30).astype(np.int64)
+    first = 0
+    for n_steps in (1, 2, 7):
+        launches.clear()
+        losses, correct = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
+        trainer.train_steps(order, first, n_steps, 0.0, losses, correct, dropout=0.2)
+        first += n_steps
+        assert launches == ["train_steps_kernel"]
+    launches.clear()
+    trainer.evaluate(x, y)  # 30 rows, 8 chunks of at most 4
+    assert launches == ["evaluate_kernel"]
 
 
 def test_a_nan_on_the_gpu_freezes_the_parameters_like_the_cpu():
@@ -193,9 +286,6 @@ from kernels import dropout as cpu_dropout  # noqa: E402
 from kernels.cuda import dropout as gdropout  # noqa: E402
 from tests import naive  # noqa: E402
 
-# On the simulator the hash's uint64 products are NumPy scalars, which wrap modulo 2**64 exactly
-# as the GPU does but warn about it.
-wrapping_uint64 = pytest.mark.filterwarnings("ignore:overflow encountered in scalar multiply")
 
 
 @cuda.jit
