@@ -44,6 +44,9 @@ class CpuTrainer:
 def resolve_device(device):
     """``auto`` -> ``cuda`` when a GPU is usable, else ``cpu``; ``cuda`` without one raises.
 
+    Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, thousands of times slower than
+    the CPU loop) counts as usable for an explicit ``cuda`` only, never for ``auto``.
+
     Raises
     ------
     RuntimeError
@@ -58,11 +61,18 @@ def resolve_device(device):
         usable, detail = cuda_status()
     except ImportError as exc:  # numba-cuda missing
         usable, detail = False, str(exc)
-    if usable:
+    if usable and (device == "cuda" or not simulated()):
         return "cuda"
     if device == "cuda":
         raise RuntimeError(f"--device cuda: {detail}")
     return "cpu"
+
+
+def simulated():
+    """True when numba.cuda is Numba's CUDA simulator."""
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
 
 
 def make_trainer(device, net, optimizer, state, x, labels, batch_size, seed=0):

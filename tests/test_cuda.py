@@ -381,3 +381,38 @@ def test_training_with_dropout_on_cuda_is_seeded():
     with_dropout = trained(0.5)
     np.testing.assert_array_equal(trained(0.5), with_dropout)
     assert not np.array_equal(trained(0.0), with_dropout)
+
+
+# ------------------------------------------------------------------ device resolution
+def test_resolve_device_runs_a_test_kernel_and_reports_a_broken_stack_in_one_line(monkeypatch):
+    from kernels.cuda import steps
+    from network.backends import resolve_device
+
+    assert resolve_device("cuda") == "cuda"
+    assert resolve_device("auto") == "cpu"  # never the simulator unless asked for
+
+    def broken_compiler():
+        raise AttributeError("module 'numpy' has no attribute 'row_stack'\n  (traceback ...)")
+
+    monkeypatch.setattr(steps, "grid_sync", broken_compiler)
+    with pytest.raises(RuntimeError) as failure:
+        resolve_device("cuda")
+    message = str(failure.value)  # the simulator puts the thread's ids in the middle
+    assert message.startswith("--device cuda: CUDA unusable: AttributeError: ")
+    assert message.endswith("module 'numpy' has no attribute 'row_stack'")
+    assert resolve_device("auto") == "cpu"
+
+
+def test_numba_cuda_loads_without_numpys_row_stack():
+    """NumPy 2.5 removed np.row_stack, which numba-cuda <= 0.30.4 still names when it loads its
+    array functions; importing kernels.cuda gives the alias back first. Run in a fresh process
+    with the alias deleted, as NumPy 2.5 has it."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\n"
+            "if hasattr(np, 'row_stack'): del np.row_stack\n"
+            "import kernels.cuda\n"
+            "import numba.cuda.np.arrayobj\n"
+            "assert np.row_stack is np.vstack\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
