@@ -113,7 +113,7 @@ class CudaTrainer:
                 self.draws, self.slots, self.hyper, self.scalars, self.coef, self.row_loss,
                 self.row_correct, self.halt, losses_d, corrects_d)
         blocks = self._blocks(self.step_kernel, args, self.batch_size)
-        self.step_kernel[blocks, (self.steps.TILE, self.steps.TILE)](*args)
+        self.steps.launch(self.step_kernel, blocks, args)
         self.draws += n_steps * net.layout.n_layers * self.delta_a.shape[0]
         host_losses = losses_d.copy_to_host()
         losses[:n_steps] = host_losses
@@ -139,7 +139,7 @@ class CudaTrainer:
                 net.act_code, net.loss_code, self.acts, self.delta_a, self.eval_chunk,
                 row_loss, row_correct)
         blocks = self._blocks(self.eval_kernel, args, self.eval_chunk)
-        self.eval_kernel[blocks, (self.steps.TILE, self.steps.TILE)](*args)
+        self.steps.launch(self.eval_kernel, blocks, args)
         return (float(row_loss.copy_to_host().sum()) / len(x),
                 int(row_correct.copy_to_host().sum()) / len(x))
 

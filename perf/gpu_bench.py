@@ -1,20 +1,35 @@
-"""Workload A on a CUDA GPU: correctness against the CPU, then seconds per epoch.
+"""nbnet on a CUDA GPU against its own CPU loop and PyTorch (eager and CUDA-graph), seconds per epoch.
 
-Run on a machine with an NVIDIA GPU and numba-cuda (``pip install -e ".[cuda]"``):
+Run on a machine with an NVIDIA GPU and numba-cuda (``pip install -e ".[cuda]"``);
+wandb and optuna are not needed:
 
-    python perf/gpu_bench.py                 # batch 16, 256, 4096; prints one table
+    python perf/gpu_bench.py                 # prints the table
     python perf/gpu_bench.py --write         # also records it in perf/RESULTS.md
 
-It first trains a few steps of a small float64 network on the GPU and on the CPU
-and checks that losses and parameters agree (the same check as
-tests/test_cuda.py, on real hardware), then times one epoch of workload A
-(784-128-128-128-10, tanh, Adam lr 1e-3, 54,000 Fashion-MNIST images) for nbnet
-on cuda, nbnet on the CPU and PyTorch on cuda when it is installed, each after a
-warm-up epoch (compilation excluded), median of ``--repeats``.
+It first trains a few steps of a small float64 network with every optimizer on
+the GPU and on the CPU and checks that losses and parameters agree (the same
+check as tests/test_cuda.py, on real hardware). Then, for workload A
+(784-128-128-128-10 tanh, Adam lr 1e-3, 54,000 Fashion-MNIST images) at each
+``--batch`` and for the shipped default configuration (784-1024-1024-10 ReLU,
+nadam, weight decay 1e-4, batch 64), one epoch of:
+
+* nbnet on cuda, in ``--chunks`` launches per epoch (40, as ``train.py`` does),
+  with the kernel launches per step counted while it runs;
+* nbnet on this machine's CPU;
+* PyTorch on cuda, eager (what most PyTorch code does);
+* PyTorch on cuda with the whole step (gather, forward, loss, backward, Adam with
+  ``capturable=True``) captured once in a CUDA graph and replayed per batch, the
+  fastest a PyTorch user gets without writing kernels (the last partial batch of
+  the epoch, another shape, runs eagerly).
+
+Each is timed after a warm-up epoch (compilation and capture excluded; the
+warm-up time of nbnet's first epoch is printed apart), median of ``--repeats``.
 """
 
 import argparse
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +39,18 @@ sys.path.insert(0, str(ROOT))
 
 import optimizers  # noqa: E402
 from network import MLP  # noqa: E402
-from network.backends import resolve_device  # noqa: E402
+from network.backends import make_trainer, resolve_device  # noqa: E402
 from perf.bench_cpu import ADAM, SIZES, load, timed, write_results_section  # noqa: E402
+
+#: The shipped default configuration (python train.py), as a benchmark row.
+DEFAULT = dict(sizes=[784, 1024, 1024, 10], activation="ReLU", optimizer="nadam", batch=64,
+               weight_decay=1e-4, hyper=dict(learning_rate=0.00022975, beta1=0.9, beta2=0.999,
+                                             epsilon=1e-8))
+WORKLOAD_A = dict(sizes=SIZES, activation="tanh", optimizer="adam", weight_decay=0.0, hyper=ADAM)
 
 
 def check_against_cpu():
+    """Largest parameter difference between GPU and CPU after 10 float64 steps, every optimizer."""
     from network.cuda_trainer import CudaTrainer
 
     rng = np.random.default_rng(0)
@@ -37,10 +59,11 @@ def check_against_cpu():
     worst = 0.0
     for name in optimizers.REGISTRY:
         opt = optimizers.get(name)
+        hyper = ADAM | {"momentum": 0.9, "beta": 0.9}
         cpu = MLP([20, 33, 17, 10], activation="tanh", dtype=np.float64, seed=1)
         gpu = MLP([20, 33, 17, 10], activation="tanh", dtype=np.float64, seed=1)
-        cpu_state = opt.init(cpu.layout.n_params, np.float64, ADAM | {"momentum": 0.9, "beta": 0.9})
-        gpu_state = opt.init(gpu.layout.n_params, np.float64, ADAM | {"momentum": 0.9, "beta": 0.9})
+        cpu_state = opt.init(cpu.layout.n_params, np.float64, hyper)
+        gpu_state = opt.init(gpu.layout.n_params, np.float64, hyper)
         _, cpu_losses, _ = cpu.train_steps(x, y, order, 0, 10, 29, opt, cpu_state, weight_decay=1e-3)
         trainer = CudaTrainer(gpu, opt, gpu_state, x, y, 29)
         losses, corrects = np.empty(10), np.empty(10, dtype=np.int64)
@@ -52,24 +75,72 @@ def check_against_cpu():
     return worst
 
 
-def time_nbnet(device, x, y, order, batch, repeats):
-    from network.backends import make_trainer
+@contextmanager
+def counting_launches():
+    """Count every numba.cuda kernel launch inside the block: yields a list, one entry per launch."""
+    from numba.cuda import dispatcher
 
-    net = MLP(SIZES, activation="tanh")
-    opt = optimizers.get("adam")
-    state = opt.init(net.layout.n_params, net.dtype, ADAM)
+    launches = []
+    original = dispatcher._LaunchConfiguration.__call__
+
+    def counted(self, *args):
+        launches.append(self.dispatcher.py_func.__name__)
+        return original(self, *args)
+
+    dispatcher._LaunchConfiguration.__call__ = counted
+    try:
+        yield launches
+    finally:
+        dispatcher._LaunchConfiguration.__call__ = original
+
+
+def time_nbnet(device, work, x, y, order, batch, repeats, chunks, blocks=None):
+    """``(median s/epoch, first epoch s, launches per step)`` of nbnet on ``device``."""
+    net = MLP(work["sizes"], activation=work["activation"])
+    opt = optimizers.get(work["optimizer"])
+    state = opt.init(net.layout.n_params, net.dtype, work["hyper"])
     trainer = make_trainer(device, net, opt, state, x, y, batch)
+    if blocks is not None:
+        trainer.blocks = blocks
     steps = -(-len(order) // batch)
-    losses, corrects = np.empty(steps), np.empty(steps, dtype=np.int64)
+    chunk = -(-steps // chunks)
+    losses, corrects = np.empty(chunk), np.empty(chunk, dtype=np.int64)
 
     def epoch():
-        trainer.train_steps(order, 0, steps, 0.0, losses, corrects)
+        for first in range(0, steps, chunk):
+            n = min(chunk, steps - first)
+            trainer.train_steps(order, first, n, work["weight_decay"], losses[:n], corrects[:n])
 
     first = timed(epoch, 1)  # warm-up, includes compilation
-    return timed(epoch, repeats), first
+    launches = None
+    if device == "cuda":
+        with counting_launches() as launched:
+            epoch()
+        launches = len(launched) / steps
+    return timed(epoch, repeats), first, launches
 
 
-def time_torch(x, y, order, batch, repeats):
+def torch_model(work, dev):
+    import torch
+
+    torch.manual_seed(0)
+    act = {"tanh": torch.nn.Tanh, "ReLU": torch.nn.ReLU}[work["activation"]]
+    layers = []
+    for n_in, n_out in zip(work["sizes"][:-1], work["sizes"][1:]):
+        layers += [torch.nn.Linear(n_in, n_out), act()]
+    model = torch.nn.Sequential(*layers[:-1]).to(dev)
+    h = work["hyper"]
+
+    def optimizer(capturable):
+        kind = {"adam": torch.optim.Adam, "nadam": torch.optim.NAdam}[work["optimizer"]]
+        return kind(model.parameters(), lr=h["learning_rate"], betas=(h["beta1"], h["beta2"]),
+                    eps=h["epsilon"], weight_decay=work["weight_decay"], capturable=capturable)
+
+    return model, optimizer
+
+
+def time_torch(work, x, y, order, batch, repeats, graph):
+    """PyTorch on cuda, s/epoch (None without torch or a GPU); ``graph``: the step in a CUDA graph."""
     try:
         import torch
     except ImportError:
@@ -77,30 +148,71 @@ def time_torch(x, y, order, batch, repeats):
     if not torch.cuda.is_available():
         return None
     dev = torch.device("cuda")
-    layers = []
-    for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
-        layers += [torch.nn.Linear(n_in, n_out), torch.nn.Tanh()]
-    model = torch.nn.Sequential(*layers[:-1]).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model, make_optimizer = torch_model(work, dev)
+    opt = make_optimizer(capturable=graph)
     loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt, ot = (torch.from_numpy(a).to(dev) for a in (x, y, order))
+    full = len(order) // batch * batch
+
+    def eager_step(idx):
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(xt[idx]), yt[idx]).backward()
+        opt.step()
+
+    if graph:
+        static_idx = ot[:batch].clone()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up on a side stream, as torch.cuda.graphs asks
+            for _ in range(3):
+                eager_step(static_idx)
+        torch.cuda.current_stream().wait_stream(side)
+        captured = torch.cuda.CUDAGraph()
+        opt.zero_grad(set_to_none=True)
+        with torch.cuda.graph(captured):
+            loss_fn(model(xt[static_idx]), yt[static_idx]).backward()
+            opt.step()
+
+        def step(start):
+            static_idx.copy_(ot[start : start + batch])
+            captured.replay()
+    else:
+        def step(start):
+            eager_step(ot[start : start + batch])
 
     def epoch():
-        for start in range(0, len(ot), batch):
-            idx = ot[start : start + batch]
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(xt[idx]), yt[idx]).backward()
-            opt.step()
+        for start in range(0, full, batch):
+            step(start)
+        if full < len(order):
+            eager_step(ot[full:])  # the short last batch: another shape than the graph's
         torch.cuda.synchronize()
 
     epoch()
     return timed(epoch, repeats)
 
 
+def row(label, work, x, y, order, batch, args):
+    gpu, first, launches = time_nbnet("cuda", work, x, y, order, batch, args.repeats, args.chunks,
+                                      args.blocks)
+    cpu, _, _ = time_nbnet("cpu", work, x, y, order, batch, args.repeats, args.chunks)
+    eager = time_torch(work, x, y, order, batch, args.repeats, graph=False)
+    graph = time_torch(work, x, y, order, batch, args.repeats, graph=True)
+
+    def vs(other):
+        return f"{other:.4f} | {other / gpu:.2f}x" if other else "- | -"
+
+    return (f"| {label} | {batch} | **{gpu:.4f}** | {launches:.3f} | {first:.2f} | {vs(cpu)} | "
+            f"{vs(eager)} | {vs(graph)} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, nargs="+", default=[16, 256, 4096])
+    parser.add_argument("--batch", type=int, nargs="+", default=[16, 64, 256, 4096])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chunks", type=int, default=40, help="launches per epoch (train.py: 40)")
+    parser.add_argument("--blocks", type=int, help="grid size of the step kernel (default: "
+                        "as many as its largest phase uses, capped at what stays resident)")
+    parser.add_argument("--no-default", action="store_true", help="skip the default-config row")
     parser.add_argument("--write", action="store_true", help="record the table in perf/RESULTS.md")
     args = parser.parse_args()
     try:
@@ -115,22 +227,26 @@ def main():
           f"(largest parameter difference {worst:.1e})", flush=True)
     x, y = load()
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
-    header = ("| batch | nbnet cuda s/epoch | nbnet cuda first epoch s | nbnet cpu s/epoch "
-              "| cpu / cuda | PyTorch cuda s/epoch | PyTorch / nbnet cuda |")
-    rows = [header, "|" + "---|" * 7]
+    header = ("| workload | batch | nbnet cuda s/epoch | launches / step | first epoch s "
+              "| nbnet cpu s/epoch | cpu / cuda | PyTorch eager s/epoch | eager / nbnet "
+              "| PyTorch CUDA graph s/epoch | graph / nbnet |")
+    rows = [header, "|" + "---|" * 11]
     print(header, flush=True)
-    for batch in args.batch:
-        gpu, first = time_nbnet("cuda", x, y, order, batch, args.repeats)
-        cpu, _ = time_nbnet("cpu", x, y, order, batch, args.repeats)
-        torch_time = time_torch(x, y, order, batch, args.repeats)
-        torch_cols = f"{torch_time:.3f} | {torch_time / gpu:.2f}x" if torch_time else "- | -"
-        row = f"| {batch} | {gpu:.3f} | {first:.2f} | {cpu:.3f} | {cpu / gpu:.2f}x | {torch_cols} |"
-        rows.append(row)
-        print(row, flush=True)
+    jobs = [("A: 3x128 tanh adam", WORKLOAD_A, batch) for batch in args.batch]
+    if not args.no_default:
+        jobs.append(("default: 2x1024 ReLU nadam", DEFAULT, DEFAULT["batch"]))
+    for label, work, batch in jobs:
+        rows.append(row(label, work, x, y, order, batch, args))
+        print(rows[-1], flush=True)
     if args.write:
-        section = "\n".join([f"## Workload A, GPU: {device_name} (written by perf/gpu_bench.py)", "",
-                             f"Command: `python perf/gpu_bench.py {' '.join(sys.argv[1:])}`", "",
-                             *rows, ""])
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        section = "\n".join([
+            f"## GPU: {device_name} (written by perf/gpu_bench.py)", "",
+            f"Command: `python perf/gpu_bench.py {' '.join(sys.argv[1:])}`  ",
+            f"Measured: {when}; seconds per epoch of 54,000 images, median of {args.repeats} "
+            f"after a warm-up epoch; ratios are the other's time over nbnet cuda's "
+            f"(above 1: nbnet is faster). Correctness first: GPU = CPU to {worst:.1e}.", "",
+            *rows, ""])
         print(f"wrote {write_results_section('gpu_bench', section)}")
 
 

@@ -36,15 +36,15 @@ def cuda_status():
         device = cuda.get_current_device()
         name = getattr(device, "name", "the CUDA simulator")  # the simulator's device has none
         name = name.decode() if isinstance(name, bytes) else str(name)
-        from .steps import grid_sync
+        from .steps import grid_sync, launch
 
         @cuda.jit
         def probe_kernel(out):  # compiles like the step kernel: device functions, a grid sync
             grid_sync()
-            out[0] = 42
+            out[0] = 42  # every thread writes the same value
 
         out = cuda.to_device(np.zeros(1, dtype=np.int64))
-        probe_kernel[1, 1](out)
+        launch(probe_kernel, 1, (out,))
         if out.copy_to_host()[0] != 42:
             return False, f"CUDA unusable: a test kernel on {name} returned a wrong result"
         return True, name

@@ -24,6 +24,7 @@ memory, element-wise phases are grid-stride loops.
 """
 
 import math
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -291,3 +292,15 @@ def cooperative_blocks(kernel, args, wanted):
         return 1
     compiled = kernel.compile(tuple(kernel.typeof_pyval(a) for a in args))
     return max(1, min(int(wanted), compiled.max_cooperative_grid_blocks(THREADS)))
+
+
+def launch(kernel, blocks, args):
+    """``kernel[blocks, (TILE, TILE)](*args)``.
+
+    Without numba-cuda's warning for grids under 128 blocks: these grids are sized
+    on purpose (a cooperative launch cannot be larger than what stays resident, and
+    a small network's phases have fewer tiles than that).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Grid size .* under-utilization")
+        kernel[blocks, (TILE, TILE)](*args)
