@@ -46,7 +46,9 @@ from perf.numpy_mlp import NumpyMLP  # noqa: E402
 SIZES = [784, 128, 128, 128, 10]
 N_TRAIN = 54_000
 ADAM = dict(learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8)
-DATA = ROOT.parent / "shared" / "datasets" / "fashion-mnist"
+#: Fashion-MNIST's IDX files: $NBNET_DATA_DIR (as train.py reads it; a device machine gets a copy
+#: of the files there, perf/device_check.sh), else the shared datasets beside the checkout.
+DATA = Path(os.environ.get("NBNET_DATA_DIR") or ROOT.parent / "shared" / "datasets" / "fashion-mnist")
 
 
 def load():
