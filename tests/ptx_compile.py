@@ -1,0 +1,76 @@
+"""Compile every GPU kernel for a real GPU (PTX for compute capability 9.0), with no GPU at hand.
+
+The simulator runs kernels as Python, so it never type-checks them for the CUDA target;
+this does, with numba-cuda's own compiler (NVVM, NVRTC), driver-free. Run in a process of
+its own with ``NUMBA_ENABLE_CUDASIM=0`` (tests/test_cuda.py does): ``python -m tests.ptx_compile``.
+Prints one line per kernel; exits 77 with the reason when the compiler libraries are missing.
+"""
+
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+from numba import cuda, typeof
+
+import numba.cuda.dispatcher as cuda_dispatcher  # noqa: E402  (numba-cuda's, not the simulator's)
+import optimizers  # noqa: E402
+from kernels.cuda import steps  # noqa: E402
+from network import MLP  # noqa: E402
+from network.workspace import Workspace  # noqa: E402
+
+#: The H200's compute capability (Hopper).
+CC = (9, 0)
+
+# Device functions are compiled for "the current device"; without a driver there is none, so
+# name the target here. (Test-only: the product always has a device when it compiles.)
+cuda_dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=CC)
+
+
+def step_kernel_args(net, opt, batch, x, y):
+    """Host arrays typed like the device arrays CudaTrainer passes (same dtypes and layouts)."""
+    layout = net.layout
+    work = Workspace(layout, batch, net.dtype)
+    state = opt.init(layout.n_params, net.dtype, dict(learning_rate=0.1, momentum=0.9, beta=0.9,
+                                                      beta1=0.9, beta2=0.999, epsilon=1e-8))
+    return (x, y, np.arange(len(x), dtype=np.int64), 0, 3, batch, net.params, net.grads,
+            layout.sizes_array, layout.param_offsets, layout.unit_offsets, net.act_code,
+            net.loss_code, 0.01, work.acts, work.delta_a, work.delta_b, work.y_batch, 1.0,
+            work.masks, 0, 0, state.slots, state.hyper, state.scalars,
+            np.zeros(max(opt.n_coefficients, 1)), np.zeros(batch), np.zeros(batch, np.int64),
+            np.zeros(1, np.int32), np.zeros(3), np.zeros(3, np.int64))
+
+
+def compile_for_gpu(kernel, args):
+    ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(typeof(a) for a in args), cc=CC)
+    return ptx
+
+
+def _probe(out):
+    out[0] = 1
+
+
+def main():
+    try:
+        cuda.compile_ptx(_probe, "void(int64[:])", cc=CC)
+    except Exception as exc:  # NVVM or NVRTC missing: not a failure of nbnet's kernels
+        print(f"no CUDA compiler libraries: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        sys.exit(77)
+    for dtype in (np.float32, np.float64):
+        net = MLP([5, 7, 3], dtype=dtype)
+        x, y = np.zeros((10, 5), dtype=dtype), np.zeros(10, np.int64)
+        for name in optimizers.REGISTRY:
+            opt = optimizers.get(name)
+            ptx = compile_for_gpu(steps.train_steps_kernel(opt, dtype),
+                                  step_kernel_args(net, opt, 4, x, y))
+            print(f"train_steps_kernel[{name}, {np.dtype(dtype).name}]: {len(ptx)} characters")
+        work = Workspace(net.layout, 8, dtype)
+        layout = net.layout
+        ptx = compile_for_gpu(steps.evaluate_kernel(dtype), (
+            x, y, net.params, layout.sizes_array, layout.param_offsets, layout.unit_offsets,
+            net.act_code, net.loss_code, work.acts, work.delta_a, 8, np.zeros(10),
+            np.zeros(10, np.int64)))
+        print(f"evaluate_kernel[{np.dtype(dtype).name}]: {len(ptx)} characters")
+
+
+if __name__ == "__main__":
+    main()
