@@ -4,6 +4,8 @@ The simulator runs kernels as Python, so it never type-checks them for the CUDA 
 this does, with numba-cuda's own compiler (NVVM, NVRTC), driver-free. Run in a process of
 its own with ``NUMBA_ENABLE_CUDASIM=0`` (tests/test_cuda.py does): ``python -m tests.ptx_compile``.
 Prints one line per kernel; exits 77 with the reason when the compiler libraries are missing.
+``python -m tests.ptx_compile DIR`` also writes each kernel's PTX into DIR, for
+``ptxas -arch=sm_90 -v -c FILE`` (registers, spills; perf/RESULTS.md).
 """
 
 import sys
@@ -40,9 +42,13 @@ def step_kernel_args(net, opt, batch, x, y):
             np.zeros(1, np.int32), np.zeros(3), np.zeros(3, np.int64))
 
 
-def compile_for_gpu(kernel, args):
+def compile_for_gpu(kernel, args, name):
+    """PTX of ``kernel`` for ``args``' types; written to ``sys.argv[1]/name.ptx`` when given."""
     ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(typeof(a) for a in args), cc=CC)
-    return ptx
+    if len(sys.argv) > 1:
+        with open(f"{sys.argv[1]}/{name}.ptx", "w", encoding="ascii") as out:
+            out.write(ptx)
+    print(f"{name}: {len(ptx)} characters of PTX")
 
 
 def _probe(out):
@@ -60,16 +66,15 @@ def main():
         x, y = np.zeros((10, 5), dtype=dtype), np.zeros(10, np.int64)
         for name in optimizers.REGISTRY:
             opt = optimizers.get(name)
-            ptx = compile_for_gpu(steps.train_steps_kernel(opt, dtype),
-                                  step_kernel_args(net, opt, 4, x, y))
-            print(f"train_steps_kernel[{name}, {np.dtype(dtype).name}]: {len(ptx)} characters")
+            compile_for_gpu(steps.train_steps_kernel(opt, dtype),
+                            step_kernel_args(net, opt, 4, x, y),
+                            f"train_steps_kernel_{name}_{np.dtype(dtype).name}")
         work = Workspace(net.layout, 8, dtype)
         layout = net.layout
-        ptx = compile_for_gpu(steps.evaluate_kernel(dtype), (
+        compile_for_gpu(steps.evaluate_kernel(dtype), (
             x, y, net.params, layout.sizes_array, layout.param_offsets, layout.unit_offsets,
             net.act_code, net.loss_code, work.acts, work.delta_a, 8, np.zeros(10),
-            np.zeros(10, np.int64)))
-        print(f"evaluate_kernel[{np.dtype(dtype).name}]: {len(ptx)} characters")
+            np.zeros(10, np.int64)), f"evaluate_kernel_{np.dtype(dtype).name}")
 
 
 if __name__ == "__main__":
