@@ -16,10 +16,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from experiments.data import as_inputs, canonical_name, load_dataset
+from experiments.figures import confusion_figure
 from experiments.idx import DataError
 from experiments.metrics import confusion_matrix, most_confused, per_class
 from experiments.progress import make_console, print_problem
-from experiments.figures import confusion_figure
 from experiments.runs import write_confusion_csv
 from network import MLP
 
@@ -27,8 +27,12 @@ from network import MLP
 def build_parser():
     p = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.splitlines()[1])
     p.add_argument("model", help="a run folder (holding model.npz) or a model .npz file")
-    p.add_argument("-d", "--dataset", default=None,
-                   help="dataset to test on (default: the one the model was trained on)")
+    p.add_argument(
+        "-d",
+        "--dataset",
+        default=None,
+        help="dataset to test on (default: the one the model was trained on)",
+    )
     p.add_argument("--data_dir", default=None, help="folder with the IDX files")
     p.add_argument("--out", default=None, help="folder for the figures (default: the run folder)")
     return p
@@ -40,8 +44,12 @@ def main(argv=None):
     path = Path(args.model)
     model_file = path / "model.npz" if path.is_dir() else path
     if not model_file.is_file():
-        print_problem(console, "error", f"{model_file}: no such model file "
-                      "(train one with python train.py, which saves runs/<run>/model.npz)")
+        print_problem(
+            console,
+            "error",
+            f"{model_file}: no such model file "
+            "(train one with python train.py, which saves runs/<run>/model.npz)",
+        )
         return 1
     try:
         net, metadata = MLP.load(model_file)
@@ -56,30 +64,42 @@ def main(argv=None):
         print_problem(console, "data error", exc)
         return 1
     if dataset.n_features != net.sizes[0] or len(dataset.class_names) != net.sizes[-1]:
-        print_problem(console, "error", f"the model expects {net.sizes[0]} inputs and "
-                      f"{net.sizes[-1]} classes; {name} has {dataset.n_features} and "
-                      f"{len(dataset.class_names)}")
+        print_problem(
+            console,
+            "error",
+            f"the model expects {net.sizes[0]} inputs and "
+            f"{net.sizes[-1]} classes; {name} has {dataset.n_features} and "
+            f"{len(dataset.class_names)}",
+        )
         return 1
     y_pred = net.predict(as_inputs(dataset.x_test))
     matrix = confusion_matrix(dataset.y_test, y_pred, len(dataset.class_names))
     accuracy = float((y_pred == dataset.y_test).mean())
     precision, recall = per_class(matrix)
 
-    table = Table(title=escape(f"{model_file}: test accuracy {accuracy:.2%} on {len(y_pred)} {name} images"),
-                  title_justify="left")
+    table = Table(
+        title=escape(f"{model_file}: test accuracy {accuracy:.2%} on {len(y_pred)} {name} images"),
+        title_justify="left",
+    )
     for column in ("class", "precision", "recall", "support"):
         table.add_column(column, justify="left" if column == "class" else "right")
     for i, cls in enumerate(dataset.class_names):
         table.add_row(cls, f"{precision[i]:.2%}", f"{recall[i]:.2%}", str(int(matrix[i].sum())))
     console.print(table)
     for i, j, count in most_confused(matrix):
-        console.print(f"most confused: {dataset.class_names[i]} taken for "
-                      f"{dataset.class_names[j]} {count} times")
+        console.print(
+            f"most confused: {dataset.class_names[i]} taken for "
+            f"{dataset.class_names[j]} {count} times"
+        )
     out = Path(args.out) if args.out else model_file.parent
     out.mkdir(parents=True, exist_ok=True)
     csv_path = write_confusion_csv(out / "confusion_matrix.csv", matrix, dataset.class_names)
-    png_path = confusion_figure(out / "confusion_matrix.png", matrix, dataset.class_names,
-                                f"{name} test set, accuracy {accuracy:.2%}")
+    png_path = confusion_figure(
+        out / "confusion_matrix.png",
+        matrix,
+        dataset.class_names,
+        f"{name} test set, accuracy {accuracy:.2%}",
+    )
     console.print(escape(f"wrote {png_path} and {csv_path}"))
     return 0
 

@@ -26,23 +26,40 @@ from experiments.tracking import MODES, resolve_mode
 def build_parser():
     p = argparse.ArgumentParser(prog="sweep.py", description=__doc__.splitlines()[1])
     p.add_argument("spec", help="W&B sweep YAML file (see sweeps/)")
-    p.add_argument("--count", type=int, default=None,
-                   help="total trials the sweep should hold (default: the grid size for grid, "
-                        "else run_cap, else 20); re-running continues up to this number")
-    p.add_argument("--workers", type=int, default=1, help="trial processes on this machine (offline)")
-    p.add_argument("--storage", default=None,
-                   help="Optuna storage URL shared by workers and machines, e.g. "
-                        "postgresql://user:pw@host/db (default: sqlite file in the report folder)")
-    p.add_argument("--name", default=None, help="sweep (study) name; default: the YAML's name or file name")
+    p.add_argument(
+        "--count",
+        type=int,
+        default=None,
+        help="total trials the sweep should hold (default: the grid size for grid, "
+        "else run_cap, else 20); re-running continues up to this number",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="trial processes on this machine (offline)"
+    )
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage URL shared by workers and machines, e.g. "
+        "postgresql://user:pw@host/db (default: sqlite file in the report folder)",
+    )
+    p.add_argument(
+        "--name", default=None, help="sweep (study) name; default: the YAML's name or file name"
+    )
     p.add_argument("--out", default=None, help="report folder (default: sweep_runs/<name>)")
-    p.add_argument("--mode", choices=MODES, default="auto",
-                   help="auto = W&B sweep when logged in, embedded Optuna otherwise; the trials' "
-                        "own W&B runs follow the same mode")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="auto",
+        help="auto = W&B sweep when logged in, embedded Optuna otherwise; the trials' "
+        "own W&B runs follow the same mode",
+    )
     p.add_argument("--data_dir", default=None, help="folder with the IDX files")
     p.add_argument("--seed", type=int, default=0, help="seeds the sampler and every trial's split")
     p.add_argument("-wp", "--wandb_project", default="nbnet")
     p.add_argument("-we", "--wandb_entity", default=None)
-    p.add_argument("--report_only", action="store_true", help="only redraw the report of a stored sweep")
+    p.add_argument(
+        "--report_only", action="store_true", help="only redraw the report of a stored sweep"
+    )
     return p
 
 
@@ -61,23 +78,36 @@ def main(argv=None):
     if spec.run_cap:
         count = min(count, spec.run_cap)
     mode = resolve_mode(args.mode)
-    base = parse_config(["--wandb_mode", "disabled" if mode == "disabled" else mode,
-                         "--wandb_project", args.wandb_project, "--seed", str(args.seed), "-q",
-                         "--no-save_model"] + (["--wandb_entity", args.wandb_entity]
-                                              if args.wandb_entity else [])
-                        + (["--data_dir", args.data_dir] if args.data_dir else []))
+    base = parse_config(
+        [
+            "--wandb_mode",
+            "disabled" if mode == "disabled" else mode,
+            "--wandb_project",
+            args.wandb_project,
+            "--seed",
+            str(args.seed),
+            "-q",
+            "--no-save_model",
+        ]
+        + (["--wandb_entity", args.wandb_entity] if args.wandb_entity else [])
+        + (["--data_dir", args.data_dir] if args.data_dir else [])
+    )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         if args.report_only:
             study = open_study(spec, storage, name, args.seed)
         elif mode == "online":
             sweep_id = run_online(spec, base, count)
-            print(f"W&B sweep {sweep_id}: add agents on other machines with "
-                  f"wandb agent {args.wandb_entity or '<entity>'}/{args.wandb_project}/{sweep_id}")
+            print(
+                f"W&B sweep {sweep_id}: add agents on other machines with "
+                f"wandb agent {args.wandb_entity or '<entity>'}/{args.wandb_project}/{sweep_id}"
+            )
             return 0
         else:
-            print(f"sweep {name}: {spec.method} search, up to {count} trials, {args.workers} "
-                  f"worker(s), study in {storage}")
+            print(
+                f"sweep {name}: {spec.method} search, up to {count} trials, {args.workers} "
+                f"worker(s), study in {storage}"
+            )
             study = run_offline(args.spec, base, storage, name, count, args.workers, args.seed)
     except DataError as exc:
         print(f"sweep.py: data error: {exc}", file=sys.stderr)
@@ -88,8 +118,10 @@ def main(argv=None):
     base_flags = ["--data_dir", args.data_dir] if args.data_dir else []
     best = write_report(study, spec, out, base_flags)
     if best:
-        print(f"best validation accuracy {best['val_accuracy']:.2%} (trial {best['number']}): "
-              f"{best['train_command']}")
+        print(
+            f"best validation accuracy {best['val_accuracy']:.2%} (trial {best['number']}): "
+            f"{best['train_command']}"
+        )
     print(f"report: {out / 'index.html'}")
     return 0
 

@@ -32,8 +32,18 @@ FILES = {
 }
 
 CLASS_NAMES = {
-    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                      "Sneaker", "Bag", "Ankle boot"),
+    "fashion_mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
     "mnist": tuple(str(d) for d in range(10)),
 }
 
@@ -112,19 +122,31 @@ def _validate(name, arrays, source):
         pairs.append(("test", x_test, y_test))
     for split, x, y in pairs:
         if x.ndim != 3 or y.ndim != 1:
-            raise DataError(f"{source}: {split} images must be 3-D and labels 1-D, "
-                            f"got {x.shape} and {y.shape}")
+            raise DataError(
+                f"{source}: {split} images must be 3-D and labels 1-D, got {x.shape} and {y.shape}"
+            )
         if x.shape[0] != y.shape[0]:
-            raise DataError(f"{source}: {x.shape[0]} {split} images but {y.shape[0]} labels; "
-                            "the files do not belong together")
+            raise DataError(
+                f"{source}: {x.shape[0]} {split} images but {y.shape[0]} labels; "
+                "the files do not belong together"
+            )
         if y.size and y.max() >= len(CLASS_NAMES[name]):
-            raise DataError(f"{source}: {split} labels reach {int(y.max())}, "
-                            f"{name} has {len(CLASS_NAMES[name])} classes")
+            raise DataError(
+                f"{source}: {split} labels reach {int(y.max())}, "
+                f"{name} has {len(CLASS_NAMES[name])} classes"
+            )
     if x_test is not None and x_train.shape[1:] != x_test.shape[1:]:
-        raise DataError(f"{source}: train images are {x_train.shape[1:]} but test images "
-                        f"{x_test.shape[1:]}")
-    return Dataset(name, x_train, y_train.astype(np.int64), x_test,
-                   None if y_test is None else y_test.astype(np.int64), source)
+        raise DataError(
+            f"{source}: train images are {x_train.shape[1:]} but test images {x_test.shape[1:]}"
+        )
+    return Dataset(
+        name,
+        x_train,
+        y_train.astype(np.int64),
+        x_test,
+        None if y_test is None else y_test.astype(np.int64),
+        source,
+    )
 
 
 def _wanted(include_test):
@@ -147,7 +169,9 @@ def _load_npz(name, path, label, include_test):
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in _wanted(include_test)}
     except (OSError, KeyError, ValueError) as exc:
-        raise DataError(f"{path}: not a Keras {name} archive ({exc}); delete it and fetch it again") from None
+        raise DataError(
+            f"{path}: not a Keras {name} archive ({exc}); delete it and fetch it again"
+        ) from None
     return _validate(name, arrays, label)
 
 
@@ -161,7 +185,9 @@ def _host_reachable(host, timeout=3.0):
 
 def _how_to_get(name, data_dir):
     cache = keras_cache()
-    keras_layout = f"{cache}/fashion-mnist/*.gz" if name == "fashion_mnist" else f"{cache}/mnist.npz"
+    keras_layout = (
+        f"{cache}/fashion-mnist/*.gz" if name == "fashion_mnist" else f"{cache}/mnist.npz"
+    )
     ways = [
         f"put the four IDX files ({', '.join(FILES.values())}, .gz or not) in a folder and pass "
         "--data_dir FOLDER (or set NBNET_DATA_DIR)",
@@ -177,7 +203,9 @@ def _how_to_get(name, data_dir):
 def _download(name, data_dir, include_test):
     """Fetch through ``keras.datasets``; a DataError that lists the alternatives on failure."""
     if not _host_reachable(DOWNLOAD_HOST):
-        raise DataError(_how_to_get(name, data_dir) + "\n(no network: the download host is unreachable)")
+        raise DataError(
+            _how_to_get(name, data_dir) + "\n(no network: the download host is unreachable)"
+        )
     os.environ.setdefault("KERAS_BACKEND", "numpy")
     try:
         from keras import datasets  # lazy: only a download needs Keras

@@ -54,30 +54,66 @@ def confusion_figure(path, matrix, class_names, title):
     for i in range(k):
         for j in range(k):
             if matrix[i, j]:
-                color = "darkgreen" if i == j else ("white" if share[i, j] > 0.55 * top else "black")
-                ax.text(j, i, f"{share[i, j]:.1f}%\n{matrix[i, j]}", ha="center", va="center",
-                        fontsize=7.5, fontweight="bold" if i == j else "normal", color=color)
+                color = (
+                    "darkgreen" if i == j else ("white" if share[i, j] > 0.55 * top else "black")
+                )
+                ax.text(
+                    j,
+                    i,
+                    f"{share[i, j]:.1f}%\n{matrix[i, j]}",
+                    ha="center",
+                    va="center",
+                    fontsize=7.5,
+                    fontweight="bold" if i == j else "normal",
+                    color=color,
+                )
     pairs = most_confused(matrix, top=3)
     for rank, (i, j, count) in enumerate(pairs, 1):
         ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, ec="navy"))
-        ax.text(j + 0.42, i - 0.38, str(rank), color="navy", fontsize=8, fontweight="bold",
-                ha="right", va="top")
+        ax.text(
+            j + 0.42,
+            i - 0.38,
+            str(rank),
+            color="navy",
+            fontsize=8,
+            fontweight="bold",
+            ha="right",
+            va="top",
+        )
     ax.set_xticks(range(k), class_names, rotation=40, ha="right")
     ax.set_yticks(range(k), class_names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class (each row sums to 100%)")
-    confused = "; ".join(f"{n}. {class_names[i]} -> {class_names[j]} ({c})"
-                         for n, (i, j, c) in enumerate(pairs, 1))
-    ax.set_title(f"{title}\nred = share of the true class sent to the wrong column; "
-                 f"most confused: {confused}", fontsize=10)
+    confused = "; ".join(
+        f"{n}. {class_names[i]} -> {class_names[j]} ({c})" for n, (i, j, c) in enumerate(pairs, 1)
+    )
+    ax.set_title(
+        f"{title}\nred = share of the true class sent to the wrong column; "
+        f"most confused: {confused}",
+        fontsize=10,
+    )
     y = np.arange(k)
     side.barh(y - 0.2, precision * 100, height=0.4, label="precision", color="C0")
     side.barh(y + 0.2, recall * 100, height=0.4, label="recall", color="C1")
     for yi, (p, r) in enumerate(zip(precision, recall)):
-        side.text(min(p * 100, 99), yi - 0.2, f"{p:.1%}", va="center", ha="right", fontsize=7,
-                  color="white")
-        side.text(min(r * 100, 99), yi + 0.2, f"{r:.1%}", va="center", ha="right", fontsize=7,
-                  color="white")
+        side.text(
+            min(p * 100, 99),
+            yi - 0.2,
+            f"{p:.1%}",
+            va="center",
+            ha="right",
+            fontsize=7,
+            color="white",
+        )
+        side.text(
+            min(r * 100, 99),
+            yi + 0.2,
+            f"{r:.1%}",
+            va="center",
+            ha="right",
+            fontsize=7,
+            color="white",
+        )
     side.set_yticks(y, class_names)
     side.invert_yaxis()
     side.set_xlim(max(0, 100 * min(precision.min(), recall.min()) - 10), 100)
@@ -102,10 +138,16 @@ def misclassified_gallery(path, images, y_true, probabilities, class_names, titl
         ax.axis("off")
     for ax, index in zip(np.ravel(axes), chosen):
         ax.imshow(images[index], cmap="gray_r")
-        ax.set_title(f"true: {class_names[y_true[index]]}\npred: {class_names[predicted[index]]}"
-                     f"\n{probabilities[index, predicted[index]]:.1%} sure", fontsize=7)
-    fig.suptitle(f"{title}: {len(wrong)} of {len(y_true)} test images misclassified; "
-                 f"the {len(chosen)} most confident mistakes", fontsize=10)
+        ax.set_title(
+            f"true: {class_names[y_true[index]]}\npred: {class_names[predicted[index]]}"
+            f"\n{probabilities[index, predicted[index]]:.1%} sure",
+            fontsize=7,
+        )
+    fig.suptitle(
+        f"{title}: {len(wrong)} of {len(y_true)} test images misclassified; "
+        f"the {len(chosen)} most confident mistakes",
+        fontsize=10,
+    )
     return save(fig, path)
 
 
@@ -116,9 +158,12 @@ def loss_comparison(path, curves, title):
     are means over seeds, bands span the seeds' minimum to maximum.
     """
     plt = _plt()
-    panels = [("train_loss", "training loss (each its own loss)"),
-              ("val_loss", "validation loss (each its own loss)"),
-              ("train_accuracy", "training accuracy"), ("val_accuracy", "validation accuracy")]
+    panels = [
+        ("train_loss", "training loss (each its own loss)"),
+        ("val_loss", "validation loss (each its own loss)"),
+        ("train_accuracy", "training accuracy"),
+        ("val_accuracy", "validation accuracy"),
+    ]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     colors = {"cross_entropy": "C0", "mean_squared_error": "C3"}
     styles = ["-", "--", ":", "-."]
@@ -130,10 +175,20 @@ def loss_comparison(path, curves, title):
                 values = values * 100
             epochs = np.arange(1, values.shape[1] + 1)
             mean = values.mean(axis=0)
-            ax.plot(epochs, mean, styles[optimizers.index(opt) % 4], color=colors.get(loss, "C2"),
-                    label=f"{loss}, {opt} ({len(runs)} seeds)")
-            ax.fill_between(epochs, values.min(axis=0), values.max(axis=0),
-                            color=colors.get(loss, "C2"), alpha=0.15)
+            ax.plot(
+                epochs,
+                mean,
+                styles[optimizers.index(opt) % 4],
+                color=colors.get(loss, "C2"),
+                label=f"{loss}, {opt} ({len(runs)} seeds)",
+            )
+            ax.fill_between(
+                epochs,
+                values.min(axis=0),
+                values.max(axis=0),
+                color=colors.get(loss, "C2"),
+                alpha=0.15,
+            )
         ax.set_title(label)
         ax.set_xlabel("epoch")
         if key.endswith("accuracy"):

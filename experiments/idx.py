@@ -43,20 +43,26 @@ def read_idx(path, ndim):
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: cannot be read or decompressed ({exc}); "
-                        "delete it and fetch it again") from None
+        raise DataError(
+            f"{path}: cannot be read or decompressed ({exc}); delete it and fetch it again"
+        ) from None
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
-        raise DataError(f"{path}: truncated IDX file ({len(raw)} bytes, header needs {header_size})")
+        raise DataError(
+            f"{path}: truncated IDX file ({len(raw)} bytes, header needs {header_size})"
+        )
     if raw[0] != 0 or raw[1] != 0 or raw[2] != UBYTE or raw[3] != ndim:
         raise DataError(
             f"{path}: not a {ndim}-D unsigned-byte IDX file (magic number {raw[:4].hex()}, "
-            f"expected 000008{ndim:02x})")
+            f"expected 000008{ndim:02x})"
+        )
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     expected = int(np.prod(shape))
     if len(raw) - header_size != expected:
-        raise DataError(f"{path}: header says {shape} ({expected} bytes of data) but the file "
-                        f"holds {len(raw) - header_size}; it is truncated or corrupt")
+        raise DataError(
+            f"{path}: header says {shape} ({expected} bytes of data) but the file "
+            f"holds {len(raw) - header_size}; it is truncated or corrupt"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
 
 

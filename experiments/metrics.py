@@ -28,5 +28,8 @@ def most_confused(matrix, top=3):
     off = matrix.copy()
     np.fill_diagonal(off, 0)
     flat = np.argsort(off, axis=None)[::-1][:top]
-    return [(int(i), int(j), int(off[i, j])) for i, j in zip(*np.unravel_index(flat, off.shape))
-            if off[i, j] > 0]
+    return [
+        (int(i), int(j), int(off[i, j]))
+        for i, j in zip(*np.unravel_index(flat, off.shape))
+        if off[i, j] > 0
+    ]

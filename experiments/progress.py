@@ -1,8 +1,8 @@
 """Terminal display of a run: a live progress bar and per-epoch lines (rich)."""
 
 from rich.console import Console
-from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from .training import Callback
 
@@ -25,8 +25,13 @@ class RichProgress(Callback):
         if not self.quiet and self.console.is_terminal:
             self.progress = Progress(
                 TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-                BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
-                TimeRemainingColumn(), console=self.console, transient=True)
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]:.4f}"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
             self.progress.start()
         return self
 
@@ -39,8 +44,9 @@ class RichProgress(Callback):
         if self.progress is not None:
             if self.task is not None:
                 self.progress.remove_task(self.task)
-            self.task = self.progress.add_task("train", total=steps, epoch=epoch,
-                                               epochs=self.epochs, loss=float("nan"))
+            self.task = self.progress.add_task(
+                "train", total=steps, epoch=epoch, epochs=self.epochs, loss=float("nan")
+            )
 
     def on_steps(self, epoch, done, steps, running_loss):
         if self.progress is not None:
@@ -52,7 +58,8 @@ class RichProgress(Callback):
                 f"epoch {m['epoch']:>3}/{self.epochs}  train loss {m['train_loss']:.4f} "
                 f"acc {m['train_accuracy']:.2%}  |  val loss {m['val_loss']:.4f} "
                 f"acc {m['val_accuracy']:.2%}  |  {m['train_seconds']:.2f}s",
-                highlight=False)
+                highlight=False,
+            )
 
 
 def make_console():

@@ -36,8 +36,9 @@ PARTS = ("samples", "best", "losses", "mnist")
 
 
 def newest_run(folder):
-    runs = sorted((p for p in Path(folder).glob("*") if (p / "model.npz").exists()),
-                  key=lambda p: p.name)
+    runs = sorted(
+        (p for p in Path(folder).glob("*") if (p / "model.npz").exists()), key=lambda p: p.name
+    )
     return runs[-1] if runs else None
 
 
@@ -45,16 +46,23 @@ def samples(args, out, tracker):
     lines = []
     for name in CLASS_NAMES:
         ds = load_dataset(name, args.data_dir.get(name), include_test=False)
-        path = sample_grid(out / f"samples_{name}.png", ds.x_train, ds.y_train, ds.class_names,
-                           f"{name}: one training image per class")
+        path = sample_grid(
+            out / f"samples_{name}.png",
+            ds.x_train,
+            ds.y_train,
+            ds.class_names,
+            f"{name}: one training image per class",
+        )
         tracker.log_image(f"samples/{name}", path, caption=f"one {name} image per class")
         lines.append(f"- {path}")
     return lines
 
 
 def best(args, out, tracker):
-    rows = ["| dataset | run | best val acc | test acc | most confused (true -> predicted) |",
-            "|---|---|---|---|---|"]
+    rows = [
+        "| dataset | run | best val acc | test acc | most confused (true -> predicted) |",
+        "|---|---|---|---|---|",
+    ]
     for name in CLASS_NAMES:
         run_dir = newest_run(Path(args.runs) / f"best_{name}")
         if run_dir is None:
@@ -68,15 +76,18 @@ def best(args, out, tracker):
         matrix = confusion_matrix(ds.y_test, predicted, len(ds.class_names))
         title = f"{name} test set: {accuracy:.2%} accurate"
         confusion_figure(out / f"confusion_{name}.png", matrix, ds.class_names, title)
-        misclassified_gallery(out / f"mistakes_{name}.png", ds.x_test, ds.y_test, proba,
-                              ds.class_names, f"{name}")
+        misclassified_gallery(
+            out / f"mistakes_{name}.png", ds.x_test, ds.y_test, proba, ds.class_names, f"{name}"
+        )
         tracker.log_image(f"best/{name}/confusion", out / f"confusion_{name}.png", caption=title)
         tracker.log_image(f"best/{name}/mistakes", out / f"mistakes_{name}.png")
-        tracker.log_confusion_matrix(ds.y_test, predicted, ds.class_names,
-                                     key=f"best/{name}/confusion_matrix")
+        tracker.log_confusion_matrix(
+            ds.y_test, predicted, ds.class_names, key=f"best/{name}/confusion_matrix"
+        )
         val = json.loads((run_dir / "metrics.json").read_text()).get("best_val_accuracy")
-        pairs = ", ".join(f"{ds.class_names[i]} -> {ds.class_names[j]} ({c})"
-                          for i, j, c in most_confused(matrix))
+        pairs = ", ".join(
+            f"{ds.class_names[i]} -> {ds.class_names[j]} ({c})" for i, j, c in most_confused(matrix)
+        )
         rows.append(f"| {name} | `{run_dir.name}` | {val:.2%} | {accuracy:.2%} | {pairs} |")
     (out / "best.md").write_text("\n".join(rows) + "\n")
     return rows
@@ -88,23 +99,38 @@ def losses(args, out, tracker):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     db = Path(args.sweeps) / "loss_comparison" / "study.db"
     if not db.exists():
-        return [f"no loss comparison sweep at {db}; run python sweep.py sweeps/loss_comparison.yaml"]
+        return [
+            f"no loss comparison sweep at {db}; run python sweep.py sweeps/loss_comparison.yaml"
+        ]
     study = optuna.load_study(study_name="loss_comparison", storage=f"sqlite:///{db.resolve()}")
     curves = {}
     for t in study.get_trials(deepcopy=False):
         if t.state.name == "COMPLETE" and "epochs" in t.user_attrs:
-            curves.setdefault((t.params["loss"], t.params["optimizer"]), []).append(t.user_attrs["epochs"])
-    path = loss_comparison(out / "loss_comparison.png", curves,
-                           "Cross-entropy vs squared error (3 x 128 tanh, batch 32, lr 1e-3; "
-                           "line = mean, band = min..max over seeds)")
+            curves.setdefault((t.params["loss"], t.params["optimizer"]), []).append(
+                t.user_attrs["epochs"]
+            )
+    path = loss_comparison(
+        out / "loss_comparison.png",
+        curves,
+        "Cross-entropy vs squared error (3 x 128 tanh, batch 32, lr 1e-3; "
+        "line = mean, band = min..max over seeds)",
+    )
     tracker.log_image("losses/comparison", path)
-    rows = ["| loss | optimizer | seeds | final val acc (mean, min..max) | epochs to 85% val acc (mean) |",
-            "|---|---|---|---|---|"]
+    rows = [
+        "| loss | optimizer | seeds | final val acc (mean, min..max) "
+        "| epochs to 85% val acc (mean) |",
+        "|---|---|---|---|---|",
+    ]
     for (loss, opt), runs in sorted(curves.items()):
         final = np.array([run[-1]["val_accuracy"] for run in runs]) * 100
-        reach = [next((m["epoch"] for m in run if m["val_accuracy"] >= 0.85), np.nan) for run in runs]
-        rows.append(f"| {loss} | {opt} | {len(runs)} | {final.mean():.2f}% ({final.min():.2f}..{final.max():.2f}) "
-                    f"| {np.nanmean(reach) if not np.all(np.isnan(reach)) else float('nan'):.1f} |")
+        reach = [
+            next((m["epoch"] for m in run if m["val_accuracy"] >= 0.85), np.nan) for run in runs
+        ]
+        rows.append(
+            f"| {loss} | {opt} | {len(runs)} | {final.mean():.2f}% "
+            f"({final.min():.2f}..{final.max():.2f}) "
+            f"| {np.nanmean(reach) if not np.all(np.isnan(reach)) else float('nan'):.1f} |"
+        )
     (out / "loss_comparison.md").write_text("\n".join(rows) + "\n")
     return rows
 
@@ -118,21 +144,35 @@ def mnist(args, out, tracker):
         metrics = json.loads(metrics_path.read_text())
         config = json.loads((run_dir / "config.json").read_text())
         arch = "-".join(map(str, config["hidden_sizes"]))
-        desc = (f"{arch} {config['activation']}, {config['optimizer']} lr {config['learning_rate']:g}"
-                f", batch {config['batch_size']}, {len(metrics['epochs'])} epochs"
-                + (f", dropout {config['dropout']:g}" if config.get("dropout") else "")
-                + (f", {config['lr_schedule']}" if config.get("lr_schedule", "constant") != "constant" else ""))
+        desc = (
+            f"{arch} {config['activation']}, {config['optimizer']} lr {config['learning_rate']:g}"
+            f", batch {config['batch_size']}, {len(metrics['epochs'])} epochs"
+            + (f", dropout {config['dropout']:g}" if config.get("dropout") else "")
+            + (
+                f", {config['lr_schedule']}"
+                if config.get("lr_schedule", "constant") != "constant"
+                else ""
+            )
+        )
         test = metrics.get("test_accuracy")
-        rows.append(f"| `{run_dir.name}` | {desc} | {metrics['best_val_accuracy']:.2%} | "
-                    + (f"{test:.2%} |" if test is not None else "- |"))
+        rows.append(
+            f"| `{run_dir.name}` | {desc} | {metrics['best_val_accuracy']:.2%} | "
+            + (f"{test:.2%} |" if test is not None else "- |")
+        )
     (out / "mnist_transfer.md").write_text("\n".join(rows) + "\n")
     return rows
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m experiments.report", description=__doc__.splitlines()[0])
-    p.add_argument("parts", nargs="*", metavar="PART",
-                   help=f"what to regenerate: {', '.join(PARTS)} (default: all)")
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.report", description=__doc__.splitlines()[0]
+    )
+    p.add_argument(
+        "parts",
+        nargs="*",
+        metavar="PART",
+        help=f"what to regenerate: {', '.join(PARTS)} (default: all)",
+    )
     p.add_argument("--out", default="figures", help="folder for the figures and tables")
     p.add_argument("--runs", default="runs", help="folder holding the saved runs")
     p.add_argument("--sweeps", default="sweep_runs", help="folder holding the sweep studies")
@@ -151,11 +191,20 @@ def main(argv=None):
         parser.error(f"invalid part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     parts = args.parts or list(PARTS)
     base = Path(args.data_dir) if args.data_dir else None
-    args.data_dir = {name: (str(base / name.replace("_", "-")) if base else None) for name in CLASS_NAMES}
+    args.data_dir = {
+        name: (str(base / name.replace("_", "-")) if base else None) for name in CLASS_NAMES
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tracker = Tracker({"wandb_mode": args.wandb_mode, "wandb_project": args.wandb_project,
-                       "wandb_entity": args.wandb_entity, "parts": parts}, "report")
+    tracker = Tracker(
+        {
+            "wandb_mode": args.wandb_mode,
+            "wandb_project": args.wandb_project,
+            "wandb_entity": args.wandb_entity,
+            "parts": parts,
+        },
+        "report",
+    )
     for part in parts:
         print(f"== {part}")
         for line in globals()[part](args, out, tracker):

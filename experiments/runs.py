@@ -5,7 +5,6 @@ import json
 import time
 from pathlib import Path
 
-
 from .metrics import per_class
 
 

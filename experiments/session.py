@@ -20,8 +20,10 @@ from .training import Callback, Diverged, History, build_network, hidden_sizes, 
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
-DIVERGED_ADVICE = ("Try a smaller --learning_rate (for example a tenth), a smaller --weight_decay, "
-                   "--weight_init Xavier, or tanh/sigmoid instead of ReLU.")
+DIVERGED_ADVICE = (
+    "Try a smaller --learning_rate (for example a tenth), a smaller --weight_decay, "
+    "--weight_init Xavier, or tanh/sigmoid instead of ReLU."
+)
 
 
 class _TrackerCallback(Callback):
@@ -65,8 +67,13 @@ def prepare_data(config, include_test=True):
     dataset = load_dataset(config["dataset"], config.get("data_dir"), include_test=include_test)
     split = stratified_split(dataset.y_train, config["val_fraction"], config["seed"])
     x_all = as_inputs(dataset.x_train)
-    return (dataset, x_all[split.train], dataset.y_train[split.train],
-            x_all[split.val], dataset.y_train[split.val])
+    return (
+        dataset,
+        x_all[split.train],
+        dataset.y_train[split.train],
+        x_all[split.val],
+        dataset.y_train[split.val],
+    )
 
 
 def run(config, console=None, wandb_module=None):
@@ -87,13 +94,20 @@ def run(config, console=None, wandb_module=None):
     run_dir = new_run_dir(config["runs_dir"], name)
     net = build_network(config, dataset.n_features, len(dataset.class_names))
     if not config["quiet"]:
-        console.print(f"nbnet: {dataset.name} from {dataset.source}: {len(y_tr)} train, "
-                      f"{len(y_val)} validation"
-                      + (f", {len(dataset.y_test)} test" if dataset.y_test is not None else "")
-                      + " images; "
-                      f"network {' -> '.join(map(str, net.sizes))}, {net.layout.n_params:,} parameters")
-    tracker = Tracker(config, name, directory=config.get("wandb_dir", "."), wandb_module=wandb_module,
-                      notify=console.print)
+        console.print(
+            f"nbnet: {dataset.name} from {dataset.source}: {len(y_tr)} train, "
+            f"{len(y_val)} validation"
+            + (f", {len(dataset.y_test)} test" if dataset.y_test is not None else "")
+            + " images; "
+            f"network {' -> '.join(map(str, net.sizes))}, {net.layout.n_params:,} parameters"
+        )
+    tracker = Tracker(
+        config,
+        name,
+        directory=config.get("wandb_dir", "."),
+        wandb_module=wandb_module,
+        notify=console.print,
+    )
     if not config["quiet"]:
         console.print(escape(tracker.message))
 
@@ -101,22 +115,37 @@ def run(config, console=None, wandb_module=None):
     progress = RichProgress(console, config["epochs"], quiet=config["quiet"])
     try:
         with progress:
-            train(net, config, x_tr, y_tr, x_val, y_val, history=history,
-                  callback=_Both(progress, _TrackerCallback(tracker)))
+            train(
+                net,
+                config,
+                x_tr,
+                y_tr,
+                x_val,
+                y_val,
+                history=history,
+                callback=_Both(progress, _TrackerCallback(tracker)),
+            )
     except Diverged as exc:
         print_problem(console, "diverged", f"{exc}. {DIVERGED_ADVICE}")
         tracker.log_summary({"status": "diverged"})
         tracker.finish(exit_code=1)
-        write_json(run_dir / "metrics.json", {"status": "diverged", "message": str(exc),
-                                               "epochs": history.epochs})
+        write_json(
+            run_dir / "metrics.json",
+            {"status": "diverged", "message": str(exc), "epochs": history.epochs},
+        )
         return Outcome("diverged", EXIT_ERROR, run_dir)
     except KeyboardInterrupt:
         status, exit_code = "interrupted", EXIT_INTERRUPTED
         print_problem(console, "interrupted", "saving what was trained so far", "yellow")
 
     epochs = history.epochs
-    metrics = {"status": status, "epochs": epochs, "compile_seconds": history.compile_seconds,
-               "restored_epoch": history.restored_epoch, "stopped_early": history.stopped_early}
+    metrics = {
+        "status": status,
+        "epochs": epochs,
+        "compile_seconds": history.compile_seconds,
+        "restored_epoch": history.restored_epoch,
+        "stopped_early": history.stopped_early,
+    }
     test_accuracy = None
     if status == "finished" and config["evaluate_test"]:
         y_pred = net.predict(as_inputs(dataset.x_test))
@@ -125,7 +154,8 @@ def run(config, console=None, wandb_module=None):
         metrics["test_accuracy"] = test_accuracy
         metrics["most_confused"] = [
             {"true": dataset.class_names[i], "predicted": dataset.class_names[j], "count": c}
-            for i, j, c in most_confused(matrix)]
+            for i, j, c in most_confused(matrix)
+        ]
         write_confusion_csv(run_dir / "confusion_matrix.csv", matrix, dataset.class_names)
         tracker.log_confusion_matrix(dataset.y_test, y_pred, dataset.class_names)
     if epochs:
@@ -140,11 +170,21 @@ def run(config, console=None, wandb_module=None):
     write_json(run_dir / "metrics.json", metrics)
     model_path = None
     if config["save_model"]:
-        model_path = net.save(run_dir / "model.npz", config=saved, metrics={
-            k: metrics.get(k) for k in ("status", "test_accuracy", "best_val_accuracy",
-                                        "last_val_accuracy")})
-    tracker.log_summary({k: metrics[k] for k in ("test_accuracy", "best_val_accuracy",
-                                                 "last_val_accuracy") if k in metrics})
+        model_path = net.save(
+            run_dir / "model.npz",
+            config=saved,
+            metrics={
+                k: metrics.get(k)
+                for k in ("status", "test_accuracy", "best_val_accuracy", "last_val_accuracy")
+            },
+        )
+    tracker.log_summary(
+        {
+            k: metrics[k]
+            for k in ("test_accuracy", "best_val_accuracy", "last_val_accuracy")
+            if k in metrics
+        }
+    )
     tracker.finish(exit_code=0 if status == "finished" else 1)
     _summary(console, config, net, metrics, run_dir, model_path, tracker, dataset.name)
     return Outcome(status, exit_code, run_dir, history, test_accuracy)
@@ -155,26 +195,41 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     arch = " -> ".join(map(str, net.sizes))
-    table.add_row("model", f"{arch}, {config['activation']}, {config['weight_init']} init, "
-                           f"{config['loss']}")
-    table.add_row("training", f"{dataset_name} on {config['device']}, "
-                              f"{len(metrics['epochs'])}/{config['epochs']} epochs"
-                              + (" (early stop)" if metrics["stopped_early"] else "") + ", "
-                              f"batch {config['batch_size']}, {config['optimizer']} "
-                              f"lr {config['learning_rate']:g}, weight decay {config['weight_decay']:g}")
+    table.add_row(
+        "model", f"{arch}, {config['activation']}, {config['weight_init']} init, {config['loss']}"
+    )
+    table.add_row(
+        "training",
+        f"{dataset_name} on {config['device']}, "
+        f"{len(metrics['epochs'])}/{config['epochs']} epochs"
+        + (" (early stop)" if metrics["stopped_early"] else "")
+        + ", "
+        f"batch {config['batch_size']}, {config['optimizer']} "
+        f"lr {config['learning_rate']:g}, weight decay {config['weight_decay']:g}",
+    )
     if metrics["epochs"]:
-        table.add_row("validation accuracy",
-                      f"best {metrics['best_val_accuracy']:.2%} (epoch {metrics['best_epoch']}), "
-                      f"last {metrics['last_val_accuracy']:.2%}")
+        table.add_row(
+            "validation accuracy",
+            f"best {metrics['best_val_accuracy']:.2%} (epoch {metrics['best_epoch']}), "
+            f"last {metrics['last_val_accuracy']:.2%}",
+        )
     if metrics.get("test_accuracy") is not None:
-        which = (f"best epoch {metrics['restored_epoch']}'s model, restored"
-                 if metrics["restored_epoch"] else "last epoch's model")
+        which = (
+            f"best epoch {metrics['restored_epoch']}'s model, restored"
+            if metrics["restored_epoch"]
+            else "last epoch's model"
+        )
         table.add_row("test accuracy", f"{metrics['test_accuracy']:.2%} ({which})")
     if metrics["epochs"]:
-        table.add_row("time", f"{metrics['seconds_per_epoch']:.2f} s/epoch (median), compile "
-                              f"{metrics['compile_seconds']:.1f} s, {metrics['wall_seconds']:.1f} s in all")
+        table.add_row(
+            "time",
+            f"{metrics['seconds_per_epoch']:.2f} s/epoch (median), compile "
+            f"{metrics['compile_seconds']:.1f} s, {metrics['wall_seconds']:.1f} s in all",
+        )
     table.add_row("run folder", escape(str(run_dir)))
     if model_path:
-        table.add_row("model file", escape(f"{model_path}  (evaluate: python evaluate.py {run_dir})"))
+        table.add_row(
+            "model file", escape(f"{model_path}  (evaluate: python evaluate.py {run_dir})")
+        )
     table.add_row("W&B", escape(tracker.message))
     console.print(table)

@@ -26,8 +26,11 @@ from .sweep_spec import load_spec
 from .tracking import Tracker, run_name
 from .training import Callback, Diverged, build_network, train
 
-FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
-            optuna.trial.TrialState.FAIL)
+FINISHED = (
+    optuna.trial.TrialState.COMPLETE,
+    optuna.trial.TrialState.PRUNED,
+    optuna.trial.TrialState.FAIL,
+)
 
 
 def _encode(value):
@@ -53,15 +56,22 @@ def suggest(trial, spec):
             params[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high))
         else:
             params[p.name] = trial.suggest_float(
-                p.name, p.low, p.high, log=p.distribution == "log_uniform_values",
-                step=p.q if p.distribution == "q_uniform" else None)
+                p.name,
+                p.low,
+                p.high,
+                log=p.distribution == "log_uniform_values",
+                step=p.q if p.distribution == "q_uniform" else None,
+            )
     return params
 
 
 def make_sampler(spec, seed):
     if spec.method == "grid":
-        space = {n: [_encode(v) for v in p.values] for n, p in spec.parameters.items()
-                 if len(p.values) > 1}
+        space = {
+            n: [_encode(v) for v in p.values]
+            for n, p in spec.parameters.items()
+            if len(p.values) > 1
+        }
         return optuna.samplers.GridSampler(space, seed=seed)
     if spec.method == "random":
         return optuna.samplers.RandomSampler(seed=seed)
@@ -72,9 +82,11 @@ def make_pruner(spec):
     if not spec.hyperband:
         return optuna.pruners.NopPruner()
     max_resource = spec.hyperband.get("max_iter") or spec.max_epochs or "auto"
-    return optuna.pruners.HyperbandPruner(min_resource=spec.hyperband["min_iter"],
-                                          max_resource=max_resource,
-                                          reduction_factor=spec.hyperband["eta"])
+    return optuna.pruners.HyperbandPruner(
+        min_resource=spec.hyperband["min_iter"],
+        max_resource=max_resource,
+        reduction_factor=spec.hyperband["eta"],
+    )
 
 
 def default_storage(out_dir):
@@ -87,9 +99,14 @@ def open_study(spec, storage_url, study_name, seed=0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         storage = optuna.storages.RDBStorage(storage_url, heartbeat_interval=15, grace_period=45)
-    return optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
-                               sampler=make_sampler(spec, seed), pruner=make_pruner(spec),
-                               load_if_exists=True)
+    return optuna.create_study(
+        study_name=study_name,
+        storage=storage,
+        direction="maximize",
+        sampler=make_sampler(spec, seed),
+        pruner=make_pruner(spec),
+        load_if_exists=True,
+    )
 
 
 class _TrialCallback(Callback):
@@ -127,8 +144,13 @@ class TrialRunner:
             dataset = load_dataset(config["dataset"], config.get("data_dir"), include_test=False)
             split = stratified_split(dataset.y_train, config["val_fraction"], config["seed"])
             x = as_inputs(dataset.x_train)
-            self._data[key] = (dataset, x[split.train], dataset.y_train[split.train],
-                               x[split.val], dataset.y_train[split.val])
+            self._data[key] = (
+                dataset,
+                x[split.train],
+                dataset.y_train[split.train],
+                x[split.val],
+                dataset.y_train[split.val],
+            )
         return self._data[key]
 
     def run(self, params, trial=None, tracker=None):
@@ -139,18 +161,28 @@ class TrialRunner:
         config = {**self.base, **params}
         name = run_name(config)
         dataset, x_tr, y_tr, x_val, y_val = self.data(config)
-        tracker = tracker or Tracker(config, name, directory=config.get("wandb_dir", "."),
-                                     group=self.sweep_name, wandb_module=self.wandb_module,
-                                     notify=self.notify)
+        tracker = tracker or Tracker(
+            config,
+            name,
+            directory=config.get("wandb_dir", "."),
+            group=self.sweep_name,
+            wandb_module=self.wandb_module,
+            notify=self.notify,
+        )
         net = build_network(config, dataset.n_features, len(dataset.class_names))
         if trial is not None:
             trial.set_user_attr("run_name", name)
         exit_code = 1
         try:
-            history = train(net, config, x_tr, y_tr, x_val, y_val,
-                            callback=_TrialCallback(tracker, trial))
-            tracker.log_summary({"val_accuracy": history.final_val_accuracy,
-                                 "best_val_accuracy": history.best["val_accuracy"]})
+            history = train(
+                net, config, x_tr, y_tr, x_val, y_val, callback=_TrialCallback(tracker, trial)
+            )
+            tracker.log_summary(
+                {
+                    "val_accuracy": history.final_val_accuracy,
+                    "best_val_accuracy": history.best["val_accuracy"],
+                }
+            )
             exit_code = 0
         finally:
             tracker.finish(exit_code=exit_code)
@@ -160,7 +192,9 @@ class TrialRunner:
         params = suggest(trial, self.spec)
         # TPE often proposes a configuration it already tried; reuse that result
         # instead of training it again (such trials do not count towards --count).
-        for earlier in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        for earlier in trial.study.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
+        ):
             if earlier.params == trial.params and "duplicate_of" not in earlier.user_attrs:
                 trial.set_user_attr("duplicate_of", earlier.number)
                 trial.set_user_attr("run_name", earlier.user_attrs.get("run_name", ""))
@@ -179,13 +213,15 @@ class TrialRunner:
         trial.set_user_attr("train_seconds", train_seconds)
         trial.set_user_attr("compile_seconds", history.compile_seconds)
         trial.set_user_attr("epochs", history.epochs)  # per-epoch curves, for the report
-        self.notify(f"trial {trial.number}: val_accuracy {value:.4f} in {seconds:.1f} s  "
-                    f"{run_name(config)}")
+        self.notify(
+            f"trial {trial.number}: val_accuracy {value:.4f} in {seconds:.1f} s  {run_name(config)}"
+        )
         return value
 
 
-def optimize(spec, base_config, storage_url, study_name, count, seed=0, wandb_module=None,
-             notify=print):
+def optimize(
+    spec, base_config, storage_url, study_name, count, seed=0, wandb_module=None, notify=print
+):
     """Run trials in this process until the study holds ``count`` finished trials."""
     study = open_study(spec, storage_url, study_name, seed)
     runner = TrialRunner(base_config, study_name, wandb_module, notify)
@@ -198,8 +234,13 @@ def optimize(spec, base_config, storage_url, study_name, count, seed=0, wandb_mo
             study.stop()
 
     # Duplicates cost nothing but a lookup; the cap only guards a space smaller than count.
-    study.optimize(runner.objective, catch=(Diverged,), gc_after_trial=False,
-                   callbacks=[enough], n_trials=DUPLICATE_CAP * count)
+    study.optimize(
+        runner.objective,
+        catch=(Diverged,),
+        gc_after_trial=False,
+        callbacks=[enough],
+        n_trials=DUPLICATE_CAP * count,
+    )
     return study
 
 
@@ -208,8 +249,10 @@ DUPLICATE_CAP = 10
 
 def distinct_trials(study):
     """Finished trials that trained something (duplicates of earlier ones excluded)."""
-    return sum(t.state in FINISHED and "duplicate_of" not in t.user_attrs
-               for t in study.get_trials(deepcopy=False))
+    return sum(
+        t.state in FINISHED and "duplicate_of" not in t.user_attrs
+        for t in study.get_trials(deepcopy=False)
+    )
 
 
 def _worker(spec_path, base_config, storage_url, study_name, count, seed):
@@ -217,17 +260,21 @@ def _worker(spec_path, base_config, storage_url, study_name, count, seed):
     optimize(load_spec(spec_path), base_config, storage_url, study_name, count, seed)
 
 
-def run_offline(spec_path, base_config, storage_url, study_name, count, workers=1, seed=0,
-                notify=print):
+def run_offline(
+    spec_path, base_config, storage_url, study_name, count, workers=1, seed=0, notify=print
+):
     """Run the sweep locally with ``workers`` processes sharing one study."""
     spec = load_spec(spec_path)
     if workers <= 1:
         return optimize(spec, base_config, storage_url, study_name, count, seed, notify=notify)
     open_study(spec, storage_url, study_name, seed)  # create it once, before the workers race
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(spec.path, base_config, storage_url,
-                                                       study_name, count, seed + i))
-                 for i in range(workers)]
+    processes = [
+        context.Process(
+            target=_worker, args=(spec.path, base_config, storage_url, study_name, count, seed + i)
+        )
+        for i in range(workers)
+    ]
     for process in processes:
         process.start()
     try:
@@ -252,16 +299,27 @@ def run_online(spec, base_config, count, wandb_module=None, notify=print):
     sweep_config.setdefault("program", "train.py")
     # Agents on other machines run train.py; keep them off the test set too.
     # ${args_no_boolean_flags} passes `--restore_best` for true, which train.py's switches expect.
-    sweep_config.setdefault("command", ["${env}", "${interpreter}", "${program}",
-                                        "--no-evaluate_test", "${args_no_boolean_flags}"])
+    sweep_config.setdefault(
+        "command",
+        [
+            "${env}",
+            "${interpreter}",
+            "${program}",
+            "--no-evaluate_test",
+            "${args_no_boolean_flags}",
+        ],
+    )
     project, entity = base_config.get("wandb_project"), base_config.get("wandb_entity")
     sweep_id = wandb.sweep(sweep_config, project=project, entity=entity)
     runner = TrialRunner(base_config, spec.name or sweep_id, wandb, notify)
 
     def one_trial():
         run = wandb.init()
-        params = {name: _decode(value) for name, value in dict(run.config).items()
-                  if name in spec.parameters}
+        params = {
+            name: _decode(value)
+            for name, value in dict(run.config).items()
+            if name in spec.parameters
+        }
         run.name = run_name({**base_config, **params})
         try:
             config, history = runner.run(params, tracker=Tracker.attach(run, wandb, notify))

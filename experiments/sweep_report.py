@@ -35,22 +35,29 @@ def trial_rows(study):
     """One dict per trial, in trial order, with decoded parameter values."""
     rows = []
     for t in study.get_trials(deepcopy=False):
-        rows.append({
-            "number": t.number,
-            "state": t.state.name,
-            "val_accuracy": t.value if t.value is not None else (
-                max(t.intermediate_values.values()) if t.intermediate_values else None),
-            "completed_epochs": len(t.intermediate_values),
-            "seconds": (t.duration.total_seconds() if t.duration else None),
-            "started": t.datetime_start.timestamp() if t.datetime_start else None,
-            "run_name": t.user_attrs.get("run_name", ""),
-            "failure": t.user_attrs.get("failure", ""),
-            "overhead_seconds": (t.user_attrs["seconds"] - t.user_attrs["train_seconds"]
-                                 - t.user_attrs.get("compile_seconds", 0.0))
-            if "seconds" in t.user_attrs else None,
-            "params": {k: _decode(v) for k, v in t.params.items()},
-            "duplicate_of": t.user_attrs.get("duplicate_of"),
-        })
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "val_accuracy": t.value
+                if t.value is not None
+                else (max(t.intermediate_values.values()) if t.intermediate_values else None),
+                "completed_epochs": len(t.intermediate_values),
+                "seconds": (t.duration.total_seconds() if t.duration else None),
+                "started": t.datetime_start.timestamp() if t.datetime_start else None,
+                "run_name": t.user_attrs.get("run_name", ""),
+                "failure": t.user_attrs.get("failure", ""),
+                "overhead_seconds": (
+                    t.user_attrs["seconds"]
+                    - t.user_attrs["train_seconds"]
+                    - t.user_attrs.get("compile_seconds", 0.0)
+                )
+                if "seconds" in t.user_attrs
+                else None,
+                "params": {k: _decode(v) for k, v in t.params.items()},
+                "duplicate_of": t.user_attrs.get("duplicate_of"),
+            }
+        )
     return rows
 
 
@@ -69,15 +76,33 @@ def train_command(config_params, base_flags=()):
 def write_csv(path, rows, names):
     with open(path, "w", newline="") as handle:
         out = csv.writer(handle)
-        out.writerow(["number", "state", "val_accuracy", "completed_epochs", "seconds",
-                      "overhead_seconds", "run_name", *names, "failure"])
+        out.writerow(
+            [
+                "number",
+                "state",
+                "val_accuracy",
+                "completed_epochs",
+                "seconds",
+                "overhead_seconds",
+                "run_name",
+                *names,
+                "failure",
+            ]
+        )
         for r in rows:
-            out.writerow([r["number"], r["state"],
-                          "" if r["val_accuracy"] is None else f"{r['val_accuracy']:.4f}",
-                          r["completed_epochs"],
-                          "" if r["seconds"] is None else f"{r['seconds']:.2f}",
-                          "" if r["overhead_seconds"] is None else f"{r['overhead_seconds']:.3f}",
-                          r["run_name"], *(r["params"].get(n, "") for n in names), r["failure"]])
+            out.writerow(
+                [
+                    r["number"],
+                    r["state"],
+                    "" if r["val_accuracy"] is None else f"{r['val_accuracy']:.4f}",
+                    r["completed_epochs"],
+                    "" if r["seconds"] is None else f"{r['seconds']:.2f}",
+                    "" if r["overhead_seconds"] is None else f"{r['overhead_seconds']:.3f}",
+                    r["run_name"],
+                    *(r["params"].get(n, "") for n in names),
+                    r["failure"],
+                ]
+            )
 
 
 def plot_history(path, rows):
@@ -93,13 +118,18 @@ def plot_history(path, rows):
         if len(done) >= 5:
             # Trend: median of the last five completed trials, robust to the odd failure.
             window = 5
-            trend = [np.median(acc[max(0, i - window + 1): i + 1]) for i in range(len(acc))]
+            trend = [np.median(acc[max(0, i - window + 1) : i + 1]) for i in range(len(acc))]
             ax.plot(minutes, trend, "--", color="C3", label=f"trend (median of last {window})")
         pruned = [r for r in rows if r["state"] == "PRUNED" and r["val_accuracy"] is not None]
         if pruned:
-            ax.scatter([(r["started"] - t0) / 60 for r in pruned],
-                       [r["val_accuracy"] * 100 for r in pruned], s=12, marker="x", color="grey",
-                       label="pruned (accuracy when stopped)")
+            ax.scatter(
+                [(r["started"] - t0) / 60 for r in pruned],
+                [r["val_accuracy"] * 100 for r in pruned],
+                s=12,
+                marker="x",
+                color="grey",
+                label="pruned (accuracy when stopped)",
+            )
         low = np.percentile(acc, 10) if len(acc) > 5 else acc.min()
         ax.set_ylim(max(0, low - 2), min(100, acc.max() + 1))
     ax.set_xlabel("minutes since the sweep started")
@@ -154,12 +184,14 @@ def plot_parallel(path, rows, names):
                     ax.text(i + 0.03, (k - low[i]) / span[i], str(level), fontsize=7, va="center")
             else:
                 for y, value in ((0, low[i]), (1, high[i])):
-                    shown = 10 ** value if kind == "log" else value
+                    shown = 10**value if kind == "log" else value
                     ax.text(i + 0.03, y, f"{shown:.3g}", fontsize=7, va="center")
         ax.set_xticks(range(len(axes_names)), axes_names, rotation=20)
         ax.set_yticks([])
-    ax.set_title("Parallel coordinates of completed trials (colour: rank by validation accuracy, "
-                 "yellow = best)")
+    ax.set_title(
+        "Parallel coordinates of completed trials (colour: rank by validation accuracy, "
+        "yellow = best)"
+    )
     save(fig, path)
 
 
@@ -171,13 +203,15 @@ def importances(study):
     differs from its distribution among all of them."""
     import optuna
 
-    complete = [t for t in study.get_trials(deepcopy=False)
-                if t.state == optuna.trial.TrialState.COMPLETE]
+    complete = [
+        t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
+    ]
     if len(complete) < 3:
         return {}
     try:
         return optuna.importance.get_param_importances(
-            study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
+            study, evaluator=optuna.importance.PedAnovaImportanceEvaluator()
+        )
     except (RuntimeError, ValueError):  # e.g. every parameter constant
         return {}
 
@@ -213,8 +247,10 @@ def correlations(rows, names):
         if not isinstance(labels[name], list):
             pairs = [(name, columns[name])]
         else:
-            pairs = [(f"{name}={level}", (columns[name] == k).astype(float))
-                     for k, level in enumerate(labels[name])]
+            pairs = [
+                (f"{name}={level}", (columns[name] == k).astype(float))
+                for k, level in enumerate(labels[name])
+            ]
         for label, x in pairs:
             if np.std(x) > 0 and np.std(acc) > 0:
                 out[label] = float(np.corrcoef(x, acc)[0, 1])
@@ -230,8 +266,9 @@ def _groups(rows, name, bins=3):
         edges = np.quantile(values, np.linspace(0, 1, bins + 1))
         for b in range(bins):
             lo, hi = edges[b], edges[b + 1]
-            inside = [r for r, v in zip(rows, values)
-                      if lo <= v < hi or (b == bins - 1 and v == hi)]
+            inside = [
+                r for r, v in zip(rows, values) if lo <= v < hi or (b == bins - 1 and v == hi)
+            ]
             yield f"{lo:.3g}..{hi:.3g}", inside
         return
     for level in sorted({json.dumps(v) for v in values}):
@@ -245,49 +282,66 @@ def level_summary(rows, names):
     for name in names:
         for label, group in _groups(rows, name):
             acc = [r["val_accuracy"] for r in group if r["state"] == "COMPLETE"]
-            out.append({"parameter": name, "value": label, "trials": len(group),
-                        "completed": len(acc), "stopped_early_or_failed": len(group) - len(acc),
-                        "mean_val_accuracy": float(np.mean(acc)) if acc else None,
-                        "best_val_accuracy": float(np.max(acc)) if acc else None})
+            out.append(
+                {
+                    "parameter": name,
+                    "value": label,
+                    "trials": len(group),
+                    "completed": len(acc),
+                    "stopped_early_or_failed": len(group) - len(acc),
+                    "mean_val_accuracy": float(np.mean(acc)) if acc else None,
+                    "best_val_accuracy": float(np.max(acc)) if acc else None,
+                }
+            )
     return out
 
 
 def _levels_html(levels):
     def pct(v):
         return "-" if v is None else f"{v:.2%}"
+
     body = "".join(
         f"<tr><td>{html.escape(l['parameter'])}</td><td>{html.escape(str(l['value']))}</td>"
         f"<td>{l['trials']}</td><td>{l['completed']}</td><td>{l['stopped_early_or_failed']}</td>"
         f"<td>{pct(l['mean_val_accuracy'])}</td><td>{pct(l['best_val_accuracy'])}</td></tr>"
-        for l in levels)
-    return ("<h2>Each setting</h2><table><tr><th>parameter</th><th>value</th><th>trials</th>"
-            "<th>completed</th><th>pruned/failed</th><th>mean val acc</th><th>best val acc</th>"
-            f"</tr>{body}</table>")
+        for l in levels
+    )
+    return (
+        "<h2>Each setting</h2><table><tr><th>parameter</th><th>value</th><th>trials</th>"
+        "<th>completed</th><th>pruned/failed</th><th>mean val acc</th><th>best val acc</th>"
+        f"</tr>{body}</table>"
+    )
 
 
 def write_html(path, title, best, rows, names, importance, correlation, levels=()):
     done = sorted((r for r in rows if r["state"] == "COMPLETE"), key=lambda r: -r["val_accuracy"])
     counts = {s: sum(r["state"] == s for r in rows) for s in ("COMPLETE", "PRUNED", "FAIL")}
     top = "".join(
-        "<tr>" + f"<td>{r['number']}</td><td>{r['val_accuracy']:.2%}</td>"
+        "<tr>"
+        + f"<td>{r['number']}</td><td>{r['val_accuracy']:.2%}</td>"
         + "".join(f"<td>{html.escape(str(r['params'].get(n, '')))}</td>" for n in names)
-        + "</tr>" for r in done[:15])
-    best_html = (f"<p><b>Best validation accuracy: {best['val_accuracy']:.2%}</b> (trial "
-                 f"{best['number']}, <code>{html.escape(best['run_name'])}</code>)</p>"
-                 f"<p>Retrain it: <code>{html.escape(best['train_command'])}</code></p>"
-                 if best else "<p>No completed trial yet.</p>")
+        + "</tr>"
+        for r in done[:15]
+    )
+    best_html = (
+        f"<p><b>Best validation accuracy: {best['val_accuracy']:.2%}</b> (trial "
+        f"{best['number']}, <code>{html.escape(best['run_name'])}</code>)</p>"
+        f"<p>Retrain it: <code>{html.escape(best['train_command'])}</code></p>"
+        if best
+        else "<p>No completed trial yet.</p>"
+    )
     images = "".join(f'<figure><img src="{p}" alt="{p}"></figure>' for p in PLOTS)
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}img{{max-width:100%}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;font-size:90%}}</style>
 </head><body><h1>{html.escape(title)}</h1>
-<p>{len(rows)} trials: {counts['COMPLETE']} completed, {counts['PRUNED']} pruned, {counts['FAIL']} failed.
+<p>{len(rows)} trials: {counts["COMPLETE"]} completed, {counts["PRUNED"]} pruned, {counts["FAIL"]} failed.
 Objective: validation accuracy (the test set is never read in a sweep).</p>
 {best_html}
 {images}
 {_levels_html(levels)}
-<h2>Top trials</h2><table><tr><th>#</th><th>val acc</th>{''.join(f'<th>{n}</th>' for n in names)}</tr>{top}</table>
+<h2>Top trials</h2><table><tr><th>#</th><th>val acc</th>{"".join(f"<th>{n}</th>" for n in names)}</tr>{top}</table>
 <p>All trials: <a href="trials.csv">trials.csv</a>; best: <a href="best.json">best.json</a>.</p>
 </body></html>
 """
@@ -302,33 +356,63 @@ def write_report(study, spec, out_dir, base_flags=()):
     # Re-proposals of a finished configuration were not trained again: leave them out.
     rows = [r for r in all_rows if r["duplicate_of"] is None]
     names = [n for n, p in spec.parameters.items() if not (p.is_categorical and len(p.values) == 1)]
-    fixed = {n: p.values[0] for n, p in spec.parameters.items()
-             if p.is_categorical and len(p.values) == 1}
+    fixed = {
+        n: p.values[0]
+        for n, p in spec.parameters.items()
+        if p.is_categorical and len(p.values) == 1
+    }
     done = [r for r in rows if r["state"] == "COMPLETE"]
     best = None
     if done:
         top = max(done, key=lambda r: r["val_accuracy"])
         params = {**fixed, **top["params"]}
         overheads = [r["overhead_seconds"] for r in done if r["overhead_seconds"] is not None]
-        best = {"number": top["number"], "val_accuracy": top["val_accuracy"], "params": params,
-                "run_name": top["run_name"], "train_command": train_command(params, base_flags),
-                "trials": len(rows), "completed": len(done),
-                "duplicate_proposals": len(all_rows) - len(rows),
-                "median_trial_overhead_seconds": float(np.median(overheads)) if overheads else None}
+        best = {
+            "number": top["number"],
+            "val_accuracy": top["val_accuracy"],
+            "params": params,
+            "run_name": top["run_name"],
+            "train_command": train_command(params, base_flags),
+            "trials": len(rows),
+            "completed": len(done),
+            "duplicate_proposals": len(all_rows) - len(rows),
+            "median_trial_overhead_seconds": float(np.median(overheads)) if overheads else None,
+        }
         (out_dir / "best.json").write_text(json.dumps(best, indent=2) + "\n")
     write_csv(out_dir / "trials.csv", rows, names)
     plot_history(out_dir / "history.png", rows)
     plot_parallel(out_dir / "parallel.png", done, names)
     importance = importances(study)
-    _bar_chart(out_dir / "importance.png", importance, "Parameter importance",
-               "importance for validation accuracy (PED-ANOVA)", signed=False)
+    _bar_chart(
+        out_dir / "importance.png",
+        importance,
+        "Parameter importance",
+        "importance for validation accuracy (PED-ANOVA)",
+        signed=False,
+    )
     correlation = correlations(rows, names)
-    _bar_chart(out_dir / "correlation.png", correlation,
-               "Correlation of each parameter with validation accuracy",
-               "correlation with validation accuracy", signed=True)
+    _bar_chart(
+        out_dir / "correlation.png",
+        correlation,
+        "Correlation of each parameter with validation accuracy",
+        "correlation with validation accuracy",
+        signed=True,
+    )
     levels = level_summary(rows, names)
-    (out_dir / "analysis.json").write_text(json.dumps(
-        {"importance": importance, "correlation": correlation, "levels": levels}, indent=2) + "\n")
-    write_html(out_dir / "index.html", f"Sweep {study.study_name}", best, rows, names,
-               importance, correlation, levels)
+    (out_dir / "analysis.json").write_text(
+        json.dumps(
+            {"importance": importance, "correlation": correlation, "levels": levels}, indent=2
+        )
+        + "\n"
+    )
+    write_html(
+        out_dir / "index.html",
+        f"Sweep {study.study_name}",
+        best,
+        rows,
+        names,
+        importance,
+        correlation,
+        levels,
+    )
     return best

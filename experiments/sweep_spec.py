@@ -32,11 +32,31 @@ from .cli import build_parser
 METHODS = ("grid", "random", "bayes")
 DISTRIBUTIONS = ("uniform", "log_uniform_values", "int_uniform", "q_uniform")
 OBJECTIVE = "val_accuracy"
-TOP_LEVEL = {"method", "metric", "parameters", "early_terminate", "run_cap", "name",
-             "description", "program", "command", "project", "entity"}
+TOP_LEVEL = {
+    "method",
+    "metric",
+    "parameters",
+    "early_terminate",
+    "run_cap",
+    "name",
+    "description",
+    "program",
+    "command",
+    "project",
+    "entity",
+}
 # train.py options a sweep may not set: where things go, not what is trained.
-NOT_SWEEPABLE = {"help", "wandb_project", "wandb_entity", "wandb_mode", "wandb_dir", "runs_dir",
-                 "save_model", "quiet", "data_dir"}
+NOT_SWEEPABLE = {
+    "help",
+    "wandb_project",
+    "wandb_entity",
+    "wandb_mode",
+    "wandb_dir",
+    "runs_dir",
+    "save_model",
+    "quiet",
+    "data_dir",
+}
 
 
 class SweepSpecError(ValueError):
@@ -119,15 +139,21 @@ def _check_value(path, name, flag, action, value):
 def _parameter(path, name, body, options):
     if name not in options:
         raise SweepSpecError(
-            f"{path}: unknown parameter {name!r}; sweepable: {', '.join(sorted(options))}")
+            f"{path}: unknown parameter {name!r}; sweepable: {', '.join(sorted(options))}"
+        )
     flag, action = options[name]
     if not isinstance(body, dict):
-        raise SweepSpecError(f"{path}: parameter {name} must be a mapping with value, values or "
-                             "distribution")
+        raise SweepSpecError(
+            f"{path}: parameter {name} must be a mapping with value, values or distribution"
+        )
     keys = set(body)
     if keys == {"value"}:
         return Parameter(name, values=[_check_value(path, name, flag, action, body["value"])])
-    if keys == {"values"} or keys == {"values", "distribution"} and body["distribution"] == "categorical":
+    if (
+        keys == {"values"}
+        or keys == {"values", "distribution"}
+        and body["distribution"] == "categorical"
+    ):
         values = body["values"]
         if not isinstance(values, list) or not values:
             raise SweepSpecError(f"{path}: parameter {name}: values must be a non-empty list")
@@ -147,7 +173,8 @@ def _parameter(path, name, body, options):
         return Parameter(name, distribution=dist, low=low, high=high, q=body.get("q"))
     raise SweepSpecError(
         f"{path}: parameter {name}: expected value, values, or distribution "
-        f"({', '.join(DISTRIBUTIONS)}) with min and max; got {sorted(keys)}")
+        f"({', '.join(DISTRIBUTIONS)}) with min and max; got {sorted(keys)}"
+    )
 
 
 def parse_spec(raw, path="<sweep>"):
@@ -156,28 +183,38 @@ def parse_spec(raw, path="<sweep>"):
         raise SweepSpecError(f"{path}: a sweep file must be a YAML mapping")
     unknown = set(raw) - TOP_LEVEL
     if unknown:
-        raise SweepSpecError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
-                             f"allowed: {', '.join(sorted(TOP_LEVEL))}")
+        raise SweepSpecError(
+            f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"allowed: {', '.join(sorted(TOP_LEVEL))}"
+        )
     method = raw.get("method")
     if method not in METHODS:
         raise SweepSpecError(f"{path}: method must be one of {', '.join(METHODS)}, got {method!r}")
     metric = raw.get("metric", {"name": OBJECTIVE, "goal": "maximize"})
-    if not isinstance(metric, dict) or metric.get("name") != OBJECTIVE or metric.get(
-            "goal", "maximize") != "maximize":
-        raise SweepSpecError(f"{path}: metric must be {{name: {OBJECTIVE}, goal: maximize}}; "
-                             "validation accuracy is the only objective")
+    if (
+        not isinstance(metric, dict)
+        or metric.get("name") != OBJECTIVE
+        or metric.get("goal", "maximize") != "maximize"
+    ):
+        raise SweepSpecError(
+            f"{path}: metric must be {{name: {OBJECTIVE}, goal: maximize}}; "
+            "validation accuracy is the only objective"
+        )
     params = raw.get("parameters")
     if not isinstance(params, dict) or not params:
         raise SweepSpecError(f"{path}: parameters must be a non-empty mapping")
     options = _sweepable_options()
     parameters = {name: _parameter(path, name, body, options) for name, body in params.items()}
-    spec = SweepSpec(method=method, parameters=parameters, path=str(path), name=raw.get("name"),
-                     raw=raw)
+    spec = SweepSpec(
+        method=method, parameters=parameters, path=str(path), name=raw.get("name"), raw=raw
+    )
     if method == "grid":
         continuous = [p.name for p in parameters.values() if not p.is_categorical]
         if continuous:
-            raise SweepSpecError(f"{path}: grid search needs values lists, not distributions "
-                                 f"({', '.join(continuous)})")
+            raise SweepSpecError(
+                f"{path}: grid search needs values lists, not distributions "
+                f"({', '.join(continuous)})"
+            )
     run_cap = raw.get("run_cap")
     if run_cap is not None:
         if not isinstance(run_cap, int) or run_cap < 1:
@@ -189,10 +226,14 @@ def parse_spec(raw, path="<sweep>"):
             raise SweepSpecError(f"{path}: early_terminate supports type: hyperband only")
         extra = set(early) - {"type", "min_iter", "eta", "max_iter", "s", "strict"}
         if extra:
-            raise SweepSpecError(f"{path}: early_terminate: unknown key(s) {', '.join(sorted(extra))}")
+            raise SweepSpecError(
+                f"{path}: early_terminate: unknown key(s) {', '.join(sorted(extra))}"
+            )
         min_iter, eta = early.get("min_iter", 1), early.get("eta", 3)
         if not (isinstance(min_iter, int) and min_iter >= 1 and isinstance(eta, int) and eta >= 2):
-            raise SweepSpecError(f"{path}: early_terminate needs integer min_iter >= 1 and eta >= 2")
+            raise SweepSpecError(
+                f"{path}: early_terminate needs integer min_iter >= 1 and eta >= 2"
+            )
         spec.hyperband = {"min_iter": min_iter, "eta": eta, "max_iter": early.get("max_iter")}
     return spec
 

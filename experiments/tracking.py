@@ -48,9 +48,16 @@ def _short(value):
 
 # Config key -> short tag of the run name, in the order they appear.
 NAME_TAGS = (
-    ("num_layers", "hl"), ("hidden_size", "sz"), ("batch_size", "bs"), ("activation", "ac"),
-    ("optimizer", "o"), ("learning_rate", "lr"), ("weight_decay", "wd"), ("weight_init", "wi"),
-    ("epochs", "ep"), ("loss", "l"),
+    ("num_layers", "hl"),
+    ("hidden_size", "sz"),
+    ("batch_size", "bs"),
+    ("activation", "ac"),
+    ("optimizer", "o"),
+    ("learning_rate", "lr"),
+    ("weight_decay", "wd"),
+    ("weight_init", "wi"),
+    ("epochs", "ep"),
+    ("loss", "l"),
 )
 LOSS_TAGS = {"cross_entropy": "ce", "mean_squared_error": "mse"}
 
@@ -110,8 +117,15 @@ class Tracker:
         except ImportError:
             self.message = "W&B not installed; tracking disabled"
             return
-        kwargs = dict(project=config.get("wandb_project"), entity=config.get("wandb_entity"),
-                      name=name, group=group, config=config, dir=str(directory), reinit="finish_previous")
+        kwargs = dict(
+            project=config.get("wandb_project"),
+            entity=config.get("wandb_entity"),
+            name=name,
+            group=group,
+            config=config,
+            dir=str(directory),
+            reinit="finish_previous",
+        )
         try:
             self.run = self._init(self.mode, kwargs)
         except Exception as exc:  # any failure of an online start: keep training, offline
@@ -131,7 +145,12 @@ class Tracker:
     def attach(cls, run, wandb_module, notify=print):
         """Wrap a run that someone else started (``wandb.agent`` starts its runs)."""
         tracker = cls.__new__(cls)
-        tracker.mode, tracker.run, tracker.wandb, tracker.notify = "online", run, wandb_module, notify
+        tracker.mode, tracker.run, tracker.wandb, tracker.notify = (
+            "online",
+            run,
+            wandb_module,
+            notify,
+        )
         tracker.message = tracker._where()
         return tracker
 
@@ -169,14 +188,18 @@ class Tracker:
         def update():
             for key, value in values.items():
                 self.run.summary[key] = value
+
         self._safely(update)
 
     def log_confusion_matrix(self, y_true, y_pred, class_names, key="test_confusion_matrix"):
         def log():
             plot = self.wandb.plot.confusion_matrix(
-                y_true=list(map(int, y_true)), preds=list(map(int, y_pred)),
-                class_names=list(class_names))
+                y_true=list(map(int, y_true)),
+                preds=list(map(int, y_pred)),
+                class_names=list(class_names),
+            )
             self.run.log({key: plot})
+
         self._safely(log)
 
     def log_image(self, key, path, caption=None):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import optimizers
-from network import MLP
 from kernels.dropout import seed_rng
+from network import MLP
 from network.backends import make_trainer
 
 
@@ -77,12 +77,18 @@ def hidden_sizes(config):
 
 
 def build_network(config, n_features, n_classes):
-    return MLP([n_features, *hidden_sizes(config), n_classes], activation=config["activation"],
-               loss=config["loss"], weight_init=config["weight_init"], seed=config["seed"])
+    return MLP(
+        [n_features, *hidden_sizes(config), n_classes],
+        activation=config["activation"],
+        loss=config["loss"],
+        weight_init=config["weight_init"],
+        seed=config["seed"],
+    )
 
 
-def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=None,
-          chunks_per_epoch=40):
+def train(
+    net, config, x_train, y_train, x_val, y_val, callback=None, history=None, chunks_per_epoch=40
+):
     """Train ``net`` in place for ``config["epochs"]`` epochs.
 
     Parameters
@@ -126,18 +132,26 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=No
     # Compile (or load from cache) outside the timed epochs: one step on a scratch copy.
     start = time.perf_counter()
     scratch = MLP(net.sizes, net.activation, net.loss_name, net.weight_init, dtype=net.dtype)
-    scratch_trainer = make_trainer(device, scratch, optimizer,
-                                   optimizer.init(net.layout.n_params, net.dtype, config),
-                                   x_train[:batch], y_train[:batch], batch)
-    scratch_trainer.train_steps(np.arange(min(n, batch), dtype=np.int64), 0, 1, 0.0,
-                                losses[:1], corrects[:1])
+    scratch_trainer = make_trainer(
+        device,
+        scratch,
+        optimizer,
+        optimizer.init(net.layout.n_params, net.dtype, config),
+        x_train[:batch],
+        y_train[:batch],
+        batch,
+    )
+    scratch_trainer.train_steps(
+        np.arange(min(n, batch), dtype=np.int64), 0, 1, 0.0, losses[:1], corrects[:1]
+    )
     if len(x_val):
         scratch_trainer.evaluate(x_val[:1], y_val[:1])
     del scratch_trainer
     history.compile_seconds = time.perf_counter() - start
 
-    trainer = make_trainer(device, net, optimizer, state, x_train, y_train, batch,
-                           seed=int(config["seed"]))
+    trainer = make_trainer(
+        device, net, optimizer, state, x_train, y_train, batch, seed=int(config["seed"])
+    )
     epochs = int(config["epochs"])
     base_lr = float(config["learning_rate"])
     patience = int(config.get("early_stopping", 0))
@@ -147,21 +161,30 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=No
     seed_rng(int(config["seed"]) % 2**31)  # dropout masks: reproducible per seed
     try:
         for epoch in range(1, epochs + 1):
-            trainer.set_learning_rate(learning_rate(config.get("lr_schedule", "constant"),
-                                                    base_lr, epoch, epochs))
+            trainer.set_learning_rate(
+                learning_rate(config.get("lr_schedule", "constant"), base_lr, epoch, epochs)
+            )
             order = rng.permutation(n).astype(np.int64)
             callback.on_epoch_start(epoch, steps)
             start = time.perf_counter()
             for first in range(0, steps, chunk):
                 count = min(chunk, steps - first)
-                done = trainer.train_steps(order, first, count, config["weight_decay"],
-                                           losses[first:], corrects[first:], dropout)
+                done = trainer.train_steps(
+                    order,
+                    first,
+                    count,
+                    config["weight_decay"],
+                    losses[first:],
+                    corrects[first:],
+                    dropout,
+                )
                 end = first + done
                 # The kernel stops right after a non-finite loss; that step may also be the
                 # last one asked for, so look at the loss rather than at the count.
                 if not np.isfinite(losses[end - 1]):
                     raise Diverged(
-                        f"loss became {losses[end - 1]} at epoch {epoch}, step {end} of {steps}")
+                        f"loss became {losses[end - 1]} at epoch {epoch}, step {end} of {steps}"
+                    )
                 seen = batch_sizes[:end]
                 callback.on_steps(epoch, end, steps, float(np.dot(losses[:end], seen) / seen.sum()))
             train_seconds = time.perf_counter() - start
@@ -175,7 +198,9 @@ def train(net, config, x_train, y_train, x_val, y_val, callback=None, history=No
                 metrics["val_loss"], metrics["val_accuracy"] = trainer.evaluate(x_val, y_val)
             else:
                 metrics["val_loss"], metrics["val_accuracy"] = float("nan"), float("nan")
-            metrics["learning_rate"] = float(state.hyper[optimizer.hyperparameters.index("learning_rate")])
+            metrics["learning_rate"] = float(
+                state.hyper[optimizer.hyperparameters.index("learning_rate")]
+            )
             history.epochs.append(metrics)
             if metrics["val_accuracy"] > best:
                 best, best_epoch = metrics["val_accuracy"], epoch
@@ -201,7 +226,8 @@ SCHEDULES = ("constant", "cosine")
 def learning_rate(schedule, base, epoch, epochs):
     """The learning rate of ``epoch`` (1-based) under ``schedule``.
 
-    ``constant``: ``base`` throughout. ``cosine``: ``base * (1 + cos(pi * (epoch-1) / epochs)) / 2``,
+    ``constant``: ``base`` throughout.
+    ``cosine``: ``base * (1 + cos(pi * (epoch-1) / epochs)) / 2``,
     from ``base`` in the first epoch down towards 0 in the last (Loshchilov & Hutter's SGDR
     without restarts, stepped once per epoch).
     """

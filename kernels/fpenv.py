@@ -70,7 +70,8 @@ def _mxcsr_call(builder, name, slot):
     """Emit ``call void @llvm.x86.sse.<name>(ptr slot)``."""
     byte_ptr = ir.IntType(8).as_pointer()
     function = builder.module.declare_intrinsic(
-        f"llvm.x86.sse.{name}", [], ir.FunctionType(ir.VoidType(), [byte_ptr]))
+        f"llvm.x86.sse.{name}", [], ir.FunctionType(ir.VoidType(), [byte_ptr])
+    )
     builder.call(function, [builder.bitcast(slot, byte_ptr)])
 
 

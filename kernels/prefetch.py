@@ -39,7 +39,8 @@ def prefetch(typingctx, row):
         byte_ptr = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         llvm_prefetch = builder.module.declare_intrinsic(
-            "llvm.prefetch", [byte_ptr], ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]))
+            "llvm.prefetch", [byte_ptr], ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
+        )
         start = builder.bitcast(array.data, byte_ptr)
         n_bytes = builder.mul(array.nitems, array.itemsize)
         zero = context.get_constant(types.intp, 0)

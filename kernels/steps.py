@@ -72,15 +72,31 @@ def forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n, keep,
             _activations(acts, unit_offsets, sizes, n, l + 1),
         )
         if keep < 1.0 and l < n_layers - 1:
-            dropout_forward(_activations(acts, unit_offsets, sizes, n, l + 1),
-                            _activations(masks, unit_offsets, sizes, n, l + 1), keep)
+            dropout_forward(
+                _activations(acts, unit_offsets, sizes, n, l + 1),
+                _activations(masks, unit_offsets, sizes, n, l + 1),
+                keep,
+            )
     return _activations(acts, unit_offsets, sizes, n, n_layers)
 
 
 @JIT
 def forward_backward(
-    params, grads, sizes, param_offsets, unit_offsets, act_code, loss_code,
-    weight_decay, acts, delta_a, delta_b, y, n, keep, masks,
+    params,
+    grads,
+    sizes,
+    param_offsets,
+    unit_offsets,
+    act_code,
+    loss_code,
+    weight_decay,
+    acts,
+    delta_a,
+    delta_b,
+    y,
+    n,
+    keep,
+    masks,
 ):
     """Loss, correct count and full gradient of one batch.
 
@@ -118,7 +134,8 @@ def forward_backward(
             dense_backward_input(delta, W, upstream)
             if keep < 1.0:
                 dropout_activation_backward(
-                    upstream, x, _activations(masks, unit_offsets, sizes, n, l), keep, act_code)
+                    upstream, x, _activations(masks, unit_offsets, sizes, n, l), keep, act_code
+                )
             else:
                 activation_backward(upstream, x, act_code)
             delta = upstream
@@ -146,11 +163,32 @@ def gather_batch(X, labels, order, start, n, x, y):
 
 @JIT_UNCACHED
 def train_steps(
-    X, labels, order, first_step, n_steps, batch_size,
-    params, grads, sizes, param_offsets, unit_offsets, act_code, loss_code, weight_decay,
-    acts, delta_a, delta_b, y_batch, keep, masks,
-    update, state, hyper, scalars,
-    losses, corrects,
+    X,
+    labels,
+    order,
+    first_step,
+    n_steps,
+    batch_size,
+    params,
+    grads,
+    sizes,
+    param_offsets,
+    unit_offsets,
+    act_code,
+    loss_code,
+    weight_decay,
+    acts,
+    delta_a,
+    delta_b,
+    y_batch,
+    keep,
+    masks,
+    update,
+    state,
+    hyper,
+    scalars,
+    losses,
+    corrects,
 ):
     """Run ``n_steps`` mini-batch steps (gather, forward, backward, update).
 
@@ -201,8 +239,21 @@ def train_steps(
         n = min(batch_size, total - start)
         gather_batch(X, labels, order, start, n, _layer_view(acts, 0, n, n_features), y_batch)
         loss, correct = forward_backward(
-            params, grads, sizes, param_offsets, unit_offsets, act_code, loss_code,
-            weight_decay, acts, delta_a, delta_b, y_batch, n, keep, masks,
+            params,
+            grads,
+            sizes,
+            param_offsets,
+            unit_offsets,
+            act_code,
+            loss_code,
+            weight_decay,
+            acts,
+            delta_a,
+            delta_b,
+            y_batch,
+            n,
+            keep,
+            masks,
         )
         losses[s] = loss
         corrects[s] = correct
@@ -213,8 +264,9 @@ def train_steps(
 
 
 @JIT
-def evaluate(X, labels, params, sizes, param_offsets, unit_offsets, act_code, loss_code,
-             acts, delta_a, chunk):
+def evaluate(
+    X, labels, params, sizes, param_offsets, unit_offsets, act_code, loss_code, acts, delta_a, chunk
+):
     """Summed loss and correct count over a whole dataset, ``chunk`` rows at a time.
 
     Memory stays bounded by the work buffers, whatever ``len(X)``.
@@ -233,8 +285,9 @@ def evaluate(X, labels, params, sizes, param_offsets, unit_offsets, act_code, lo
         _layer_view(acts, 0, n, n_features)[:, :] = X[start : start + n]
         logits = forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n, 1.0, acts)
         scratch = _layer_view(delta_a, 0, n, sizes[-1])
-        batch_loss, batch_correct = softmax_loss_grad(logits, labels[start : start + n],
-                                                      loss_code, scratch)
+        batch_loss, batch_correct = softmax_loss_grad(
+            logits, labels[start : start + n], loss_code, scratch
+        )
         loss_sum += batch_loss
         correct += batch_correct
     return loss_sum, correct

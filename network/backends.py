@@ -18,10 +18,20 @@ class CpuTrainer:
         self.x, self.labels, self.batch_size = x, labels, int(batch_size)
 
     def train_steps(self, order, first_step, n_steps, weight_decay, losses, corrects, dropout=0.0):
-        done, _, _ = self.net.train_steps(self.x, self.labels, order, first_step, n_steps,
-                                          self.batch_size, self.optimizer, self.state,
-                                          weight_decay=weight_decay, losses=losses,
-                                          corrects=corrects, dropout=dropout)
+        done, _, _ = self.net.train_steps(
+            self.x,
+            self.labels,
+            order,
+            first_step,
+            n_steps,
+            self.batch_size,
+            self.optimizer,
+            self.state,
+            weight_decay=weight_decay,
+            losses=losses,
+            corrects=corrects,
+            dropout=dropout,
+        )
         return done
 
     def evaluate(self, x, labels):
@@ -58,6 +68,7 @@ def resolve_device(device):
         return "cpu"
     try:
         from kernels.cuda import cuda_status
+
         usable, detail = cuda_status()
     except ImportError as exc:  # numba-cuda missing
         usable, detail = False, str(exc)

@@ -35,8 +35,9 @@ class CudaTrainer:
         can use, capped at what the GPU keeps resident (a cooperative launch).
     """
 
-    def __init__(self, net, optimizer, state, x, labels, batch_size, eval_chunk=1024, seed=0,
-                 blocks=None):
+    def __init__(
+        self, net, optimizer, state, x, labels, batch_size, eval_chunk=1024, seed=0, blocks=None
+    ):
         from numba import cuda
 
         from kernels.cuda import steps
@@ -78,9 +79,11 @@ class CudaTrainer:
             def tiles(a, b):
                 return -(-a // tile) * -(-b // tile)
 
-            products = ([tiles(rows, b) for b in sizes[1:]]  # forward
-                        + [tiles(a, b) for a, b in zip(sizes[:-1], sizes[1:])]  # dW
-                        + [tiles(rows, a) for a in sizes[1:-1]])  # upstream
+            products = (
+                [tiles(rows, b) for b in sizes[1:]]  # forward
+                + [tiles(a, b) for a, b in zip(sizes[:-1], sizes[1:])]  # dW
+                + [tiles(rows, a) for a in sizes[1:-1]]
+            )  # upstream
             elementwise = max(self.net.layout.n_params, rows * sizes[0])  # update, gather
             wanted = max(*products, -(-elementwise // threads))
             self._grid[kernel] = self.steps.cooperative_blocks(kernel, args, wanted)
@@ -99,19 +102,48 @@ class CudaTrainer:
         if self._order is None or self._order[0] is not order:
             self._order = (order, cuda.to_device(np.ascontiguousarray(order, dtype=np.int64)))
         if n_steps not in self._outputs:
-            self._outputs[n_steps] = (cuda.device_array(n_steps, dtype=np.float64),
-                                      cuda.device_array(n_steps, dtype=np.int64))
+            self._outputs[n_steps] = (
+                cuda.device_array(n_steps, dtype=np.float64),
+                cuda.device_array(n_steps, dtype=np.int64),
+            )
         losses_d, corrects_d = self._outputs[n_steps]
         if self.halted:
             self.halt.copy_to_device(np.zeros(1, dtype=np.int32))
             self.halted = False
         net = self.net
-        args = (self.x, self.labels, self._order[1], first_step, n_steps, self.batch_size,
-                self.params, self.grads, self.sizes, self.param_offsets, self.unit_offsets,
-                net.act_code, net.loss_code, float(weight_decay), self.acts, self.delta_a,
-                self.delta_b, self.y_batch, 1.0 - float(dropout), self.masks, self.seed,
-                self.draws, self.slots, self.hyper, self.scalars, self.coef, self.row_loss,
-                self.row_correct, self.halt, losses_d, corrects_d)
+        args = (
+            self.x,
+            self.labels,
+            self._order[1],
+            first_step,
+            n_steps,
+            self.batch_size,
+            self.params,
+            self.grads,
+            self.sizes,
+            self.param_offsets,
+            self.unit_offsets,
+            net.act_code,
+            net.loss_code,
+            float(weight_decay),
+            self.acts,
+            self.delta_a,
+            self.delta_b,
+            self.y_batch,
+            1.0 - float(dropout),
+            self.masks,
+            self.seed,
+            self.draws,
+            self.slots,
+            self.hyper,
+            self.scalars,
+            self.coef,
+            self.row_loss,
+            self.row_correct,
+            self.halt,
+            losses_d,
+            corrects_d,
+        )
         blocks = self._blocks(self.step_kernel, args, self.batch_size)
         self.steps.launch(self.step_kernel, blocks, args)
         self.draws += n_steps * net.layout.n_layers * self.delta_a.shape[0]
@@ -133,15 +165,31 @@ class CudaTrainer:
                 cuda.to_device(np.ascontiguousarray(x, dtype=net.dtype)),
                 cuda.to_device(np.ascontiguousarray(labels, dtype=np.int64)),
                 cuda.device_array(len(x), dtype=np.float64),
-                cuda.device_array(len(x), dtype=np.int64), x)
+                cuda.device_array(len(x), dtype=np.int64),
+                x,
+            )
         x_d, y_d, row_loss, row_correct, _ = self._eval_data[key]
-        args = (x_d, y_d, self.params, self.sizes, self.param_offsets, self.unit_offsets,
-                net.act_code, net.loss_code, self.acts, self.delta_a, self.eval_chunk,
-                row_loss, row_correct)
+        args = (
+            x_d,
+            y_d,
+            self.params,
+            self.sizes,
+            self.param_offsets,
+            self.unit_offsets,
+            net.act_code,
+            net.loss_code,
+            self.acts,
+            self.delta_a,
+            self.eval_chunk,
+            row_loss,
+            row_correct,
+        )
         blocks = self._blocks(self.eval_kernel, args, self.eval_chunk)
         self.steps.launch(self.eval_kernel, blocks, args)
-        return (float(row_loss.copy_to_host().sum()) / len(x),
-                int(row_correct.copy_to_host().sum()) / len(x))
+        return (
+            float(row_loss.copy_to_host().sum()) / len(x),
+            int(row_correct.copy_to_host().sum()) / len(x),
+        )
 
     def set_learning_rate(self, value):
         self.state.hyper[self.optimizer.hyperparameters.index("learning_rate")] = value
@@ -160,7 +208,11 @@ class CudaTrainer:
         self.scalars.copy_to_host(self.state.scalars)
 
     def hidden_masks(self, n):
-        """The dropout masks of the last step's ``n`` rows, one (n, units) array per hidden layer."""
+        """The last step's dropout masks of ``n`` rows: one (n, units) array per hidden layer."""
         masks, layout = self.masks.copy_to_host(), self.net.layout
-        return [masks[n * layout.unit_offsets[l] : n * layout.unit_offsets[l + 1]]
-                .reshape(n, layout.sizes[l]) for l in range(1, layout.n_layers)]
+        return [
+            masks[n * layout.unit_offsets[l] : n * layout.unit_offsets[l + 1]].reshape(
+                n, layout.sizes[l]
+            )
+            for l in range(1, layout.n_layers)
+        ]

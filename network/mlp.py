@@ -51,8 +51,15 @@ class MLP:
         Gradient buffer with the same layout, written by :meth:`backward`.
     """
 
-    def __init__(self, sizes, activation="tanh", loss="cross_entropy", weight_init="Xavier",
-                 seed=0, dtype=np.float32):
+    def __init__(
+        self,
+        sizes,
+        activation="tanh",
+        loss="cross_entropy",
+        weight_init="Xavier",
+        seed=0,
+        dtype=np.float32,
+    ):
         self.layout = Layout(tuple(sizes))
         self.activation = activation
         self.loss_name = loss
@@ -79,7 +86,8 @@ class MLP:
     def weights(self, layer):
         """``W_layer`` as a writable view, shape (sizes[layer], sizes[layer+1])."""
         return self.params[self.layout.weight_slice(layer)].reshape(
-            self.sizes[layer], self.sizes[layer + 1])
+            self.sizes[layer], self.sizes[layer + 1]
+        )
 
     def biases(self, layer):
         """``b_layer`` as a writable view, shape (sizes[layer+1],)."""
@@ -87,7 +95,8 @@ class MLP:
 
     def weight_grads(self, layer):
         return self.grads[self.layout.weight_slice(layer)].reshape(
-            self.sizes[layer], self.sizes[layer + 1])
+            self.sizes[layer], self.sizes[layer + 1]
+        )
 
     def bias_grads(self, layer):
         return self.grads[self.layout.bias_slice(layer)]
@@ -127,9 +136,22 @@ class MLP:
         ws.y_batch[:] = labels
         with flush_denormals():
             loss, _ = steps.forward_backward(
-                self.params, self.grads, self._sizes, self._param_offsets, self._unit_offsets,
-                self.act_code, self.loss_code, float(weight_decay), ws.acts, ws.delta_a,
-                ws.delta_b, ws.y_batch, x.shape[0], 1.0 - float(dropout), ws.masks)
+                self.params,
+                self.grads,
+                self._sizes,
+                self._param_offsets,
+                self._unit_offsets,
+                self.act_code,
+                self.loss_code,
+                float(weight_decay),
+                ws.acts,
+                ws.delta_a,
+                ws.delta_b,
+                ws.y_batch,
+                x.shape[0],
+                1.0 - float(dropout),
+                ws.masks,
+            )
         return loss
 
     def evaluate(self, x, labels):
@@ -140,8 +162,18 @@ class MLP:
         ws = self.workspace(EVAL_CHUNK)
         with flush_denormals():
             loss_sum, correct = steps.evaluate(
-                x, labels, self.params, self._sizes, self._param_offsets, self._unit_offsets,
-                self.act_code, self.loss_code, ws.acts, ws.delta_a, EVAL_CHUNK)
+                x,
+                labels,
+                self.params,
+                self._sizes,
+                self._param_offsets,
+                self._unit_offsets,
+                self.act_code,
+                self.loss_code,
+                ws.acts,
+                ws.delta_a,
+                EVAL_CHUNK,
+            )
         return loss_sum / x.shape[0], correct / x.shape[0]
 
     def loss(self, x, labels):
@@ -154,16 +186,38 @@ class MLP:
         out = np.empty((x.shape[0], self.sizes[-1]), dtype=self.dtype)
         ws = self.workspace(EVAL_CHUNK)
         with flush_denormals():
-            steps.predict_proba(x, self.params, self._sizes, self._param_offsets,
-                                self._unit_offsets, self.act_code, ws.acts, EVAL_CHUNK, out)
+            steps.predict_proba(
+                x,
+                self.params,
+                self._sizes,
+                self._param_offsets,
+                self._unit_offsets,
+                self.act_code,
+                ws.acts,
+                EVAL_CHUNK,
+                out,
+            )
         return out
 
     def predict(self, x):
         """Most probable class of each row, shape (n,)."""
         return self.predict_proba(x).argmax(axis=1)
 
-    def train_steps(self, x, labels, order, first_step, n_steps, batch_size, optimizer, state,
-                    weight_decay=0.0, losses=None, corrects=None, dropout=0.0):
+    def train_steps(
+        self,
+        x,
+        labels,
+        order,
+        first_step,
+        n_steps,
+        batch_size,
+        optimizer,
+        state,
+        weight_decay=0.0,
+        losses=None,
+        corrects=None,
+        dropout=0.0,
+    ):
         """Run ``n_steps`` compiled mini-batch steps over ``x[order]``.
 
         Step ``s`` trains on ``order[(first_step+s)*batch_size:][:batch_size]``,
@@ -188,12 +242,33 @@ class MLP:
         ws = self.workspace(batch_size)
         with flush_denormals():
             done = steps.train_steps(
-                x, labels, order, first_step, n_steps, batch_size,
-                self.params, self.grads, self._sizes, self._param_offsets, self._unit_offsets,
-                self.act_code, self.loss_code, float(weight_decay),
-                ws.acts, ws.delta_a, ws.delta_b, ws.y_batch, 1.0 - float(dropout), ws.masks,
-                optimizer.update, state.slots, state.hyper, state.scalars,
-                losses, corrects)
+                x,
+                labels,
+                order,
+                first_step,
+                n_steps,
+                batch_size,
+                self.params,
+                self.grads,
+                self._sizes,
+                self._param_offsets,
+                self._unit_offsets,
+                self.act_code,
+                self.loss_code,
+                float(weight_decay),
+                ws.acts,
+                ws.delta_a,
+                ws.delta_b,
+                ws.y_batch,
+                1.0 - float(dropout),
+                ws.masks,
+                optimizer.update,
+                state.slots,
+                state.hyper,
+                state.scalars,
+                losses,
+                corrects,
+            )
         return done, losses, corrects
 
     # ------------------------------------------------------------- save/load
@@ -238,8 +313,13 @@ class MLP:
                 params = data["params"]
         except (OSError, KeyError, ValueError) as exc:
             raise ValueError(f"{path}: not an nbnet model file ({exc})") from None
-        net = cls(arch["sizes"], activation=arch["activation"], loss=arch["loss"],
-                  weight_init=arch["weight_init"], dtype=np.dtype(arch["dtype"]))
+        net = cls(
+            arch["sizes"],
+            activation=arch["activation"],
+            loss=arch["loss"],
+            weight_init=arch["weight_init"],
+            dtype=np.dtype(arch["dtype"]),
+        )
         if params.shape != net.params.shape:
             raise ValueError(f"{path}: {params.size} parameters do not fit {arch['sizes']}")
         net.params[:] = params

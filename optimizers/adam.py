@@ -27,8 +27,18 @@ def coefficients(hyper, scalars, loss):
     scalars[0] += 1.0
     t = scalars[0]
     b1, b2 = hyper[1], hyper[2]
-    return (hyper[0], b1, 1.0 - b1, b2, 1.0 - b2, 1.0 / (1.0 - b1**t), 0.0,
-            1.0 / (1.0 - b2**t), 1.0, hyper[3])
+    return (
+        hyper[0],
+        b1,
+        1.0 - b1,
+        b2,
+        1.0 - b2,
+        1.0 / (1.0 - b1**t),
+        0.0,
+        1.0 / (1.0 - b2**t),
+        1.0,
+        hyper[3],
+    )
 
 
 def element(k, params, grads, slots, c):
@@ -44,8 +54,12 @@ def element(k, params, grads, slots, c):
 
 
 OPTIMIZER = Optimizer(
-    name="adam", coefficients=coefficients, element=element,
-    hyperparameters=("learning_rate", "beta1", "beta2", "epsilon"), n_slots=2, n_scalars=1,
+    name="adam",
+    coefficients=coefficients,
+    element=element,
+    hyperparameters=("learning_rate", "beta1", "beta2", "epsilon"),
+    n_slots=2,
+    n_scalars=1,
     n_coefficients=10,
     formula="m <- b1*m + (1-b1)*g;  v <- b2*v + (1-b2)*g^2;  w <- w - lr*m_hat/(sqrt(v_hat)+eps)",
 )

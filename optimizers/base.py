@@ -33,7 +33,6 @@ so the casts are hoisted out of the loop.
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from numba import literal_unroll
 
 from kernels.config import JIT, JIT_UNCACHED
@@ -111,7 +110,9 @@ class Optimizer:
     update: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "update", make_cpu_update(self.coefficients, self.element, self.n_slots))
+        object.__setattr__(
+            self, "update", make_cpu_update(self.coefficients, self.element, self.n_slots)
+        )
 
     def init(self, n_params, dtype, config):
         """Fresh state for ``n_params`` parameters with hyperparameters from ``config``.
@@ -129,7 +130,9 @@ class Optimizer:
         return OptimizerState(
             slots=np.zeros((self.n_slots, n_params), dtype=dtype),
             scalars=np.zeros(self.n_scalars, dtype=np.float64),
-            hyper=np.array([float(config[name]) for name in self.hyperparameters], dtype=np.float64),
+            hyper=np.array(
+                [float(config[name]) for name in self.hyperparameters], dtype=np.float64
+            ),
         )
 
     def step(self, params, grads, state, loss=0.0):

@@ -45,12 +45,27 @@ def coefficients(hyper, scalars, loss):
         scalars[1] = BETA3 * scalars[1] + (1.0 - BETA3) * r
         scalars[2] = f_new
     b1, b2 = hyper[1], hyper[2]
-    return (hyper[0], b1, 1.0 - b1, b2, 1.0 - b2, 1.0 / (1.0 - b1**t), 0.0,
-            1.0 / (1.0 - b2**t), scalars[1], hyper[3])
+    return (
+        hyper[0],
+        b1,
+        1.0 - b1,
+        b2,
+        1.0 - b2,
+        1.0 / (1.0 - b1**t),
+        0.0,
+        1.0 / (1.0 - b2**t),
+        scalars[1],
+        hyper[3],
+    )
 
 
 OPTIMIZER = Optimizer(
-    name="eve", coefficients=coefficients, element=adam.element,
-    hyperparameters=("learning_rate", "beta1", "beta2", "epsilon"), n_slots=2, n_scalars=3,
-    n_coefficients=10, formula="Adam step divided by d, a smoothed relative change of the loss",
+    name="eve",
+    coefficients=coefficients,
+    element=adam.element,
+    hyperparameters=("learning_rate", "beta1", "beta2", "epsilon"),
+    n_slots=2,
+    n_scalars=3,
+    n_coefficients=10,
+    formula="Adam step divided by d, a smoothed relative change of the loss",
 )

@@ -1,7 +1,7 @@
 """Momentum (heavy ball), in the form of the course notes.
 
-    u <- momentum * u + lr * g
-    w <- w - u
+u <- momentum * u + lr * g
+w <- w - u
 """
 
 from .base import Optimizer
@@ -21,7 +21,12 @@ def element(k, params, grads, slots, c):
 
 
 OPTIMIZER = Optimizer(
-    name="momentum", coefficients=coefficients, element=element,
-    hyperparameters=("learning_rate", "momentum"), n_slots=1, n_scalars=0, n_coefficients=2,
+    name="momentum",
+    coefficients=coefficients,
+    element=element,
+    hyperparameters=("learning_rate", "momentum"),
+    n_slots=1,
+    n_scalars=0,
+    n_coefficients=2,
     formula="u <- momentum*u + lr*g;  w <- w - u",
 )

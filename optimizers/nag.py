@@ -28,7 +28,12 @@ def element(k, params, grads, slots, c):
 
 
 OPTIMIZER = Optimizer(
-    name="nag", coefficients=coefficients, element=element,
-    hyperparameters=("learning_rate", "momentum"), n_slots=1, n_scalars=0, n_coefficients=2,
+    name="nag",
+    coefficients=coefficients,
+    element=element,
+    hyperparameters=("learning_rate", "momentum"),
+    n_slots=1,
+    n_scalars=0,
+    n_coefficients=2,
     formula="u <- momentum*u + lr*g;  w <- w - (momentum*u + lr*g)",
 )

@@ -1,7 +1,7 @@
 """RMSprop (Hinton, Coursera lecture 6e).
 
-    v <- beta * v + (1 - beta) * g^2
-    w <- w - lr * g / (sqrt(v) + epsilon)
+v <- beta * v + (1 - beta) * g^2
+w <- w - lr * g / (sqrt(v) + epsilon)
 """
 
 import math
@@ -24,7 +24,12 @@ def element(k, params, grads, slots, c):
 
 
 OPTIMIZER = Optimizer(
-    name="rmsprop", coefficients=coefficients, element=element,
-    hyperparameters=("learning_rate", "beta", "epsilon"), n_slots=1, n_scalars=0,
-    n_coefficients=4, formula="v <- beta*v + (1-beta)*g^2;  w <- w - lr*g/(sqrt(v)+eps)",
+    name="rmsprop",
+    coefficients=coefficients,
+    element=element,
+    hyperparameters=("learning_rate", "beta", "epsilon"),
+    n_slots=1,
+    n_scalars=0,
+    n_coefficients=4,
+    formula="v <- beta*v + (1-beta)*g^2;  w <- w - lr*g/(sqrt(v)+eps)",
 )

@@ -14,7 +14,12 @@ def element(k, params, grads, slots, c):
 
 
 OPTIMIZER = Optimizer(
-    name="sgd", coefficients=coefficients, element=element,
-    hyperparameters=("learning_rate",), n_slots=0, n_scalars=0, n_coefficients=1,
+    name="sgd",
+    coefficients=coefficients,
+    element=element,
+    hyperparameters=("learning_rate",),
+    n_slots=0,
+    n_scalars=0,
+    n_coefficients=1,
     formula="w <- w - lr * g",
 )

@@ -33,14 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Before NumPy loads: the baseline's OpenBLAS gets the same kernels as nbnet's (kernels/blas.py).
-import kernels  # noqa: E402
-
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
+import kernels  # noqa: E402
+import optimizers  # noqa: E402
 from experiments.idx import read_idx  # noqa: E402
 from network import MLP  # noqa: E402
-import optimizers  # noqa: E402
 from perf.numpy_mlp import NumpyMLP  # noqa: E402
 
 SIZES = [784, 128, 128, 128, 10]
@@ -48,7 +47,9 @@ N_TRAIN = 54_000
 ADAM = dict(learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8)
 #: Fashion-MNIST's IDX files: $NBNET_DATA_DIR (as train.py reads it; a device machine gets a copy
 #: of the files there, perf/device_check.sh), else the shared datasets beside the checkout.
-DATA = Path(os.environ.get("NBNET_DATA_DIR") or ROOT.parent / "shared" / "datasets" / "fashion-mnist")
+DATA = Path(
+    os.environ.get("NBNET_DATA_DIR") or ROOT.parent / "shared" / "datasets" / "fashion-mnist"
+)
 
 
 def load():
@@ -147,8 +148,11 @@ def openblas_kernels():
         import threadpoolctl
     except ImportError:
         return "unknown (install threadpoolctl to see)"
-    found = [f"{i['architecture']} ({Path(i['filepath']).parent.name.split('.')[0]})"
-             for i in threadpoolctl.threadpool_info() if i.get("internal_api") == "openblas"]
+    found = [
+        f"{i['architecture']} ({Path(i['filepath']).parent.name.split('.')[0]})"
+        for i in threadpoolctl.threadpool_info()
+        if i.get("internal_api") == "openblas"
+    ]
     return ", ".join(found) or "none loaded"
 
 
@@ -217,23 +221,31 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
-    parser.add_argument("--section", default="",
-                        help="name of the RESULTS.md table to (re)write, for a second setting "
-                             "such as other OpenBLAS kernels (default: the main table)")
+    parser.add_argument(
+        "--section",
+        default="",
+        help="name of the RESULTS.md table to (re)write, for a second setting "
+        "such as other OpenBLAS kernels (default: the main table)",
+    )
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"needs Fashion-MNIST at {DATA}")
     x, y = load()
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
-    header = ("| batch | nbnet s/epoch | nbnet compile s | NumPy s/epoch | NumPy / nbnet "
-              "| BLAS floor s/epoch | NumPy / floor | PyTorch s/epoch | PyTorch / nbnet |")
+    header = (
+        "| batch | nbnet s/epoch | nbnet compile s | NumPy s/epoch | NumPy / nbnet "
+        "| BLAS floor s/epoch | NumPy / floor | PyTorch s/epoch | PyTorch / nbnet |"
+    )
     rows = [header, "|" + "---|" * 9]
     print(header, flush=True)
     torch_info = "PyTorch not installed"
     for batch in args.batch:
         nbnet_epoch, compile_s = prepare_nbnet(x, y, order, batch)
-        epochs = {"nbnet": nbnet_epoch, "numpy": prepare_numpy(x, y, order, batch),
-                  "floor": prepare_blas_floor(batch, -(-len(order) // batch))}
+        epochs = {
+            "nbnet": nbnet_epoch,
+            "numpy": prepare_numpy(x, y, order, batch),
+            "floor": prepare_blas_floor(batch, -(-len(order) // batch)),
+        }
         torch_result = prepare_torch(x, y, order, batch)
         if torch_result:
             epochs["torch"], torch_info = torch_result
@@ -244,32 +256,39 @@ def main():
             torch_cols = f"{tt:.3f} | {tt / nb:.2f}x"
         else:
             torch_cols = "- | -"
-        row = (f"| {batch} | {nb:.3f} | {compile_s:.2f} | {npy:.3f} | {npy / nb:.2f}x "
-               f"| {floor:.3f} | {npy / floor:.2f}x | {torch_cols} |")
+        row = (
+            f"| {batch} | {nb:.3f} | {compile_s:.2f} | {npy:.3f} | {npy / nb:.2f}x "
+            f"| {floor:.3f} | {npy / floor:.2f}x | {torch_cols} |"
+        )
         rows.append(row)
         print(row, flush=True)
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-               f"Python {platform.python_version()}, NumPy {np.__version__}, "
-               f"numba {numba.__version__}, {torch_info}; OpenBLAS kernels: {openblas_kernels()} "
-               f"({coretype_origin()})")
+    machine = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"numba {numba.__version__}, {torch_info}; OpenBLAS kernels: {openblas_kernels()} "
+        f"({coretype_origin()})"
+    )
     print(machine)
     if not args.no_write:
         command = shlex.join(["python", "perf/bench_cpu.py", *sys.argv[1:]])
         title = "## Workload A, CPU" + (f", {args.section}" if args.section else "")
-        section = "\n".join([
-            f"{title} (written by perf/bench_cpu.py)",
-            "",
-            f"Command: `{command.strip()}`  ",
-            f"Machine: {machine}  ",
-            f"Measured: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; median of "
-            f"{args.repeats} epochs after a warm-up epoch, the implementations taking turns; "
-            "compile time measured apart.",
-            "",
-            *rows,
-            "",
-        ])
-        results = write_results_section("bench_cpu" + (f":{args.section}" if args.section else ""),
-                                        section)
+        section = "\n".join(
+            [
+                f"{title} (written by perf/bench_cpu.py)",
+                "",
+                f"Command: `{command.strip()}`  ",
+                f"Machine: {machine}  ",
+                f"Measured: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; median of "
+                f"{args.repeats} epochs after a warm-up epoch, the implementations taking turns; "
+                "compile time measured apart.",
+                "",
+                *rows,
+                "",
+            ]
+        )
+        results = write_results_section(
+            "bench_cpu" + (f":{args.section}" if args.section else ""), section
+        )
         print(f"wrote {results}")
 
 

@@ -25,30 +25,68 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kernels import steps  # noqa: E402  (first: kernels/__init__ picks the OpenBLAS kernels)
-
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 import optimizers  # noqa: E402
+from kernels import steps  # noqa: E402  (first: kernels/__init__ picks the OpenBLAS kernels)
 from network import MLP  # noqa: E402
 from perf.bench_cpu import (  # noqa: E402
-    ADAM, DATA, SIZES, coretype_origin, load, openblas_kernels, prepare_blas_floor, timed)
+    ADAM,
+    DATA,
+    SIZES,
+    coretype_origin,
+    load,
+    openblas_kernels,
+    prepare_blas_floor,
+    timed,
+)
 
 
 @numba.njit(nogil=True)
 def _gather_epoch(X, labels, order, batch_size, x, y):
     for start in range(0, order.shape[0], batch_size):
         n = min(batch_size, order.shape[0] - start)
-        steps.gather_batch(X, labels, order, start, n, x[: n * X.shape[1]].reshape((n, X.shape[1])), y)
+        steps.gather_batch(
+            X, labels, order, start, n, x[: n * X.shape[1]].reshape((n, X.shape[1])), y
+        )
 
 
 @numba.njit(nogil=True)
-def _forward_backward_steps(n_steps, params, grads, sizes, param_offsets, unit_offsets, act_code,
-                            loss_code, acts, delta_a, delta_b, y, n, masks):
+def _forward_backward_steps(
+    n_steps,
+    params,
+    grads,
+    sizes,
+    param_offsets,
+    unit_offsets,
+    act_code,
+    loss_code,
+    acts,
+    delta_a,
+    delta_b,
+    y,
+    n,
+    masks,
+):
     for _ in range(n_steps):
-        steps.forward_backward(params, grads, sizes, param_offsets, unit_offsets, act_code,
-                               loss_code, 0.0, acts, delta_a, delta_b, y, n, 1.0, masks)
+        steps.forward_backward(
+            params,
+            grads,
+            sizes,
+            param_offsets,
+            unit_offsets,
+            act_code,
+            loss_code,
+            0.0,
+            acts,
+            delta_a,
+            delta_b,
+            y,
+            n,
+            1.0,
+            masks,
+        )
 
 
 @numba.njit(nogil=True)
@@ -70,19 +108,34 @@ def breakdown(x, y, order, batch, repeats):
     ws = net.workspace(batch)
     ws.acts[: batch * SIZES[0]] = x[:batch].ravel()
     ws.y_batch[:] = y[:batch]
-    layout = (net.params, net.grads, net._sizes, net._param_offsets, net._unit_offsets,
-              net.act_code, net.loss_code)
+    layout = (
+        net.params,
+        net.grads,
+        net._sizes,
+        net._param_offsets,
+        net._unit_offsets,
+        net.act_code,
+        net.loss_code,
+    )
     return {
         "epoch": median_seconds(
-            lambda: net.train_steps(x, y, order, 0, n_steps, batch, adam, state), repeats),
+            lambda: net.train_steps(x, y, order, 0, n_steps, batch, adam, state), repeats
+        ),
         "gather": median_seconds(
-            lambda: _gather_epoch(x, y, order, batch, ws.acts, ws.y_batch), repeats),
+            lambda: _gather_epoch(x, y, order, batch, ws.acts, ws.y_batch), repeats
+        ),
         "forward+backward": median_seconds(
-            lambda: _forward_backward_steps(n_steps, *layout, ws.acts, ws.delta_a, ws.delta_b,
-                                            ws.y_batch, batch, ws.masks), repeats),
+            lambda: _forward_backward_steps(
+                n_steps, *layout, ws.acts, ws.delta_a, ws.delta_b, ws.y_batch, batch, ws.masks
+            ),
+            repeats,
+        ),
         "update": median_seconds(
-            lambda: _update_steps(n_steps, adam.update, net.params, net.grads, state.slots,
-                                  state.hyper, state.scalars), repeats),
+            lambda: _update_steps(
+                n_steps, adam.update, net.params, net.grads, state.slots, state.hyper, state.scalars
+            ),
+            repeats,
+        ),
         "BLAS floor": median_seconds(prepare_blas_floor(batch, n_steps), repeats),
     }
 

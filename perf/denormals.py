@@ -42,16 +42,31 @@ LIMIT = 1.15
 
 def train_command(checkout, epochs, runs_dir):
     """The default run for ``epochs`` epochs, W&B off, its run folder under ``runs_dir``."""
-    return [sys.executable, str(checkout / "train.py"), "--epochs", str(epochs),
-            "--wandb_mode", "disabled", "--data_dir", str(DATA), "--runs_dir", str(runs_dir)]
+    return [
+        sys.executable,
+        str(checkout / "train.py"),
+        "--epochs",
+        str(epochs),
+        "--wandb_mode",
+        "disabled",
+        "--data_dir",
+        str(DATA),
+        "--runs_dir",
+        str(runs_dir),
+    ]
 
 
 def run_once(checkout, epochs):
     """Train once in ``checkout``; returns epoch seconds, wall seconds and subnormal parameters."""
     with tempfile.TemporaryDirectory() as runs_dir:
         started = time.perf_counter()
-        subprocess.run(train_command(checkout, epochs, runs_dir), cwd=checkout, check=True,
-                       stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(checkout)})
+        subprocess.run(
+            train_command(checkout, epochs, runs_dir),
+            cwd=checkout,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(checkout)},
+        )
         wall = time.perf_counter() - started
         (run,) = Path(runs_dir).iterdir()
         metrics = json.loads((run / "metrics.json").read_text())
@@ -63,8 +78,9 @@ def run_once(checkout, epochs):
 
 
 def short_hash(rev):
-    return subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def table(results, epochs):
@@ -75,8 +91,11 @@ def table(results, epochs):
     for label, (seconds, wall, subnormal) in results:
         ratio = seconds[-1] / seconds[1]
         mark = "" if ratio <= LIMIT else " (over the limit)"
-        rows.append(f"| {label} | " + " | ".join(f"{s:.2f}" for s in seconds)
-                    + f" | **{ratio:.2f}**{mark} | {wall:.0f} | {subnormal:,} |\n")
+        rows.append(
+            f"| {label} | "
+            + " | ".join(f"{s:.2f}" for s in seconds)
+            + f" | **{ratio:.2f}**{mark} | {wall:.0f} | {subnormal:,} |\n"
+        )
     return head + "".join(rows)
 
 
@@ -94,26 +113,38 @@ def main():
         checkouts = [(f"{short_hash('HEAD')} (this checkout)", ROOT)]
         if args.rev:
             tree = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "rev"
-            subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), args.rev],
-                           cwd=ROOT, check=True)
-            stack.callback(subprocess.run, ["git", "worktree", "remove", "--force", str(tree)],
-                           cwd=ROOT, check=False)
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", "-q", str(tree), args.rev],
+                cwd=ROOT,
+                check=True,
+            )
+            stack.callback(
+                subprocess.run,
+                ["git", "worktree", "remove", "--force", str(tree)],
+                cwd=ROOT,
+                check=False,
+            )
             checkouts.insert(0, (f"{short_hash(args.rev)} (--rev)", tree))
         results = []
         for _ in range(args.repeats):
             for label, checkout in checkouts:
                 seconds, wall, subnormal = run_once(checkout, args.epochs)
-                print(f"{label}: epochs {' '.join(f'{s:.2f}' for s in seconds)}; "
-                      f"last/second {seconds[-1] / seconds[1]:.2f}; wall {wall:.0f} s; "
-                      f"{subnormal} subnormal parameters", flush=True)
+                print(
+                    f"{label}: epochs {' '.join(f'{s:.2f}' for s in seconds)}; "
+                    f"last/second {seconds[-1] / seconds[1]:.2f}; wall {wall:.0f} s; "
+                    f"{subnormal} subnormal parameters",
+                    flush=True,
+                )
                 results.append((label, (seconds, wall, subnormal)))
 
     text = table(results, args.epochs)
     print("\n" + text)
     if args.write:
         command = "python perf/denormals.py --epochs {}{}{}".format(
-            args.epochs, f" --rev {args.rev}" if args.rev else "",
-            f" --repeats {args.repeats}" if args.repeats > 1 else "")
+            args.epochs,
+            f" --rev {args.rev}" if args.rev else "",
+            f" --repeats {args.repeats}" if args.repeats > 1 else "",
+        )
         cpu = platform.processor() or platform.machine()
         section = (
             "## Denormals: epoch time over a long default run (written by perf/denormals.py)\n\n"
@@ -122,7 +153,9 @@ def main():
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  \n"
             "Seconds of training per epoch (validation excluded) of `python train.py` (the "
             f"default configuration), run end to end; the limit for last / second is {LIMIT}.\n\n"
-            + text + "\n")
+            + text
+            + "\n"
+        )
         print(f"written to {write_results_section('denormals', section)}")
 
 

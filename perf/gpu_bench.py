@@ -1,4 +1,4 @@
-"""nbnet on a CUDA GPU against its own CPU loop and PyTorch (eager and CUDA-graph), seconds per epoch.
+"""nbnet on a CUDA GPU against its CPU loop and PyTorch (eager, CUDA graph), seconds per epoch.
 
 Run on a machine with an NVIDIA GPU and numba-cuda (``pip install -e ".[cuda]"``);
 wandb and optuna are not needed:
@@ -43,9 +43,14 @@ from network.backends import make_trainer, resolve_device  # noqa: E402
 from perf.bench_cpu import ADAM, SIZES, load, timed, write_results_section  # noqa: E402
 
 #: The shipped default configuration (python train.py), as a benchmark row.
-DEFAULT = dict(sizes=[784, 1024, 1024, 10], activation="ReLU", optimizer="nadam", batch=64,
-               weight_decay=1e-4, hyper=dict(learning_rate=0.00022975, beta1=0.9, beta2=0.999,
-                                             epsilon=1e-8))
+DEFAULT = dict(
+    sizes=[784, 1024, 1024, 10],
+    activation="ReLU",
+    optimizer="nadam",
+    batch=64,
+    weight_decay=1e-4,
+    hyper=dict(learning_rate=0.00022975, beta1=0.9, beta2=0.999, epsilon=1e-8),
+)
 WORKLOAD_A = dict(sizes=SIZES, activation="tanh", optimizer="adam", weight_decay=0.0, hyper=ADAM)
 
 
@@ -64,7 +69,9 @@ def check_against_cpu():
         gpu = MLP([20, 33, 17, 10], activation="tanh", dtype=np.float64, seed=1)
         cpu_state = opt.init(cpu.layout.n_params, np.float64, hyper)
         gpu_state = opt.init(gpu.layout.n_params, np.float64, hyper)
-        _, cpu_losses, _ = cpu.train_steps(x, y, order, 0, 10, 29, opt, cpu_state, weight_decay=1e-3)
+        _, cpu_losses, _ = cpu.train_steps(
+            x, y, order, 0, 10, 29, opt, cpu_state, weight_decay=1e-3
+        )
         trainer = CudaTrainer(gpu, opt, gpu_state, x, y, 29)
         losses, corrects = np.empty(10), np.empty(10, dtype=np.int64)
         trainer.train_steps(order, 0, 10, 1e-3, losses, corrects)
@@ -77,7 +84,7 @@ def check_against_cpu():
 
 @contextmanager
 def counting_launches():
-    """Count every numba.cuda kernel launch inside the block: yields a list, one entry per launch."""
+    """Count every numba.cuda kernel launch in the block: yields a list, an entry per launch."""
     from numba.cuda import dispatcher
 
     launches = []
@@ -133,14 +140,20 @@ def torch_model(work, dev):
 
     def optimizer(capturable):
         kind = {"adam": torch.optim.Adam, "nadam": torch.optim.NAdam}[work["optimizer"]]
-        return kind(model.parameters(), lr=h["learning_rate"], betas=(h["beta1"], h["beta2"]),
-                    eps=h["epsilon"], weight_decay=work["weight_decay"], capturable=capturable)
+        return kind(
+            model.parameters(),
+            lr=h["learning_rate"],
+            betas=(h["beta1"], h["beta2"]),
+            eps=h["epsilon"],
+            weight_decay=work["weight_decay"],
+            capturable=capturable,
+        )
 
     return model, optimizer
 
 
 def time_torch(work, x, y, order, batch, repeats, graph):
-    """PyTorch on cuda, s/epoch (None without torch or a GPU); ``graph``: the step in a CUDA graph."""
+    """PyTorch on cuda, s/epoch (None without torch or a GPU); ``graph``: step in a CUDA graph."""
     try:
         import torch
     except ImportError:
@@ -177,6 +190,7 @@ def time_torch(work, x, y, order, batch, repeats, graph):
             static_idx.copy_(ot[start : start + batch])
             captured.replay()
     else:
+
         def step(start):
             eager_step(ot[start : start + batch])
 
@@ -192,8 +206,9 @@ def time_torch(work, x, y, order, batch, repeats, graph):
 
 
 def row(label, work, x, y, order, batch, args):
-    gpu, first, launches = time_nbnet("cuda", work, x, y, order, batch, args.repeats, args.chunks,
-                                      args.blocks)
+    gpu, first, launches = time_nbnet(
+        "cuda", work, x, y, order, batch, args.repeats, args.chunks, args.blocks
+    )
     cpu, _, _ = time_nbnet("cpu", work, x, y, order, batch, args.repeats, args.chunks)
     eager = time_torch(work, x, y, order, batch, args.repeats, graph=False)
     graph = time_torch(work, x, y, order, batch, args.repeats, graph=True)
@@ -201,8 +216,10 @@ def row(label, work, x, y, order, batch, args):
     def vs(other):
         return f"{other:.4f} | {other / gpu:.2f}x" if other else "- | -"
 
-    return (f"| {label} | {batch} | **{gpu:.4f}** | {launches:.3f} | {first:.2f} | {vs(cpu)} | "
-            f"{vs(eager)} | {vs(graph)} |")
+    return (
+        f"| {label} | {batch} | **{gpu:.4f}** | {launches:.3f} | {first:.2f} | {vs(cpu)} | "
+        f"{vs(eager)} | {vs(graph)} |"
+    )
 
 
 def main():
@@ -210,8 +227,12 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[16, 64, 256, 4096])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--chunks", type=int, default=40, help="launches per epoch (train.py: 40)")
-    parser.add_argument("--blocks", type=int, help="grid size of the step kernel (default: "
-                        "as many as its largest phase uses, capped at what stays resident)")
+    parser.add_argument(
+        "--blocks",
+        type=int,
+        help="grid size of the step kernel (default: "
+        "as many as its largest phase uses, capped at what stays resident)",
+    )
     parser.add_argument("--no-default", action="store_true", help="skip the default-config row")
     parser.add_argument("--write", action="store_true", help="record the table in perf/RESULTS.md")
     args = parser.parse_args()
@@ -223,13 +244,18 @@ def main():
 
     device_name = cuda_status()[1]
     worst = check_against_cpu()
-    print(f"correctness: every optimizer, 10 steps, float64: GPU equals CPU "
-          f"(largest parameter difference {worst:.1e})", flush=True)
+    print(
+        f"correctness: every optimizer, 10 steps, float64: GPU equals CPU "
+        f"(largest parameter difference {worst:.1e})",
+        flush=True,
+    )
     x, y = load()
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
-    header = ("| workload | batch | nbnet cuda s/epoch | launches / step | first epoch s "
-              "| nbnet cpu s/epoch | cpu / cuda | PyTorch eager s/epoch | eager / nbnet "
-              "| PyTorch CUDA graph s/epoch | graph / nbnet |")
+    header = (
+        "| workload | batch | nbnet cuda s/epoch | launches / step | first epoch s "
+        "| nbnet cpu s/epoch | cpu / cuda | PyTorch eager s/epoch | eager / nbnet "
+        "| PyTorch CUDA graph s/epoch | graph / nbnet |"
+    )
     rows = [header, "|" + "---|" * 11]
     print(header, flush=True)
     jobs = [("A: 3x128 tanh adam", WORKLOAD_A, batch) for batch in args.batch]
@@ -240,13 +266,19 @@ def main():
         print(rows[-1], flush=True)
     if args.write:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        section = "\n".join([
-            f"## GPU: {device_name} (written by perf/gpu_bench.py)", "",
-            f"Command: `python perf/gpu_bench.py {' '.join(sys.argv[1:])}`  ",
-            f"Measured: {when}; seconds per epoch of 54,000 images, median of {args.repeats} "
-            f"after a warm-up epoch; ratios are the other's time over nbnet cuda's "
-            f"(above 1: nbnet is faster). Correctness first: GPU = CPU to {worst:.1e}.", "",
-            *rows, ""])
+        section = "\n".join(
+            [
+                f"## GPU: {device_name} (written by perf/gpu_bench.py)",
+                "",
+                f"Command: `python perf/gpu_bench.py {' '.join(sys.argv[1:])}`  ",
+                f"Measured: {when}; seconds per epoch of 54,000 images, median of {args.repeats} "
+                f"after a warm-up epoch; ratios are the other's time over nbnet cuda's "
+                f"(above 1: nbnet is faster). Correctness first: GPU = CPU to {worst:.1e}.",
+                "",
+                *rows,
+                "",
+            ]
+        )
         print(f"wrote {write_results_section('gpu_bench', section)}")
 
 

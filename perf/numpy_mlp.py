@@ -43,8 +43,8 @@ class NumpyMLP:
             if l > 0:
                 delta = (delta @ self.W[l].T) * (1 - acts[l] ** 2)
         self.t += 1
-        c1 = 1 - self.beta1 ** self.t
-        c2 = 1 - self.beta2 ** self.t
+        c1 = 1 - self.beta1**self.t
+        c2 = 1 - self.beta2**self.t
         for p_, g, m, v in zip(self.params, gW + gb, self.m, self.v):
             m *= self.beta1
             m += (1 - self.beta1) * g

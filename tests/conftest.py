@@ -14,11 +14,17 @@ sys.path.insert(0, str(ROOT))
 
 # JIT compilation makes first calls slow: no deadlines anywhere.
 settings.register_profile(
-    "default", deadline=None, max_examples=40,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    "default",
+    deadline=None,
+    max_examples=40,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 settings.register_profile(
-    "thorough", deadline=None, max_examples=400,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    "thorough",
+    deadline=None,
+    max_examples=400,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 SHARED_DATA = ROOT.parent / "shared" / "datasets"

@@ -38,7 +38,11 @@ def weights_and_biases(sizes, params):
     """Split a flat buffer into [W_l] and [b_l] by the documented layout."""
     Ws, bs, offset = [], [], 0
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        Ws.append(np.asarray(params[offset : offset + n_in * n_out], dtype=np.float64).reshape(n_in, n_out))
+        Ws.append(
+            np.asarray(params[offset : offset + n_in * n_out], dtype=np.float64).reshape(
+                n_in, n_out
+            )
+        )
         offset += n_in * n_out
         bs.append(np.asarray(params[offset : offset + n_out], dtype=np.float64))
         offset += n_out
@@ -82,6 +86,7 @@ def finite_difference_gradient(fun, params, h=1e-5):
 
 # ----------------------------------------------------------------- optimizers
 # Each function transcribes the published rule for one step; ``state`` is a dict.
+
 
 def sgd(w, g, state, hp, loss):
     return w - hp["learning_rate"] * g

@@ -11,10 +11,10 @@ Prints one line per kernel; exits 77 with the reason when the compiler libraries
 import sys
 from types import SimpleNamespace
 
+import numba.cuda.dispatcher as cuda_dispatcher  # noqa: E402  (numba-cuda's, not the simulator's)
 import numpy as np
 from numba import cuda, typeof
 
-import numba.cuda.dispatcher as cuda_dispatcher  # noqa: E402  (numba-cuda's, not the simulator's)
 import optimizers  # noqa: E402
 from kernels.cuda import steps  # noqa: E402
 from network import MLP  # noqa: E402
@@ -32,14 +32,44 @@ def step_kernel_args(net, opt, batch, x, y):
     """Host arrays typed like the device arrays CudaTrainer passes (same dtypes and layouts)."""
     layout = net.layout
     work = Workspace(layout, batch, net.dtype)
-    state = opt.init(layout.n_params, net.dtype, dict(learning_rate=0.1, momentum=0.9, beta=0.9,
-                                                      beta1=0.9, beta2=0.999, epsilon=1e-8))
-    return (x, y, np.arange(len(x), dtype=np.int64), 0, 3, batch, net.params, net.grads,
-            layout.sizes_array, layout.param_offsets, layout.unit_offsets, net.act_code,
-            net.loss_code, 0.01, work.acts, work.delta_a, work.delta_b, work.y_batch, 1.0,
-            work.masks, 0, 0, state.slots, state.hyper, state.scalars,
-            np.zeros(max(opt.n_coefficients, 1)), np.zeros(batch), np.zeros(batch, np.int64),
-            np.zeros(1, np.int32), np.zeros(3), np.zeros(3, np.int64))
+    state = opt.init(
+        layout.n_params,
+        net.dtype,
+        dict(learning_rate=0.1, momentum=0.9, beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8),
+    )
+    return (
+        x,
+        y,
+        np.arange(len(x), dtype=np.int64),
+        0,
+        3,
+        batch,
+        net.params,
+        net.grads,
+        layout.sizes_array,
+        layout.param_offsets,
+        layout.unit_offsets,
+        net.act_code,
+        net.loss_code,
+        0.01,
+        work.acts,
+        work.delta_a,
+        work.delta_b,
+        work.y_batch,
+        1.0,
+        work.masks,
+        0,
+        0,
+        state.slots,
+        state.hyper,
+        state.scalars,
+        np.zeros(max(opt.n_coefficients, 1)),
+        np.zeros(batch),
+        np.zeros(batch, np.int64),
+        np.zeros(1, np.int32),
+        np.zeros(3),
+        np.zeros(3, np.int64),
+    )
 
 
 def compile_for_gpu(kernel, args, name):
@@ -66,15 +96,32 @@ def main():
         x, y = np.zeros((10, 5), dtype=dtype), np.zeros(10, np.int64)
         for name in optimizers.REGISTRY:
             opt = optimizers.get(name)
-            compile_for_gpu(steps.train_steps_kernel(opt, dtype),
-                            step_kernel_args(net, opt, 4, x, y),
-                            f"train_steps_kernel_{name}_{np.dtype(dtype).name}")
+            compile_for_gpu(
+                steps.train_steps_kernel(opt, dtype),
+                step_kernel_args(net, opt, 4, x, y),
+                f"train_steps_kernel_{name}_{np.dtype(dtype).name}",
+            )
         work = Workspace(net.layout, 8, dtype)
         layout = net.layout
-        compile_for_gpu(steps.evaluate_kernel(dtype), (
-            x, y, net.params, layout.sizes_array, layout.param_offsets, layout.unit_offsets,
-            net.act_code, net.loss_code, work.acts, work.delta_a, 8, np.zeros(10),
-            np.zeros(10, np.int64)), f"evaluate_kernel_{np.dtype(dtype).name}")
+        compile_for_gpu(
+            steps.evaluate_kernel(dtype),
+            (
+                x,
+                y,
+                net.params,
+                layout.sizes_array,
+                layout.param_offsets,
+                layout.unit_offsets,
+                net.act_code,
+                net.loss_code,
+                work.acts,
+                work.delta_a,
+                8,
+                np.zeros(10),
+                np.zeros(10, np.int64),
+            ),
+            f"evaluate_kernel_{np.dtype(dtype).name}",
+        )
 
 
 if __name__ == "__main__":

@@ -109,5 +109,12 @@ def test_help_explains_every_flag(capsys):
     out = capsys.readouterr().out
     for _, long, _, _ in SPEC_FLAGS:
         assert long in out
-    for extra in ("--seed", "--data_dir", "--wandb_mode", "--save_model", "--val_fraction", "--quiet"):
+    for extra in (
+        "--seed",
+        "--data_dir",
+        "--wandb_mode",
+        "--save_model",
+        "--val_fraction",
+        "--quiet",
+    ):
         assert extra in out

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed (pip install numba-cuda)")
+cuda = pytest.importorskip(
+    "numba.cuda", reason="numba-cuda is not installed (pip install numba-cuda)"
+)
 from numba import float64, int64  # noqa: E402
 
 import optimizers  # noqa: E402
@@ -19,8 +21,10 @@ from network import MLP  # noqa: E402
 from tests.conftest import HYPER  # noqa: E402
 
 if not cuda.is_available():
-    pytest.skip("no CUDA device and the simulator is off (set NUMBA_ENABLE_CUDASIM=1)",
-                allow_module_level=True)
+    pytest.skip(
+        "no CUDA device and the simulator is off (set NUMBA_ENABLE_CUDASIM=1)",
+        allow_module_level=True,
+    )
 
 from kernels.cuda import dense as gdense  # noqa: E402
 from kernels.cuda import losses as glosses  # noqa: E402
@@ -43,23 +47,30 @@ def _product_kernel(A, B, C, M, N, K, trans_a, trans_b):
     tiles, per_row = gdense.tile_count(M, N)
     for tile in range(tiles):
         row, col = gdense.tile_element(tile, per_row)
-        acc = gdense.tile_product(A, 0, lda, trans_a, B, 0, ldb, trans_b, M, N, K, row, col,
-                                  tile_a, tile_b)
+        acc = gdense.tile_product(
+            A, 0, lda, trans_a, B, 0, ldb, trans_b, M, N, K, row, col, tile_a, tile_b
+        )
         if row < M and col < N:
             C[row * N + col] = acc
 
 
 @SIM
-@given(m=st.integers(1, 20), k=st.integers(1, 20), n=st.integers(1, 20),
-       trans_a=st.booleans(), trans_b=st.booleans(), seed=st.integers(0, 1000))
+@given(
+    m=st.integers(1, 20),
+    k=st.integers(1, 20),
+    n=st.integers(1, 20),
+    trans_a=st.booleans(),
+    trans_b=st.booleans(),
+    seed=st.integers(0, 1000),
+)
 def test_tiled_product_equals_numpy(m, k, n, trans_a, trans_b, seed):
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(k, m) if trans_a else (m, k))
     b = rng.normal(size=(n, k) if trans_b else (k, n))
     c = cuda.device_array(m * n)
-    _product_kernel[1, (gdense.TILE, gdense.TILE)](cuda.to_device(a.ravel()),
-                                                   cuda.to_device(b.ravel()), c, m, n, k,
-                                                   trans_a, trans_b)
+    _product_kernel[1, (gdense.TILE, gdense.TILE)](
+        cuda.to_device(a.ravel()), cuda.to_device(b.ravel()), c, m, n, k, trans_a, trans_b
+    )
     expected = (a.T if trans_a else a) @ (b.T if trans_b else b)
     np.testing.assert_allclose(c.copy_to_host().reshape(m, n), expected, rtol=1e-12, atol=1e-12)
 
@@ -75,8 +86,13 @@ def _activation_kernel(Z, b, code, single, G, A):
 
 
 @SIM
-@given(activation=st.sampled_from(list(ACTIVATIONS)), dtype=st.sampled_from([np.float32, np.float64]),
-       rows=st.integers(1, 9), cols=st.integers(1, 20), seed=st.integers(0, 1000))
+@given(
+    activation=st.sampled_from(list(ACTIVATIONS)),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    rows=st.integers(1, 9),
+    cols=st.integers(1, 20),
+    seed=st.integers(0, 1000),
+)
 def test_activations_and_derivatives_match_the_cpu(activation, dtype, rows, cols, seed):
     """The GPU computes the CPU's own function in both dtypes (float32: the same fast_tanh)."""
     rng = np.random.default_rng(seed)
@@ -88,8 +104,9 @@ def test_activations_and_derivatives_match_the_cpu(activation, dtype, rows, cols
     expected_g = g.copy()
     activations.activation_backward(expected_g, expected, code)
     z_d, g_d = cuda.to_device(z.ravel()), cuda.to_device(g.ravel())
-    _activation_kernel[1, 256](z_d, cuda.to_device(b), code, dtype == np.float32, g_d,
-                               cuda.to_device(expected.ravel()))
+    _activation_kernel[1, 256](
+        z_d, cuda.to_device(b), code, dtype == np.float32, g_d, cuda.to_device(expected.ravel())
+    )
     tolerance = dict(rtol=1e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(z_d.copy_to_host().reshape(rows, cols), expected, **tolerance)
     np.testing.assert_allclose(g_d.copy_to_host().reshape(rows, cols), expected_g, **tolerance)
@@ -112,8 +129,12 @@ def _loss_kernel(Z, y, loss_code, dZ, row_loss, row_correct, out):
 
 
 @SIM
-@given(loss=st.sampled_from(list(LOSSES)), n=st.integers(1, 40), k=st.integers(2, 12),
-       seed=st.integers(0, 1000))
+@given(
+    loss=st.sampled_from(list(LOSSES)),
+    n=st.integers(1, 40),
+    k=st.integers(2, 12),
+    seed=st.integers(0, 1000),
+)
 def test_softmax_loss_and_block_sum_match_the_cpu(loss, n, k, seed):
     rng = np.random.default_rng(seed)
     z, y = rng.normal(size=(n, k)) * 4, rng.integers(0, k, n)
@@ -121,8 +142,14 @@ def test_softmax_loss_and_block_sum_match_the_cpu(loss, n, k, seed):
     loss_sum, correct = losses.softmax_loss_grad(z.copy(), y, LOSSES[loss], dz_cpu)
     dz, out = cuda.device_array_like(z), cuda.device_array(2)
     _loss_kernel[1, (gdense.TILE, gdense.TILE)](
-        cuda.to_device(z), cuda.to_device(y), LOSSES[loss], dz, cuda.device_array(n),
-        cuda.device_array(n, dtype=np.int64), out)
+        cuda.to_device(z),
+        cuda.to_device(y),
+        LOSSES[loss],
+        dz,
+        cuda.device_array(n),
+        cuda.device_array(n, dtype=np.int64),
+        out,
+    )
     np.testing.assert_allclose(dz.copy_to_host(), dz_cpu, rtol=1e-10, atol=1e-14)
     total, hits = out.copy_to_host()
     assert total == pytest.approx(loss_sum, rel=1e-12) and hits == correct
@@ -134,10 +161,25 @@ def _tiny_problem(rng, n=11):
     return x, y
 
 
-def _train_both(sizes, activation, loss, dtype, name, x, y, order, n_steps, batch, weight_decay,
-                chunks=1, hyper=HYPER, prepare=None):
+def _train_both(
+    sizes,
+    activation,
+    loss,
+    dtype,
+    name,
+    x,
+    y,
+    order,
+    n_steps,
+    batch,
+    weight_decay,
+    chunks=1,
+    hyper=HYPER,
+    prepare=None,
+):
     """The same steps on the CPU loop and the GPU kernel (in ``chunks`` launches), from the same
-    network; returns ``(cpu net, cpu state, cpu losses, gpu net, gpu state, gpu losses, trainer)``."""
+    network; returns ``(cpu net, cpu state, cpu losses, gpu net, gpu state, gpu losses,
+    trainer)``."""
     nets = [MLP(sizes, activation=activation, loss=loss, dtype=dtype, seed=0) for _ in range(2)]
     opt = optimizers.get(name)
     states = [opt.init(nets[0].layout.n_params, dtype, hyper) for _ in range(2)]
@@ -145,14 +187,19 @@ def _train_both(sizes, activation, loss, dtype, name, x, y, order, n_steps, batc
         if prepare is not None:
             prepare(net, state)
     cpu, gpu = nets
-    _, cpu_losses, _ = cpu.train_steps(x, y, order, 0, n_steps, batch, opt, states[0],
-                                       weight_decay=weight_decay)
+    _, cpu_losses, _ = cpu.train_steps(
+        x, y, order, 0, n_steps, batch, opt, states[0], weight_decay=weight_decay
+    )
     trainer = CudaTrainer(gpu, opt, states[1], x, y, batch_size=batch, eval_chunk=8)
     losses, correct = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
     bounds = np.linspace(0, n_steps, chunks + 1).astype(int)
     for first, last in zip(bounds[:-1], bounds[1:]):
-        assert trainer.train_steps(order, first, last - first, weight_decay, losses[first:last],
-                                   correct[first:last]) == last - first
+        assert (
+            trainer.train_steps(
+                order, first, last - first, weight_decay, losses[first:last], correct[first:last]
+            )
+            == last - first
+        )
     trainer.download()
     return cpu, states[0], cpu_losses, gpu, states[1], losses, trainer
 
@@ -165,7 +212,8 @@ def test_training_steps_on_cuda_equal_the_cpu(name):
     x, y = _tiny_problem(rng)
     order = rng.permutation(len(x)).astype(np.int64)
     cpu, cpu_state, cpu_losses, gpu, gpu_state, losses, trainer = _train_both(
-        [5, 7, 3], "tanh", "mean_squared_error", np.float64, name, x, y, order, 3, 4, 0.01, chunks=2)
+        [5, 7, 3], "tanh", "mean_squared_error", np.float64, name, x, y, order, 3, 4, 0.01, chunks=2
+    )
     np.testing.assert_allclose(losses, cpu_losses, rtol=1e-10)
     np.testing.assert_allclose(gpu.params, cpu.params, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(gpu_state.slots, cpu_state.slots, rtol=1e-9, atol=1e-12)
@@ -184,8 +232,18 @@ def test_float32_training_on_cuda_agrees_with_the_cpu(activation):
     x, y = _tiny_problem(rng, n=16)
     order = rng.permutation(len(x)).astype(np.int64)
     cpu, cpu_state, cpu_losses, gpu, gpu_state, losses, _ = _train_both(
-        [5, 9, 6, 3], activation, "cross_entropy", np.float32, "adam", x.astype(np.float32), y,
-        order, 4, 4, 0.001)
+        [5, 9, 6, 3],
+        activation,
+        "cross_entropy",
+        np.float32,
+        "adam",
+        x.astype(np.float32),
+        y,
+        order,
+        4,
+        4,
+        0.001,
+    )
     np.testing.assert_allclose(losses, cpu_losses, rtol=1e-5)
     np.testing.assert_allclose(gpu.params, cpu.params, rtol=1e-4, atol=1e-5)
 
@@ -203,9 +261,20 @@ def test_the_gpu_leaves_no_subnormal_values_like_the_cpu():
 
     x, y = np.zeros((4, 5), dtype=np.float32), np.arange(4, dtype=np.int64) % 3
     cpu, cpu_state, _, gpu, gpu_state, _, _ = _train_both(
-        [5, 4, 3], "ReLU", "cross_entropy", np.float32, "sgd", x, y,
-        np.tile(np.arange(4, dtype=np.int64), 12), 12, 4, 1.0, hyper={**HYPER, "learning_rate": 0.5},
-        prepare=dead_units)
+        [5, 4, 3],
+        "ReLU",
+        "cross_entropy",
+        np.float32,
+        "sgd",
+        x,
+        y,
+        np.tile(np.arange(4, dtype=np.int64), 12),
+        12,
+        4,
+        1.0,
+        hyper={**HYPER, "learning_rate": 0.5},
+        prepare=dead_units,
+    )
     weights = gpu.layout.weight_mask()
     assert np.all(cpu.params[weights] == 0)
     for on_gpu, on_cpu in ((gpu.params, cpu.params), (gpu_state.slots, cpu_state.slots)):
@@ -232,8 +301,9 @@ def test_a_chunk_of_any_length_is_one_kernel_launch(monkeypatch):
     x, y = _tiny_problem(rng, n=30)
     net = MLP([5, 4, 3], dtype=np.float64, seed=0)
     opt = optimizers.get("nadam")
-    trainer = CudaTrainer(net, opt, opt.init(net.layout.n_params, np.float64, HYPER), x, y, 3,
-                          eval_chunk=4)
+    trainer = CudaTrainer(
+        net, opt, opt.init(net.layout.n_params, np.float64, HYPER), x, y, 3, eval_chunk=4
+    )
     order = rng.permutation(30).astype(np.int64)
     first = 0
     for n_steps in (1, 2, 7):
@@ -253,8 +323,9 @@ def test_a_nan_on_the_gpu_freezes_the_parameters_like_the_cpu():
     x[5] = np.nan
     net = MLP([5, 4, 3], dtype=np.float64, seed=0)
     opt = optimizers.get("sgd")
-    trainer = CudaTrainer(net, opt, opt.init(net.layout.n_params, np.float64, HYPER), x, y, 2,
-                          eval_chunk=8)
+    trainer = CudaTrainer(
+        net, opt, opt.init(net.layout.n_params, np.float64, HYPER), x, y, 2, eval_chunk=8
+    )
     before_bad_step = net.params.copy()
     order = np.arange(8, dtype=np.int64)
     losses, correct = np.empty(4), np.empty(4, dtype=np.int64)
@@ -287,7 +358,6 @@ from kernels.cuda import dropout as gdropout  # noqa: E402
 from tests import naive  # noqa: E402
 
 
-
 @cuda.jit
 def _mask_kernel(masks, keep, scale, seed, base):
     i = cuda.grid(1)
@@ -317,8 +387,13 @@ def _dropout_backward_kernel(G, A_dropped, mask, keep, code):
 
 
 @SIM
-@given(rows=st.integers(1, 9), cols=st.integers(1, 20), activation=st.sampled_from(list(ACTIVATIONS)),
-       keep=st.sampled_from([0.5, 0.8]), seed=st.integers(0, 1000))
+@given(
+    rows=st.integers(1, 9),
+    cols=st.integers(1, 20),
+    activation=st.sampled_from(list(ACTIVATIONS)),
+    keep=st.sampled_from([0.5, 0.8]),
+    seed=st.integers(0, 1000),
+)
 def test_gpu_dropout_backward_equals_the_cpu(rows, cols, activation, keep, seed):
     rng = np.random.default_rng(seed)
     code = ACTIVATIONS[activation]
@@ -329,10 +404,12 @@ def test_gpu_dropout_backward_equals_the_cpu(rows, cols, activation, keep, seed)
     expected = g.copy()
     cpu_dropout.dropout_activation_backward(expected, a_dropped, mask, keep, code)
     g_d = cuda.to_device(g.ravel())
-    _dropout_backward_kernel[1, 256](g_d, cuda.to_device(a_dropped.ravel()),
-                                     cuda.to_device(mask.ravel()), keep, code)
-    np.testing.assert_allclose(g_d.copy_to_host().reshape(rows, cols), expected,
-                               rtol=1e-12, atol=1e-15)
+    _dropout_backward_kernel[1, 256](
+        g_d, cuda.to_device(a_dropped.ravel()), cuda.to_device(mask.ravel()), keep, code
+    )
+    np.testing.assert_allclose(
+        g_d.copy_to_host().reshape(rows, cols), expected, rtol=1e-12, atol=1e-15
+    )
 
 
 @wrapping_uint64
@@ -348,8 +425,10 @@ def test_a_dropout_step_on_cuda_follows_the_gradient_of_its_own_masks():
     state = opt.init(net.layout.n_params, np.float64, {**HYPER, "learning_rate": lr})
     trainer = CudaTrainer(net, opt, state, x, y, batch_size=batch, eval_chunk=8, seed=3)
     losses, correct = np.empty(1), np.empty(1, dtype=np.int64)
-    assert trainer.train_steps(np.arange(batch, dtype=np.int64), 0, 1, 0.0, losses, correct,
-                               dropout) == 1
+    assert (
+        trainer.train_steps(np.arange(batch, dtype=np.int64), 0, 1, 0.0, losses, correct, dropout)
+        == 1
+    )
     trainer.download()
     hidden_masks = trainer.hidden_masks(batch)
     assert all(set(np.unique(m)) <= {0.0, 1 / (1 - dropout)} for m in hidden_masks)
@@ -372,8 +451,16 @@ def test_training_with_dropout_on_cuda_is_seeded():
 
     def trained(dropout):
         net = MLP([5, 4, 3], dtype=np.float64, seed=0)
-        config = dict(HYPER, optimizer="adam", epochs=1, batch_size=4, weight_decay=0.0,
-                      seed=0, device="cuda", dropout=dropout)
+        config = dict(
+            HYPER,
+            optimizer="adam",
+            epochs=1,
+            batch_size=4,
+            weight_decay=0.0,
+            seed=0,
+            device="cuda",
+            dropout=dropout,
+        )
         history = train(net, config, x[:8], y[:8], x[8:], y[8:], chunks_per_epoch=1)
         assert len(history.epochs) == 1
         return net.params
@@ -410,11 +497,13 @@ def test_numba_cuda_loads_without_numpys_row_stack():
     import subprocess
     import sys
 
-    code = ("import numpy as np\n"
-            "if hasattr(np, 'row_stack'): del np.row_stack\n"
-            "import kernels.cuda\n"
-            "import numba.cuda.np.arrayobj\n"
-            "assert np.row_stack is np.vstack\n")
+    code = (
+        "import numpy as np\n"
+        "if hasattr(np, 'row_stack'): del np.row_stack\n"
+        "import kernels.cuda\n"
+        "import numba.cuda.np.arrayobj\n"
+        "assert np.row_stack is np.vstack\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
@@ -427,9 +516,14 @@ def test_every_kernel_compiles_for_a_real_gpu():
     import sys
 
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0"}
-    done = subprocess.run([sys.executable, "-m", "tests.ptx_compile"], env=env, timeout=600,
-                          capture_output=True, text=True,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.ptx_compile"],
+        env=env,
+        timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     if done.returncode == 77:
         pytest.skip(done.stdout.strip())
     assert done.returncode == 0, done.stdout + done.stderr

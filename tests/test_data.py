@@ -89,7 +89,9 @@ def test_wrong_magic_number_is_named(tmp_path):
     raw = bytearray(path.read_bytes())
     raw[3] = 3
     path.write_bytes(bytes(raw))
-    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte: not a 1-D .*magic number 00000803"):
+    with pytest.raises(
+        DataError, match=r"train-labels-idx1-ubyte: not a 1-D .*magic number 00000803"
+    ):
         load_dataset("mnist", tmp_path / "d")
 
 
@@ -97,7 +99,8 @@ def test_mismatched_files_and_bad_labels(tmp_path):
     write_dataset(tmp_path / "a", n_train=600)
     write_dataset(tmp_path / "b", n_train=500)
     (tmp_path / "a" / "train-labels-idx1-ubyte.gz").write_bytes(
-        (tmp_path / "b" / "train-labels-idx1-ubyte.gz").read_bytes())
+        (tmp_path / "b" / "train-labels-idx1-ubyte.gz").read_bytes()
+    )
     with pytest.raises(DataError, match="600 train images but 500 labels"):
         load_dataset("mnist", tmp_path / "a")
     write_dataset(tmp_path / "c")
@@ -119,15 +122,19 @@ def test_unknown_dataset_name():
         load_dataset("cifar10")
 
 
-@given(counts=st.lists(st.integers(1, 60), min_size=2, max_size=10),
-       fraction=st.sampled_from([0.1, 0.25, 0.5]), seed=st.integers(0, 1000))
+@given(
+    counts=st.lists(st.integers(1, 60), min_size=2, max_size=10),
+    fraction=st.sampled_from([0.1, 0.25, 0.5]),
+    seed=st.integers(0, 1000),
+)
 def test_split_is_disjoint_stratified_and_reproducible(counts, fraction, seed):
     labels = np.repeat(np.arange(len(counts)), counts)
     np.random.default_rng(seed).shuffle(labels)
     split = stratified_split(labels, fraction, seed)
     assert np.intersect1d(split.train, split.val).size == 0
-    np.testing.assert_array_equal(np.sort(np.concatenate([split.train, split.val])),
-                                  np.arange(labels.size))
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([split.train, split.val])), np.arange(labels.size)
+    )
     for cls, count in enumerate(counts):
         assert np.sum(labels[split.val] == cls) == int(round(fraction * count))
     again = stratified_split(labels, fraction, seed)
@@ -136,7 +143,9 @@ def test_split_is_disjoint_stratified_and_reproducible(counts, fraction, seed):
 
 def test_split_depends_on_the_seed():
     labels = np.repeat(np.arange(10), 100)
-    assert not np.array_equal(stratified_split(labels, 0.1, 0).val, stratified_split(labels, 0.1, 1).val)
+    assert not np.array_equal(
+        stratified_split(labels, 0.1, 0).val, stratified_split(labels, 0.1, 1).val
+    )
 
 
 def test_real_fashion_mnist_split_keeps_the_test_set_apart():
@@ -150,7 +159,18 @@ def test_real_fashion_mnist_split_keeps_the_test_set_apart():
 
 def test_real_mnist_label_counts():
     ds = load_dataset("mnist", shared_dataset("mnist"))
-    assert np.bincount(ds.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert np.bincount(ds.y_test).tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
     assert read_idx(shared_dataset("mnist") / "t10k-labels-idx1-ubyte.gz", 1).shape == (10000,)
 
 
@@ -165,8 +185,9 @@ def test_download_goes_through_keras_only_when_needed(tmp_path, monkeypatch):
         calls.append("load_data")
         return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
-    fake = types.SimpleNamespace(datasets=types.SimpleNamespace(
-        fashion_mnist=types.SimpleNamespace(load_data=load_data)))
+    fake = types.SimpleNamespace(
+        datasets=types.SimpleNamespace(fashion_mnist=types.SimpleNamespace(load_data=load_data))
+    )
     monkeypatch.setitem(sys.modules, "keras", fake)
     monkeypatch.setattr(data, "_host_reachable", lambda host, timeout=3.0: True)
     monkeypatch.delenv("KERAS_BACKEND", raising=False)

@@ -27,9 +27,27 @@ def synthetic(tmp_path, monkeypatch):
 
 
 def _args(tmp_path, *extra):
-    return ["--data_dir", str(tmp_path / "data"), "--runs_dir", str(tmp_path / "runs"),
-            "--wandb_dir", str(tmp_path), "-nhl", "1", "-sz", "16", "-b", "7", "-o", "adam",
-            "-lr", "1e-3", "-w_d", "0", *extra]
+    return [
+        "--data_dir",
+        str(tmp_path / "data"),
+        "--runs_dir",
+        str(tmp_path / "runs"),
+        "--wandb_dir",
+        str(tmp_path),
+        "-nhl",
+        "1",
+        "-sz",
+        "16",
+        "-b",
+        "7",
+        "-o",
+        "adam",
+        "-lr",
+        "1e-3",
+        "-w_d",
+        "0",
+        *extra,
+    ]
 
 
 def _only_run(tmp_path):
@@ -38,8 +56,9 @@ def _only_run(tmp_path):
 
 
 def test_train_offline_saves_a_model_that_reloads_and_predicts_the_same(synthetic, capsys):
-    code = train.main(_args(synthetic, "-e", "1", "--wandb_entity", "myname",
-                            "--wandb_project", "myprojectname"))
+    code = train.main(
+        _args(synthetic, "-e", "1", "--wandb_entity", "myname", "--wandb_project", "myprojectname")
+    )
     assert code == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "W&B offline run in" in out and "wandb sync" in out
@@ -73,8 +92,9 @@ def test_partial_last_batch_and_epoch_metrics(synthetic):
 
 
 def test_a_diverging_run_stops_with_advice(synthetic, capsys):
-    code = train.main(_args(synthetic, "-e", "3", "-o", "sgd", "-lr", "1e30", "--wandb_mode",
-                            "disabled"))
+    code = train.main(
+        _args(synthetic, "-e", "3", "-o", "sgd", "-lr", "1e30", "--wandb_mode", "disabled")
+    )
     assert code == 1
     out = " ".join(capsys.readouterr().out.split())
     assert "diverged" in out and "smaller --learning_rate" in out
@@ -101,14 +121,23 @@ def test_ctrl_c_saves_what_was_trained(synthetic, monkeypatch):
 
 
 def test_missing_data_is_a_clear_error(synthetic, capsys):
-    code = train.main(["--data_dir", str(synthetic / "empty_dir_that_is_absent"),
-                       "--runs_dir", str(synthetic / "runs"), "--wandb_mode", "disabled"])
+    code = train.main(
+        [
+            "--data_dir",
+            str(synthetic / "empty_dir_that_is_absent"),
+            "--runs_dir",
+            str(synthetic / "runs"),
+            "--wandb_mode",
+            "disabled",
+        ]
+    )
     assert code == 1
     assert "no such folder" in " ".join(capsys.readouterr().out.split())
 
 
 def test_error_messages_are_printed_verbatim_not_as_rich_markup(synthetic, capsys, monkeypatch):
-    # The "how to get the data" advice quotes pip's extras syntax; Rich markup used to eat "[keras]".
+    # The "how to get the data" advice quotes pip's extras syntax;
+    # Rich markup used to eat "[keras]".
     message = 'go online with Keras installed (pip install -e ".[keras]") [bold]or not[/bold]'
 
     def no_data(config, include_test):
@@ -122,8 +151,19 @@ def test_error_messages_are_printed_verbatim_not_as_rich_markup(synthetic, capsy
 
 def test_real_fashion_mnist_one_epoch(tmp_path):
     folder = shared_dataset("fashion-mnist")
-    code = train.main(["--data_dir", str(folder), "--runs_dir", str(tmp_path / "runs"),
-                       "--wandb_mode", "disabled", "-e", "1", "-q"])
+    code = train.main(
+        [
+            "--data_dir",
+            str(folder),
+            "--runs_dir",
+            str(tmp_path / "runs"),
+            "--wandb_mode",
+            "disabled",
+            "-e",
+            "1",
+            "-q",
+        ]
+    )
     assert code == 0
     run_dir = next((tmp_path / "runs").iterdir())
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -137,14 +177,19 @@ def test_no_evaluate_test_never_opens_the_test_files(synthetic):
     for stem in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         (synthetic / "data" / stem).write_bytes(b"")
         (synthetic / "data" / stem).chmod(0)
-    assert train.main(_args(synthetic, "-e", "1", "--wandb_mode", "disabled", "--no-evaluate_test")) == 0
+    assert (
+        train.main(_args(synthetic, "-e", "1", "--wandb_mode", "disabled", "--no-evaluate_test"))
+        == 0
+    )
     metrics = json.loads((_only_run(synthetic) / "metrics.json").read_text())
     assert "test_accuracy" not in metrics and metrics["status"] == "finished"
 
 
 def test_dropout_run_is_reproducible_and_differs_from_no_dropout(synthetic):
     def val_loss(*extra):
-        assert train.main(_args(synthetic, "-e", "2", "--wandb_mode", "disabled", "-q", *extra)) == 0
+        assert (
+            train.main(_args(synthetic, "-e", "2", "--wandb_mode", "disabled", "-q", *extra)) == 0
+        )
         run_dir = max((synthetic / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
         metrics = json.loads((run_dir / "metrics.json").read_text())
         return metrics["epochs"][-1]["val_loss"], metrics["epochs"][-1]["train_loss"]

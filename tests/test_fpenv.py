@@ -1,12 +1,19 @@
-"""Subnormal floats: flushed while nbnet computes, never left in its buffers, untouched elsewhere."""
+"""Subnormal floats: flushed while nbnet computes, never left in its buffers, kept elsewhere."""
 
 import numpy as np
 import pytest
 from numba import njit
 
 import optimizers
-from kernels.fpenv import (DAZ, FLOAT32_TINY, FTZ, HAS_MXCSR, flush_denormals, flush_subnormal,
-                          read_mxcsr)
+from kernels.fpenv import (
+    DAZ,
+    FLOAT32_TINY,
+    FTZ,
+    HAS_MXCSR,
+    flush_denormals,
+    flush_subnormal,
+    read_mxcsr,
+)
 from network import MLP
 
 SUBNORMAL = np.float32(1e-40)  # between the smallest subnormal (1.4e-45) and 1.18e-38
@@ -51,8 +58,21 @@ def test_flush_denormals_restores_the_register_on_an_exception():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_flush_subnormal_zeroes_only_subnormal_values(dtype):
-    values = np.array([SUBNORMAL, -SUBNORMAL, 1e-39, 2 * FLOAT32_TINY, -FLOAT32_TINY, 0.0, 1.0,
-                       np.nan, np.inf, -np.inf], dtype=dtype)
+    values = np.array(
+        [
+            SUBNORMAL,
+            -SUBNORMAL,
+            1e-39,
+            2 * FLOAT32_TINY,
+            -FLOAT32_TINY,
+            0.0,
+            1.0,
+            np.nan,
+            np.inf,
+            -np.inf,
+        ],
+        dtype=dtype,
+    )
     expected = np.where(np.abs(values) < FLOAT32_TINY, 0, values).astype(dtype)
     flushed = np.array([flush_subnormal(v) for v in values], dtype=dtype)
     np.testing.assert_array_equal(flushed, expected)  # NaN equals NaN here

@@ -28,8 +28,9 @@ def networks(draw):
 )
 def test_backprop_equals_finite_differences(sizes, activation, loss, batch, weight_decay, seed):
     rng = np.random.default_rng(seed)
-    net = MLP(sizes, activation=activation, loss=loss, weight_init="Xavier", seed=seed,
-              dtype=np.float64)
+    net = MLP(
+        sizes, activation=activation, loss=loss, weight_init="Xavier", seed=seed, dtype=np.float64
+    )
     net.params += rng.normal(0, 0.1, net.params.size)  # non-zero biases too
     x = rng.normal(size=(batch, sizes[0]))
     y = rng.integers(0, sizes[-1], batch)
@@ -37,7 +38,8 @@ def test_backprop_equals_finite_differences(sizes, activation, loss, batch, weig
     expected_loss = naive.loss_from_logits(naive.logits(sizes, net.params, activation, x), y, loss)
     assert np.isclose(loss_value, expected_loss, rtol=1e-12)
     numeric = naive.finite_difference_gradient(
-        lambda p: naive.objective(sizes, p, activation, loss, weight_decay, x, y), net.params)
+        lambda p: naive.objective(sizes, p, activation, loss, weight_decay, x, y), net.params
+    )
     analytic = net.grads
     scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
     relative_error = np.linalg.norm(analytic - numeric) / max(scale, 1e-12)
@@ -56,8 +58,13 @@ def test_weight_decay_leaves_biases_alone():
     np.testing.assert_array_equal(net.grads[~mask], plain[~mask])
 
 
-@given(sizes=networks(), activation=st.sampled_from(list(ACTIVATIONS)),
-       loss=st.sampled_from(list(LOSSES)), batch=st.integers(1, 9), seed=st.integers(0, 2**32 - 1))
+@given(
+    sizes=networks(),
+    activation=st.sampled_from(list(ACTIVATIONS)),
+    loss=st.sampled_from(list(LOSSES)),
+    batch=st.integers(1, 9),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_float32_agrees_with_float64(sizes, activation, loss, batch, seed):
     """Same parameters in both precisions: probabilities within 1e-5 and gradients
     within 1e-3 relative (float32 rounding plus the 3e-7 error of fast_tanh)."""
@@ -97,12 +104,15 @@ def test_dropout_gradient_equals_finite_differences(sizes, activation, loss, bat
     net.backward(x, y, dropout=dropout)
     ws = net.workspace(batch)
     offsets = net.layout.unit_offsets
-    masks = {l: ws.masks[batch * offsets[l]: batch * offsets[l + 1]].reshape(batch, sizes[l])
-             for l in range(1, len(sizes) - 1)}
+    masks = {
+        l: ws.masks[batch * offsets[l] : batch * offsets[l + 1]].reshape(batch, sizes[l])
+        for l in range(1, len(sizes) - 1)
+    }
     assert all(set(np.unique(m)) <= {0.0, 1 / (1 - dropout)} for m in masks.values())
     layer_masks = [masks[l + 1] for l in range(len(sizes) - 2)]
     numeric = naive.finite_difference_gradient(
-        lambda p: naive.objective(sizes, p, activation, loss, 0.0, x, y, layer_masks), net.params)
+        lambda p: naive.objective(sizes, p, activation, loss, 0.0, x, y, layer_masks), net.params
+    )
     scale = np.linalg.norm(net.grads) + np.linalg.norm(numeric)
     assert np.linalg.norm(net.grads - numeric) / max(scale, 1e-12) < 1e-6
 

@@ -8,7 +8,12 @@ from hypothesis.extra.numpy import arrays
 
 from kernels.activations import activation_backward, bias_activation, fast_tanh
 from kernels.config import ACTIVATIONS, LOSSES
-from kernels.dense import add_weight_decay, dense_backward_input, dense_backward_params, dense_forward
+from kernels.dense import (
+    add_weight_decay,
+    dense_backward_input,
+    dense_backward_params,
+    dense_forward,
+)
 from kernels.losses import softmax_loss_grad, softmax_rows
 from tests import naive
 
@@ -59,8 +64,12 @@ def test_sigmoid_is_stable_for_huge_inputs():
     np.testing.assert_allclose(z, [[0.0, 1.8048513878454153e-35, 0.5, 1.0, 1.0]], rtol=1e-12)
 
 
-@given(n=st.integers(1, 9), n_in=st.integers(1, 12), n_out=st.integers(1, 12),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    n=st.integers(1, 9),
+    n_in=st.integers(1, 12),
+    n_out=st.integers(1, 12),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_dense_kernels_match_numpy(n, n_in, n_out, seed):
     rng = np.random.default_rng(seed)
     x, W, b = rng.normal(size=(n, n_in)), rng.normal(size=(n_in, n_out)), rng.normal(size=n_out)
@@ -102,7 +111,8 @@ def test_output_loss_and_gradient(loss, n, k, seed):
     assert loss_sum / n == pytest.approx(naive.loss_from_logits(z, y, loss), rel=1e-12)
     assert correct == np.sum(z.argmax(axis=1) == y)
     numeric = naive.finite_difference_gradient(
-        lambda flat: naive.loss_from_logits(flat.reshape(n, k), y, loss), z.ravel()).reshape(n, k)
+        lambda flat: naive.loss_from_logits(flat.reshape(n, k), y, loss), z.ravel()
+    ).reshape(n, k)
     np.testing.assert_allclose(dz, numeric, rtol=1e-6, atol=1e-9)
 
 

@@ -41,8 +41,12 @@ def test_initialisers():
     limit = np.sqrt(6 / 500)
     assert np.abs(xavier.weights(0)).max() <= limit
     assert np.std(xavier.weights(0)) == pytest.approx(limit / np.sqrt(3), rel=0.02)
-    assert np.std(MLP(sizes, weight_init="random", seed=0).weights(0)) == pytest.approx(0.01, rel=0.02)
-    assert np.std(MLP(sizes, weight_init="He", seed=0).weights(0)) == pytest.approx(np.sqrt(2 / 300), rel=0.02)
+    assert np.std(MLP(sizes, weight_init="random", seed=0).weights(0)) == pytest.approx(
+        0.01, rel=0.02
+    )
+    assert np.std(MLP(sizes, weight_init="He", seed=0).weights(0)) == pytest.approx(
+        np.sqrt(2 / 300), rel=0.02
+    )
     assert np.all(xavier.biases(0) == 0)
     with pytest.raises(ValueError, match="choose from random, Xavier, He"):
         MLP(sizes, weight_init="xavier")
@@ -92,8 +96,9 @@ def test_step_loop_visits_every_sample_exactly_once(n, batch, seed):
     done, losses, corrects = net.train_steps(x, y, order, 0, steps, batch, opt, state)
     assert done == steps
     logits = naive.logits(net.sizes, net.params, "tanh", x)
-    per_sample = np.array([naive.loss_from_logits(logits[i : i + 1], y[i : i + 1], "cross_entropy")
-                           for i in range(n)])
+    per_sample = np.array(
+        [naive.loss_from_logits(logits[i : i + 1], y[i : i + 1], "cross_entropy") for i in range(n)]
+    )
     hits = logits.argmax(axis=1) == y
     for s in range(steps):
         rows = order[s * batch : (s + 1) * batch]
@@ -179,7 +184,9 @@ def test_cosine_schedule_values():
     assert learning_rate("constant", 0.1, 5, 10) == 0.1
     assert learning_rate("cosine", 0.1, 1, 10) == pytest.approx(0.1)
     assert learning_rate("cosine", 0.1, 6, 10) == pytest.approx(0.05)
-    assert learning_rate("cosine", 0.1, 10, 10) == pytest.approx(0.1 * (1 + np.cos(0.9 * np.pi)) / 2)
+    assert learning_rate("cosine", 0.1, 10, 10) == pytest.approx(
+        0.1 * (1 + np.cos(0.9 * np.pi)) / 2
+    )
     with pytest.raises(ValueError, match="choose from constant, cosine"):
         learning_rate("step", 0.1, 1, 10)
 
@@ -189,8 +196,16 @@ def test_schedule_reaches_the_optimizer_each_epoch(rng):
 
     x, y = _blobs(rng)
     net = MLP([4, 8, 3], seed=0)
-    config = dict(HYPER, optimizer="sgd", epochs=4, batch_size=16, weight_decay=0.0, seed=0,
-                  lr_schedule="cosine", learning_rate=0.2)
+    config = dict(
+        HYPER,
+        optimizer="sgd",
+        epochs=4,
+        batch_size=16,
+        weight_decay=0.0,
+        seed=0,
+        lr_schedule="cosine",
+        learning_rate=0.2,
+    )
     history = train(net, config, x[:150], y[:150], x[150:], y[150:])
     lrs = [m["learning_rate"] for m in history.epochs]
     np.testing.assert_allclose(lrs, [0.2 * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(4)])
@@ -213,8 +228,16 @@ def test_restore_best_and_early_stopping(rng, monkeypatch):
     monkeypatch.setattr(CpuTrainer, "evaluate", evaluate)
     x, y = _blobs(rng)
     net = MLP([4, 8, 3], seed=0)
-    config = dict(HYPER, optimizer="adam", epochs=6, batch_size=16, weight_decay=0.0, seed=0,
-                  early_stopping=2, restore_best=True)
+    config = dict(
+        HYPER,
+        optimizer="adam",
+        epochs=6,
+        batch_size=16,
+        weight_decay=0.0,
+        seed=0,
+        early_stopping=2,
+        restore_best=True,
+    )
     history = training.train(net, config, x[:150], y[:150], x[150:], y[150:])
     assert len(history.epochs) == 4 and history.stopped_early
     assert history.restored_epoch == 2 and history.final_val_accuracy == 0.8

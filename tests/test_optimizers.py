@@ -28,8 +28,13 @@ def test_unknown_optimizer_names_the_choices():
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 2e-4)])
 @pytest.mark.parametrize("name", NAMES)
-@given(size=st.integers(1, 40), steps=st.integers(1, 6), seed=st.integers(0, 2**32 - 1),
-       lr=st.sampled_from([1e-3, 0.1]), beta=st.sampled_from([0.5, 0.9]))
+@given(
+    size=st.integers(1, 40),
+    steps=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+    lr=st.sampled_from([1e-3, 0.1]),
+    beta=st.sampled_from([0.5, 0.9]),
+)
 def test_update_equals_reference(name, dtype, rtol, size, steps, seed, lr, beta):
     rng = np.random.default_rng(seed)
     hyper = dict(HYPER, learning_rate=lr, momentum=beta, beta=beta, beta1=beta)

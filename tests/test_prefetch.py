@@ -1,4 +1,4 @@
-"""kernels.prefetch: a hint that compiles for every row type the step loop sees and changes nothing."""
+"""kernels.prefetch: a hint that compiles for every row type of the step loop, changing nothing."""
 
 import numpy as np
 import pytest

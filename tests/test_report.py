@@ -1,6 +1,5 @@
 """The analysis report regenerates its figures and tables from saved runs, offline."""
 
-
 import optuna
 import pytest
 
@@ -15,36 +14,91 @@ def saved(tmp_path, monkeypatch):
     for name in ("fashion-mnist", "mnist"):
         write_dataset(tmp_path / "data" / name)
     for folder, dataset in (("best_fashion_mnist", "fashion_mnist"), ("mnist_transfer", "mnist")):
-        assert train.main(["--data_dir", str(tmp_path / "data" / dataset.replace("_", "-")),
-                           "-d", dataset, "--runs_dir", str(tmp_path / "runs" / folder),
-                           "--wandb_mode", "disabled", "-q", "-e", "1", "-nhl", "1", "-sz", "8",
-                           "-o", "adam", "-lr", "1e-3"]) == 0
+        assert (
+            train.main(
+                [
+                    "--data_dir",
+                    str(tmp_path / "data" / dataset.replace("_", "-")),
+                    "-d",
+                    dataset,
+                    "--runs_dir",
+                    str(tmp_path / "runs" / folder),
+                    "--wandb_mode",
+                    "disabled",
+                    "-q",
+                    "-e",
+                    "1",
+                    "-nhl",
+                    "1",
+                    "-sz",
+                    "8",
+                    "-o",
+                    "adam",
+                    "-lr",
+                    "1e-3",
+                ]
+            )
+            == 0
+        )
     # A stored loss comparison: two losses x one optimizer x two seeds, 3 epochs each.
     db = tmp_path / "sweeps" / "loss_comparison" / "study.db"
     db.parent.mkdir(parents=True)
-    study = optuna.create_study(study_name="loss_comparison", storage=f"sqlite:///{db}",
-                                direction="maximize")
+    study = optuna.create_study(
+        study_name="loss_comparison", storage=f"sqlite:///{db}", direction="maximize"
+    )
     for loss in ("cross_entropy", "mean_squared_error"):
         for seed in (0, 1):
-            epochs = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e,
-                       "train_accuracy": 0.8 + 0.03 * e, "val_accuracy": 0.79 + 0.03 * e + seed / 100}
-                      for e in (1, 2, 3)]
+            epochs = [
+                {
+                    "epoch": e,
+                    "train_loss": 1 / e,
+                    "val_loss": 1.1 / e,
+                    "train_accuracy": 0.8 + 0.03 * e,
+                    "val_accuracy": 0.79 + 0.03 * e + seed / 100,
+                }
+                for e in (1, 2, 3)
+            ]
             choices = optuna.distributions.CategoricalDistribution
-            study.add_trial(optuna.trial.create_trial(
-                params={"loss": loss, "optimizer": "adam"},
-                distributions={"loss": choices(["cross_entropy", "mean_squared_error"]),
-                               "optimizer": choices(["adam"])},
-                value=epochs[-1]["val_accuracy"], user_attrs={"epochs": epochs}))
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params={"loss": loss, "optimizer": "adam"},
+                    distributions={
+                        "loss": choices(["cross_entropy", "mean_squared_error"]),
+                        "optimizer": choices(["adam"]),
+                    },
+                    value=epochs[-1]["val_accuracy"],
+                    user_attrs={"epochs": epochs},
+                )
+            )
     return tmp_path
 
 
 def test_report_writes_every_figure_and_table(saved, capsys):
     out = saved / "figures"
-    assert report.main(["--out", str(out), "--runs", str(saved / "runs"), "--sweeps",
-                        str(saved / "sweeps"), "--data_dir", str(saved / "data"),
-                        "--wandb_mode", "disabled"]) == 0
-    for name in ("samples_fashion_mnist.png", "samples_mnist.png", "confusion_fashion_mnist.png",
-                 "mistakes_fashion_mnist.png", "loss_comparison.png"):
+    assert (
+        report.main(
+            [
+                "--out",
+                str(out),
+                "--runs",
+                str(saved / "runs"),
+                "--sweeps",
+                str(saved / "sweeps"),
+                "--data_dir",
+                str(saved / "data"),
+                "--wandb_mode",
+                "disabled",
+            ]
+        )
+        == 0
+    )
+    for name in (
+        "samples_fashion_mnist.png",
+        "samples_mnist.png",
+        "confusion_fashion_mnist.png",
+        "mistakes_fashion_mnist.png",
+        "loss_comparison.png",
+    ):
         assert (out / name).stat().st_size > 5000, name
     best = (out / "best.md").read_text()
     assert "| fashion_mnist | `" in best and "no run under" in best  # no best_mnist run saved

@@ -36,28 +36,44 @@ def _spec(**changes):
     return raw
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"method": "bayes"}, "parameters must be a non-empty mapping"),
-    (_spec(method="hyperopt"), "method must be one of grid, random, bayes"),
-    (_spec(metric={"name": "test_accuracy", "goal": "maximize"}), "validation accuracy is the only"),
-    (_spec(metric={"name": "val_accuracy", "goal": "minimize"}), "validation accuracy is the only"),
-    (_spec(parameters={"layers": {"values": [1]}}), "unknown parameter 'layers'"),
-    (_spec(parameters={"data_dir": {"value": "/x"}}), "unknown parameter 'data_dir'"),
-    (_spec(parameters={"optimizer": {"values": ["adagrad"]}}), "invalid choice: 'adagrad'"),
-    (_spec(parameters={"batch_size": {"values": [16, 0]}}), "must be >= 1"),
-    (_spec(parameters={"learning_rate": {"distribution": "uniform", "min": 0.1, "max": 0.01}}),
-     "needs min < max"),
-    (_spec(parameters={"learning_rate": {"distribution": "normal", "mu": 0}}), "expected value, values"),
-    (_spec(parameters={"epochs": {"values": []}}), "non-empty list"),
-    (_spec(parameters={"epochs": 3}), "must be a mapping"),
-    (_spec(method="grid"), "grid search needs values lists"),
-    (_spec(run_cap=0), "run_cap must be a positive integer"),
-    (_spec(parameters={"restore_best": {"value": "yes"}}), "expected true or false"),
-    (_spec(early_terminate={"type": "median"}), "hyperband only"),
-    (_spec(early_terminate={"type": "hyperband", "eta": 1}), "eta >= 2"),
-    (_spec(colour="blue"), "unknown key(s) colour"),
-    ([1, 2], "must be a YAML mapping"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"method": "bayes"}, "parameters must be a non-empty mapping"),
+        (_spec(method="hyperopt"), "method must be one of grid, random, bayes"),
+        (
+            _spec(metric={"name": "test_accuracy", "goal": "maximize"}),
+            "validation accuracy is the only",
+        ),
+        (
+            _spec(metric={"name": "val_accuracy", "goal": "minimize"}),
+            "validation accuracy is the only",
+        ),
+        (_spec(parameters={"layers": {"values": [1]}}), "unknown parameter 'layers'"),
+        (_spec(parameters={"data_dir": {"value": "/x"}}), "unknown parameter 'data_dir'"),
+        (_spec(parameters={"optimizer": {"values": ["adagrad"]}}), "invalid choice: 'adagrad'"),
+        (_spec(parameters={"batch_size": {"values": [16, 0]}}), "must be >= 1"),
+        (
+            _spec(
+                parameters={"learning_rate": {"distribution": "uniform", "min": 0.1, "max": 0.01}}
+            ),
+            "needs min < max",
+        ),
+        (
+            _spec(parameters={"learning_rate": {"distribution": "normal", "mu": 0}}),
+            "expected value, values",
+        ),
+        (_spec(parameters={"epochs": {"values": []}}), "non-empty list"),
+        (_spec(parameters={"epochs": 3}), "must be a mapping"),
+        (_spec(method="grid"), "grid search needs values lists"),
+        (_spec(run_cap=0), "run_cap must be a positive integer"),
+        (_spec(parameters={"restore_best": {"value": "yes"}}), "expected true or false"),
+        (_spec(early_terminate={"type": "median"}), "hyperband only"),
+        (_spec(early_terminate={"type": "hyperband", "eta": 1}), "eta >= 2"),
+        (_spec(colour="blue"), "unknown key(s) colour"),
+        ([1, 2], "must be a YAML mapping"),
+    ],
+)
 def test_malformed_specs_are_one_line_errors(raw, message):
     with pytest.raises(SweepSpecError) as err:
         parse_spec(raw, "s.yaml")
@@ -77,11 +93,20 @@ def test_bad_yaml_file(tmp_path, capsys):
 
 
 def test_shipped_sweep_files_are_valid():
-    for path in sorted(p.name for p in (sweep_cli.Path(__file__).parent.parent / "sweeps").glob("*.yaml")):
+    for path in sorted(
+        p.name for p in (sweep_cli.Path(__file__).parent.parent / "sweeps").glob("*.yaml")
+    ):
         path = f"sweeps/{path}"
         load_spec(sweep_cli.Path(__file__).parent.parent / path)
     spec = load_spec(sweep_cli.Path(__file__).parent.parent / "sweeps/fashion_mnist.yaml")
-    assert set(spec.parameters["optimizer"].values) == {"sgd", "momentum", "nag", "rmsprop", "adam", "nadam"}
+    assert set(spec.parameters["optimizer"].values) == {
+        "sgd",
+        "momentum",
+        "nag",
+        "rmsprop",
+        "adam",
+        "nadam",
+    }
     assert spec.hyperband == {"min_iter": 2, "eta": 3, "max_iter": None}
 
 
@@ -106,9 +131,15 @@ def test_samplers_stay_inside_the_space(method):
 
 
 def test_grid_enumerates_the_whole_space():
-    raw = _spec(method="grid", parameters={
-        "epochs": {"values": [1, 2]}, "optimizer": {"values": ["sgd", "adam", "nag"]},
-        "hidden_sizes": {"values": [[8, 4], [16]]}, "activation": {"value": "ReLU"}})
+    raw = _spec(
+        method="grid",
+        parameters={
+            "epochs": {"values": [1, 2]},
+            "optimizer": {"values": ["sgd", "adam", "nag"]},
+            "hidden_sizes": {"values": [[8, 4], [16]]},
+            "activation": {"value": "ReLU"},
+        },
+    )
     spec = parse_spec(raw)
     assert spec.grid_size() == 12
     study = optuna.create_study(direction="maximize", sampler=make_sampler(spec, seed=0))
@@ -126,15 +157,28 @@ def synthetic(tmp_path, monkeypatch):
         path = tmp_path / "data" / stem
         path.write_bytes(b"")
         path.chmod(0)
-    spec = _spec(parameters=dict(SPACE["parameters"], hidden_size={"values": [4, 8]},
-                                 epochs={"values": [1, 2]}))
+    spec = _spec(
+        parameters=dict(
+            SPACE["parameters"], hidden_size={"values": [4, 8]}, epochs={"values": [1, 2]}
+        )
+    )
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(spec))
     return tmp_path
 
 
 def _sweep(tmp_path, *extra):
-    return sweep_cli.main([str(tmp_path / "tiny.yaml"), "--data_dir", str(tmp_path / "data"),
-                           "--mode", "disabled", "--out", str(tmp_path / "report"), *extra])
+    return sweep_cli.main(
+        [
+            str(tmp_path / "tiny.yaml"),
+            "--data_dir",
+            str(tmp_path / "data"),
+            "--mode",
+            "disabled",
+            "--out",
+            str(tmp_path / "report"),
+            *extra,
+        ]
+    )
 
 
 def test_offline_sweep_writes_every_report_file_without_reading_the_test_set(synthetic, capsys):
@@ -160,18 +204,39 @@ def test_resuming_continues_instead_of_restarting(synthetic):
 
 
 def test_a_diverging_trial_is_recorded_as_failed_and_the_sweep_goes_on(synthetic):
-    spec = parse_spec(_spec(parameters={"optimizer": {"value": "sgd"},
-                                        "learning_rate": {"values": [1e30, 0.01]},
-                                        "epochs": {"value": 3}, "hidden_size": {"value": 16}}))
-    base = sweep_cli.parse_config(["--data_dir", str(synthetic / "data"), "--wandb_mode",
-                                   "disabled", "-q", "-a", "identity", "-b", "7", "-nhl", "1"])
+    spec = parse_spec(
+        _spec(
+            parameters={
+                "optimizer": {"value": "sgd"},
+                "learning_rate": {"values": [1e30, 0.01]},
+                "epochs": {"value": 3},
+                "hidden_size": {"value": 16},
+            }
+        )
+    )
+    base = sweep_cli.parse_config(
+        [
+            "--data_dir",
+            str(synthetic / "data"),
+            "--wandb_mode",
+            "disabled",
+            "-q",
+            "-a",
+            "identity",
+            "-b",
+            "7",
+            "-nhl",
+            "1",
+        ]
+    )
     storage = f"sqlite:///{synthetic / 'div.db'}"
     study = optimize(spec, base, storage, "div", count=6, notify=lambda *_: None)
     states = {t.state.name for t in study.trials}
     assert distinct_trials(study) == 6 and states == {"FAIL", "COMPLETE"}
     repeats = [t for t in study.trials if "duplicate_of" in t.user_attrs]
-    assert all(t.value == study.trials[t.user_attrs["duplicate_of"]].value
-               for t in repeats), "a repeated configuration reuses the earlier result"
+    assert all(t.value == study.trials[t.user_attrs["duplicate_of"]].value for t in repeats), (
+        "a repeated configuration reuses the earlier result"
+    )
     failed = [t for t in study.trials if t.state.name == "FAIL"]
     assert all("loss became" in t.user_attrs["failure"] for t in failed)
 
@@ -199,20 +264,29 @@ def test_online_sweep_goes_through_wandb_sweep_and_agent(synthetic):
             function()
 
     fake = types.SimpleNamespace(
-        sweep=lambda config, project, entity: config["metric"]["name"] == "val_accuracy" and "abc123",
-        agent=agent, init=lambda: runs[-1])
-    base = sweep_cli.parse_config(["--data_dir", str(synthetic / "data"), "-q", "-wp", "p", "-nhl", "3"])
+        sweep=lambda config, project, entity: (
+            config["metric"]["name"] == "val_accuracy" and "abc123"
+        ),
+        agent=agent,
+        init=lambda: runs[-1],
+    )
+    base = sweep_cli.parse_config(
+        ["--data_dir", str(synthetic / "data"), "-q", "-wp", "p", "-nhl", "3"]
+    )
     assert run_online(spec, base, count=2, wandb_module=fake, notify=lambda *_: None) == "abc123"
     assert [r.name.split("_bs_")[0] for r in runs] == ["hl_3_sz_4", "hl_3_sz_8"]
     assert all(r.summary["val_accuracy"] >= 0 for r in runs)
     assert [entry for entry in logged if entry[1] == "finish"] == [
-        (runs[0].name, "finish", 0), (runs[1].name, "finish", 0)]
+        (runs[0].name, "finish", 0),
+        (runs[1].name, "finish", 0),
+    ]
 
 
 def test_two_worker_processes_share_one_study(synthetic):
     assert _sweep(synthetic, "--count", "4", "--workers", "2") == 0
-    study = optuna.load_study(study_name="tiny",
-                              storage=f"sqlite:///{synthetic / 'report' / 'study.db'}")
+    study = optuna.load_study(
+        study_name="tiny", storage=f"sqlite:///{synthetic / 'report' / 'study.db'}"
+    )
     assert distinct_trials(study) >= 4
     assert len({t.number for t in study.trials}) == len(study.trials)
     assert (synthetic / "report" / "index.html").exists()
@@ -221,9 +295,14 @@ def test_two_worker_processes_share_one_study(synthetic):
 def test_level_summary_bins_continuous_parameters():
     from experiments.sweep_report import level_summary
 
-    rows = [{"params": {"lr": lr, "opt": opt}, "state": "COMPLETE", "val_accuracy": acc}
-            for lr, opt, acc in zip([1e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4, 7e-4, 8e-4, 9e-4],
-                                    "abcabcabc", [0.1 * i for i in range(1, 10)])]
+    rows = [
+        {"params": {"lr": lr, "opt": opt}, "state": "COMPLETE", "val_accuracy": acc}
+        for lr, opt, acc in zip(
+            [1e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4, 7e-4, 8e-4, 9e-4],
+            "abcabcabc",
+            [0.1 * i for i in range(1, 10)],
+        )
+    ]
     levels = level_summary(rows, ["lr", "opt"])
     lr_levels = [l for l in levels if l["parameter"] == "lr"]
     assert len(lr_levels) == 3 and sum(l["trials"] for l in lr_levels) == 9

@@ -34,9 +34,12 @@ def fake_wandb(fail_online=False, fail_on_log=False):
         return FakeRun(mode, fail_on_log)
 
     module = types.SimpleNamespace(
-        init=init, calls=calls, Settings=lambda **kw: kw,
+        init=init,
+        calls=calls,
+        Settings=lambda **kw: kw,
         Image=lambda path, caption=None: ("image", path),
-        plot=types.SimpleNamespace(confusion_matrix=lambda **kw: ("cm", kw)))
+        plot=types.SimpleNamespace(confusion_matrix=lambda **kw: ("cm", kw)),
+    )
     return module
 
 
@@ -46,7 +49,9 @@ def _config(mode="online"):
 
 
 def test_run_name_is_built_from_hyperparameters():
-    config = parse_config(["-nhl", "3", "-sz", "128", "-b", "16", "-a", "tanh", "-o", "adam", "-lr", "1e-4"])
+    config = parse_config(
+        ["-nhl", "3", "-sz", "128", "-b", "16", "-a", "tanh", "-o", "adam", "-lr", "1e-4"]
+    )
     assert run_name(config).startswith("hl_3_sz_128_bs_16_ac_tanh_o_adam_lr_0.0001")
     config = parse_config(["--dropout", "0.2", "--lr_schedule", "cosine", "--restore_best"])
     assert run_name(config).endswith("_l_ce_do_0.2_lrs_cosine_rb")
@@ -88,7 +93,9 @@ def test_online_logs_config_epochs_summary_and_confusion_matrix():
 
 def test_unreachable_online_falls_back_to_offline():
     notes = []
-    tracker = Tracker(_config(), "n", wandb_module=fake_wandb(fail_online=True), notify=notes.append)
+    tracker = Tracker(
+        _config(), "n", wandb_module=fake_wandb(fail_online=True), notify=notes.append
+    )
     assert tracker.mode == "offline" and tracker.active
     assert "online start failed (api.wandb.ai unreachable); logging offline" in notes[0]
     assert "wandb sync" in tracker.message
@@ -96,7 +103,9 @@ def test_unreachable_online_falls_back_to_offline():
 
 def test_errors_while_logging_disable_tracking_instead_of_raising():
     notes = []
-    tracker = Tracker(_config(), "n", wandb_module=fake_wandb(fail_on_log=True), notify=notes.append)
+    tracker = Tracker(
+        _config(), "n", wandb_module=fake_wandb(fail_on_log=True), notify=notes.append
+    )
     tracker.log_epoch({"epoch": 1, "val_accuracy": 0.5})
     assert not tracker.active and "tracking disabled" in notes[0]
     tracker.log_epoch({"epoch": 2, "val_accuracy": 0.5})  # silently ignored now

@@ -29,7 +29,7 @@ def cuda_status():
     try:
         from numba import cuda
     except ImportError as exc:
-        return False, f"numba-cuda is not installed ({exc}); pip install -e \".[cuda]\""
+        return False, f'numba-cuda is not installed ({exc}); pip install -e ".[cuda]"'
     try:
         if not cuda.is_available():
             return False, "no CUDA GPU or driver found"

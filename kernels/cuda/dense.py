@@ -78,8 +78,7 @@ def tile_element(tile, per_row):
 
 
 @cuda.jit(device=True)
-def tile_product(A, a_off, lda, trans_a, B, b_off, ldb, trans_b, M, N, K, row, col,
-                 tile_a, tile_b):
+def tile_product(A, a_off, lda, trans_a, B, b_off, ldb, trans_b, M, N, K, row, col, tile_a, tile_b):
     """Element ``(row, col)`` of ``op(A) @ op(B)``, through shared memory; all threads of a block.
 
     ``op(A)`` is (M, K) and ``op(B)`` is (K, N). ``A`` is stored row-major from

@@ -31,7 +31,16 @@ import numpy as np
 from numba import cuda, float64, from_dtype, int64
 
 from ..config import IDENTITY
-from .dense import THREADS, TILE, activate, derivative, grid_thread, tile_count, tile_element, tile_product
+from .dense import (
+    THREADS,
+    TILE,
+    activate,
+    derivative,
+    grid_thread,
+    tile_count,
+    tile_element,
+    tile_product,
+)
 from .dropout import dropout_backward, mask_value
 from .losses import block_sum, row_loss_grad
 from .optimizers import device_rule
@@ -61,8 +70,25 @@ def gather_batch(X, labels, order, start, n, acts, y):
 
 
 @cuda.jit(device=True)
-def dense_forward(acts, params, n, n_in, n_out, x_off, w_off, out_off, code, single,
-                  keep, scale, masks, seed, counter, tile_a, tile_b):
+def dense_forward(
+    acts,
+    params,
+    n,
+    n_in,
+    n_out,
+    x_off,
+    w_off,
+    out_off,
+    code,
+    single,
+    keep,
+    scale,
+    masks,
+    seed,
+    counter,
+    tile_a,
+    tile_b,
+):
     """``out = f(x @ W + b)`` for one layer (:func:`kernels.dense.dense_forward`), dropout fused.
 
     ``x`` is ``acts[x_off:]`` (n, n_in), ``W`` and ``b`` start at ``params[w_off]``,
@@ -75,8 +101,23 @@ def dense_forward(acts, params, n, n_in, n_out, x_off, w_off, out_off, code, sin
     tiles, per_row = tile_count(n, n_out)
     for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
         row, col = tile_element(tile, per_row)
-        acc = tile_product(acts, x_off, n_in, False, params, w_off, n_out, False,
-                           n, n_out, n_in, row, col, tile_a, tile_b)
+        acc = tile_product(
+            acts,
+            x_off,
+            n_in,
+            False,
+            params,
+            w_off,
+            n_out,
+            False,
+            n,
+            n_out,
+            n_in,
+            row,
+            col,
+            tile_a,
+            tile_b,
+        )
         if row < n and col < n_out:
             e = row * n_out + col
             a = cast(activate(acc + params[b_off + col], code, single))
@@ -88,8 +129,24 @@ def dense_forward(acts, params, n, n_in, n_out, x_off, w_off, out_off, code, sin
 
 
 @cuda.jit(device=True)
-def forward(acts, params, sizes, param_offsets, unit_offsets, act_code, single, n,
-            keep, scale, masks, seed, counter, stride, tile_a, tile_b):
+def forward(
+    acts,
+    params,
+    sizes,
+    param_offsets,
+    unit_offsets,
+    act_code,
+    single,
+    n,
+    keep,
+    scale,
+    masks,
+    seed,
+    counter,
+    stride,
+    tile_a,
+    tile_b,
+):
     """All layers on the ``n`` rows in layer 0 of ``acts`` (:func:`kernels.steps.forward`).
 
     Hidden layers use ``act_code`` and dropout (``keep < 1``; layer ``l`` draws
@@ -99,10 +156,25 @@ def forward(acts, params, sizes, param_offsets, unit_offsets, act_code, single, 
     n_layers = sizes.shape[0] - 1
     for l in range(n_layers):
         hidden = l < n_layers - 1
-        dense_forward(acts, params, n, sizes[l], sizes[l + 1], n * unit_offsets[l],
-                      param_offsets[l], n * unit_offsets[l + 1],
-                      act_code if hidden else IDENTITY, single, keep if hidden else 1.0, scale,
-                      masks, seed, counter + l * stride, tile_a, tile_b)
+        dense_forward(
+            acts,
+            params,
+            n,
+            sizes[l],
+            sizes[l + 1],
+            n * unit_offsets[l],
+            param_offsets[l],
+            n * unit_offsets[l + 1],
+            act_code if hidden else IDENTITY,
+            single,
+            keep if hidden else 1.0,
+            scale,
+            masks,
+            seed,
+            counter + l * stride,
+            tile_a,
+            tile_b,
+        )
         grid_sync()
 
 
@@ -120,8 +192,23 @@ def loss_rows(acts, unit_offsets, sizes, n, y, loss_code, dz_buffer, row_loss, r
 
 
 @cuda.jit(device=True)
-def backward(acts, params, grads, sizes, param_offsets, unit_offsets, act_code, weight_decay,
-             n, delta_a, delta_b, keep, masks, tile_a, tile_b):
+def backward(
+    acts,
+    params,
+    grads,
+    sizes,
+    param_offsets,
+    unit_offsets,
+    act_code,
+    weight_decay,
+    n,
+    delta_a,
+    delta_b,
+    keep,
+    masks,
+    tile_a,
+    tile_b,
+):
     """dL/dparams into ``grads``, from dL/dz of the last layer in ``delta_a``
     (:func:`kernels.steps.forward_backward`); a grid barrier follows each layer.
 
@@ -142,8 +229,23 @@ def backward(acts, params, grads, sizes, param_offsets, unit_offsets, act_code, 
         tiles, per_row = tile_count(n_in, n_out)
         for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
             row, col = tile_element(tile, per_row)
-            acc = tile_product(acts, x_off, n_in, True, delta, 0, n_out, False,
-                               n_in, n_out, n, row, col, tile_a, tile_b)
+            acc = tile_product(
+                acts,
+                x_off,
+                n_in,
+                True,
+                delta,
+                0,
+                n_out,
+                False,
+                n_in,
+                n_out,
+                n,
+                row,
+                col,
+                tile_a,
+                tile_b,
+            )
             if row < n_in and col < n_out:
                 e = w_off + row * n_out + col
                 grads[e] = acc + wd * params[e] if weight_decay != 0 else acc
@@ -156,8 +258,23 @@ def backward(acts, params, grads, sizes, param_offsets, unit_offsets, act_code, 
             tiles, per_row = tile_count(n, n_in)
             for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
                 row, col = tile_element(tile, per_row)
-                acc = tile_product(delta, 0, n_out, False, params, w_off, n_out, True,
-                                   n, n_in, n_out, row, col, tile_a, tile_b)
+                acc = tile_product(
+                    delta,
+                    0,
+                    n_out,
+                    False,
+                    params,
+                    w_off,
+                    n_out,
+                    True,
+                    n,
+                    n_in,
+                    n_out,
+                    row,
+                    col,
+                    tile_a,
+                    tile_b,
+                )
                 if row < n and col < n_in:
                     e = row * n_in + col
                     a = acts[x_off + e]
@@ -198,11 +315,39 @@ def train_steps_kernel(optimizer, dtype):
     n_coefficients = optimizer.n_coefficients
 
     @cuda.jit
-    def train_steps_kernel(X, labels, order, first_step, n_steps, batch_size,
-                           params, grads, sizes, param_offsets, unit_offsets, act_code,
-                           loss_code, weight_decay, acts, delta_a, delta_b, y_batch, keep, masks,
-                           seed, draws, slots, hyper, scalars, coef, row_loss, row_correct, halt,
-                           losses, corrects):
+    def train_steps_kernel(
+        X,
+        labels,
+        order,
+        first_step,
+        n_steps,
+        batch_size,
+        params,
+        grads,
+        sizes,
+        param_offsets,
+        unit_offsets,
+        act_code,
+        loss_code,
+        weight_decay,
+        acts,
+        delta_a,
+        delta_b,
+        y_batch,
+        keep,
+        masks,
+        seed,
+        draws,
+        slots,
+        hyper,
+        scalars,
+        coef,
+        row_loss,
+        row_correct,
+        halt,
+        losses,
+        corrects,
+    ):
         tile_a = cuda.shared.array((TILE, TILE), dtype=nb_type)
         tile_b = cuda.shared.array((TILE, TILE), dtype=nb_type)
         partial_loss = cuda.shared.array(THREADS, dtype=float64)
@@ -216,11 +361,27 @@ def train_steps_kernel(optimizer, dtype):
             n = min(batch_size, total - start)
             gather_batch(X, labels, order, start, n, acts, y_batch)
             grid_sync()
-            forward(acts, params, sizes, param_offsets, unit_offsets, act_code, single, n,
-                    keep, scale, masks, seed, draws + s * n_layers * delta_a.shape[0],
-                    delta_a.shape[0], tile_a, tile_b)
-            loss_rows(acts, unit_offsets, sizes, n, y_batch, loss_code, delta_a,
-                      row_loss, row_correct)
+            forward(
+                acts,
+                params,
+                sizes,
+                param_offsets,
+                unit_offsets,
+                act_code,
+                single,
+                n,
+                keep,
+                scale,
+                masks,
+                seed,
+                draws + s * n_layers * delta_a.shape[0],
+                delta_a.shape[0],
+                tile_a,
+                tile_b,
+            )
+            loss_rows(
+                acts, unit_offsets, sizes, n, y_batch, loss_code, delta_a, row_loss, row_correct
+            )
             grid_sync()
             if cuda.blockIdx.x == 0:
                 loss_sum, hits = block_sum(row_loss, row_correct, n, partial_loss, partial_hits)
@@ -234,8 +395,23 @@ def train_steps_kernel(optimizer, dtype):
                             coef[i] = c[i]
                     else:
                         halt[0] = 1
-            backward(acts, params, grads, sizes, param_offsets, unit_offsets, act_code,
-                     weight_decay, n, delta_a, delta_b, keep, masks, tile_a, tile_b)
+            backward(
+                acts,
+                params,
+                grads,
+                sizes,
+                param_offsets,
+                unit_offsets,
+                act_code,
+                weight_decay,
+                n,
+                delta_a,
+                delta_b,
+                keep,
+                masks,
+                tile_a,
+                tile_b,
+            )
             if halt[0] != 0:  # written before the backward pass's barriers: all threads agree
                 return
             for k in range(t, params.shape[0], count):
@@ -259,8 +435,21 @@ def evaluate_kernel(dtype):
     single = np.dtype(dtype) == np.float32
 
     @cuda.jit
-    def evaluate_kernel(X, labels, params, sizes, param_offsets, unit_offsets, act_code,
-                        loss_code, acts, delta_a, chunk, row_loss, row_correct):
+    def evaluate_kernel(
+        X,
+        labels,
+        params,
+        sizes,
+        param_offsets,
+        unit_offsets,
+        act_code,
+        loss_code,
+        acts,
+        delta_a,
+        chunk,
+        row_loss,
+        row_correct,
+    ):
         tile_a = cuda.shared.array((TILE, TILE), dtype=nb_type)
         tile_b = cuda.shared.array((TILE, TILE), dtype=nb_type)
         t, count = grid_thread()
@@ -272,10 +461,35 @@ def evaluate_kernel(dtype):
                 i = e // features
                 acts[e] = X[start + i, e - i * features]
             grid_sync()
-            forward(acts, params, sizes, param_offsets, unit_offsets, act_code, single, n,
-                    1.0, scale, acts, 0, 0, 0, tile_a, tile_b)
-            loss_rows(acts, unit_offsets, sizes, n, labels[start : start + n], loss_code,
-                      delta_a, row_loss[start : start + n], row_correct[start : start + n])
+            forward(
+                acts,
+                params,
+                sizes,
+                param_offsets,
+                unit_offsets,
+                act_code,
+                single,
+                n,
+                1.0,
+                scale,
+                acts,
+                0,
+                0,
+                0,
+                tile_a,
+                tile_b,
+            )
+            loss_rows(
+                acts,
+                unit_offsets,
+                sizes,
+                n,
+                labels[start : start + n],
+                loss_code,
+                delta_a,
+                row_loss[start : start + n],
+                row_correct[start : start + n],
+            )
             grid_sync()
 
     return evaluate_kernel
