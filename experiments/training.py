@@ -198,9 +198,7 @@ def train(
                 metrics["val_loss"], metrics["val_accuracy"] = trainer.evaluate(x_val, y_val)
             else:
                 metrics["val_loss"], metrics["val_accuracy"] = float("nan"), float("nan")
-            metrics["learning_rate"] = float(
-                state.hyper[optimizer.hyperparameters.index("learning_rate")]
-            )
+            metrics["learning_rate"] = state.hyper.learning_rate
             history.epochs.append(metrics)
             if metrics["val_accuracy"] > best:
                 best, best_epoch = metrics["val_accuracy"], epoch

@@ -38,7 +38,7 @@ class CpuTrainer:
         return self.net.evaluate(x, labels)
 
     def set_learning_rate(self, value):
-        self.state.hyper[self.optimizer.hyperparameters.index("learning_rate")] = value
+        self.state.hyper = self.state.hyper._replace(learning_rate=float(value))
 
     def snapshot(self):
         """A host copy of the current parameters."""

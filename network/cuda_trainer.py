@@ -51,7 +51,7 @@ class CudaTrainer:
         self.x = up(np.ascontiguousarray(x, dtype=net.dtype))
         self.labels = up(np.ascontiguousarray(labels, dtype=np.int64))
         self.params, self.grads = up(net.params), up(net.grads)
-        self.slots, self.hyper, self.scalars = up(state.slots), up(state.hyper), up(state.scalars)
+        self.slots, self.scalars = up(state.slots), up(state.scalars)
         self.coef = cuda.device_array(max(optimizer.n_coefficients, 1), dtype=np.float64)
         self.halt, self.halted = up(np.zeros(1, dtype=np.int32)), False
         self.sizes = up(layout.sizes_array)
@@ -135,7 +135,7 @@ class CudaTrainer:
             self.seed,
             self.draws,
             self.slots,
-            self.hyper,
+            self.state.hyper,
             self.scalars,
             self.coef,
             self.row_loss,
@@ -192,8 +192,7 @@ class CudaTrainer:
         )
 
     def set_learning_rate(self, value):
-        self.state.hyper[self.optimizer.hyperparameters.index("learning_rate")] = value
-        self.hyper.copy_to_device(self.state.hyper)
+        self.state.hyper = self.state.hyper._replace(learning_rate=float(value))
 
     def snapshot(self):
         return self.params.copy_to_host()

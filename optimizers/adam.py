@@ -15,8 +15,19 @@ mix of ``m`` and ``g``) and Eve (``d`` from the loss).
 """
 
 import math
+from typing import NamedTuple
 
 from .base import Optimizer
+
+
+class Hyper(NamedTuple):
+    """The Adam family's hyperparameters (Nadam and Eve take the same)."""
+
+    learning_rate: float
+    beta1: float
+    beta2: float
+    epsilon: float
+
 
 # Positions in the family's coefficient tuple.
 LR, B1, REST1, B2, REST2, M_SCALE, G_SCALE, V_SCALE, D, EPS = range(10)
@@ -26,9 +37,9 @@ def coefficients(hyper, scalars, loss):
     """Advance ``t = scalars[0]``; return the family's ten coefficients (see ``LR``...)."""
     scalars[0] += 1.0
     t = scalars[0]
-    b1, b2 = hyper[1], hyper[2]
+    b1, b2 = hyper.beta1, hyper.beta2
     return (
-        hyper[0],
+        hyper.learning_rate,
         b1,
         1.0 - b1,
         b2,
@@ -37,7 +48,7 @@ def coefficients(hyper, scalars, loss):
         0.0,
         1.0 / (1.0 - b2**t),
         1.0,
-        hyper[3],
+        hyper.epsilon,
     )
 
 
@@ -57,9 +68,8 @@ OPTIMIZER = Optimizer(
     name="adam",
     coefficients=coefficients,
     element=element,
-    hyperparameters=("learning_rate", "beta1", "beta2", "epsilon"),
+    hyper=Hyper,
     n_slots=2,
     n_scalars=1,
-    n_coefficients=10,
     formula="m <- b1*m + (1-b1)*g;  v <- b2*v + (1-b2)*g^2;  w <- w - lr*m_hat/(sqrt(v_hat)+eps)",
 )

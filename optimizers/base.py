@@ -5,8 +5,9 @@ An update rule is split the way it runs, in the spirit of optax's ``init``/``upd
 ``coefficients(hyper, scalars, loss) -> tuple of float64``
     Runs once per step. Advances the scalar state (``scalars``, a float64 array:
     the step count, ...) and returns the step's coefficients (learning rate,
-    decay factors, bias corrections, ...) as a tuple of floats. ``hyper`` holds the
-    hyperparameters in the order of ``Optimizer.hyperparameters`` (float64);
+    decay factors, bias corrections, ...) as a tuple of floats. ``hyper`` is the
+    rule's ``Hyper`` record, a ``NamedTuple`` of floats whose field names are
+    ``train.py``'s settings (``hyper.learning_rate``, ``hyper.beta1``, ...);
     ``loss`` is the current batch's mean loss (only loss-aware rules such as Eve
     read it).
 ``element(k, params, grads, slots, c)``
@@ -19,9 +20,8 @@ Both are plain Python, written in the subset that Numba compiles for both
 targets (``math`` functions, scalar arithmetic, indexing). On the CPU,
 :func:`make_cpu_update` compiles them into one ``@njit`` loop over the
 parameters, which the compiled step loop calls after every backward pass; on
-the GPU, :mod:`kernels.cuda.optimizers` compiles ``coefficients`` into a
-one-thread kernel and ``element`` into a kernel with one thread per parameter.
-So one definition serves both devices.
+the GPU, :mod:`kernels.cuda.optimizers` compiles both into device functions of
+the step kernel. So one definition serves both devices.
 
 Inside ``element``, cast the coefficients to the parameters' dtype first
 (``cast = params.dtype.type``; ``lr = cast(c[0])``): mixing a float64
@@ -30,6 +30,7 @@ which costs 2.7x on the CPU (perf/RESULTS.md). On the CPU ``c`` is a tuple,
 so the casts are hoisted out of the loop.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,13 +67,17 @@ def make_cpu_update(coefficients, element, n_slots):
     return update
 
 
-@dataclass(frozen=True)
+@dataclass
 class OptimizerState:
-    """Mutable state of one optimizer for one parameter buffer."""
+    """Mutable state of one optimizer for one parameter buffer.
+
+    ``hyper`` is the rule's ``Hyper`` record; a schedule replaces it
+    (``state.hyper = state.hyper._replace(learning_rate=...)``).
+    """
 
     slots: np.ndarray  # (n_slots, P), parameters' dtype
     scalars: np.ndarray  # (n_scalars,), float64
-    hyper: np.ndarray  # (len(hyperparameters),), float64
+    hyper: tuple  # the rule's Hyper NamedTuple of floats
 
 
 @dataclass(frozen=True)
@@ -85,16 +90,16 @@ class Optimizer:
         The ``--optimizer`` choice.
     coefficients, element : function
         The rule (see the module docstring).
-    hyperparameters : tuple of str
-        Config keys (CLI flag long names) read, in this order, into ``hyper``.
+    hyper : NamedTuple class
+        The rule's hyperparameters, fields named after ``train.py``'s settings.
     n_slots : int
         Per-parameter state arrays.
     n_scalars : int
         Scalar state entries.
-    n_coefficients : int
-        Length of the tuple ``coefficients`` returns.
     formula : str
         The update rule in one line, shown by ``--help``.
+    n_coefficients : int
+        Derived: the length of the tuple ``coefficients`` returns.
     update : numba dispatcher
         The compiled CPU rule, built from ``coefficients`` and ``element``.
     """
@@ -102,17 +107,26 @@ class Optimizer:
     name: str
     coefficients: object
     element: object
-    hyperparameters: tuple
+    hyper: type
     n_slots: int
     n_scalars: int
-    n_coefficients: int
     formula: str
+    n_coefficients: int = field(init=False, repr=False, compare=False)
     update: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        # One plain-Python call on placeholder values tells how many coefficients a step has.
+        probe = self.hyper(*[0.5] * len(self.hyper._fields))
+        n_coefficients = len(self.coefficients(probe, np.zeros(self.n_scalars), 1.0))
+        object.__setattr__(self, "n_coefficients", n_coefficients)
         object.__setattr__(
             self, "update", make_cpu_update(self.coefficients, self.element, self.n_slots)
         )
+
+    @property
+    def hyperparameters(self):
+        """The settings this rule reads, e.g. ``("learning_rate", "momentum")``."""
+        return self.hyper._fields
 
     def init(self, n_params, dtype, config):
         """Fresh state for ``n_params`` parameters with hyperparameters from ``config``.
@@ -121,18 +135,20 @@ class Optimizer:
         ----------
         n_params : int
         dtype : numpy dtype of the parameters
-        config : mapping
-            Must hold every name in ``self.hyperparameters``.
+        config : RunConfig or mapping
+            Holds every name in :attr:`hyperparameters` (as attributes or keys).
         """
-        missing = [name for name in self.hyperparameters if name not in config]
-        if missing:
-            raise ValueError(f"optimizer {self.name!r} needs {', '.join(missing)}")
+        if isinstance(config, Mapping):
+            missing = [name for name in self.hyperparameters if name not in config]
+            if missing:
+                raise ValueError(f"optimizer {self.name!r} needs {', '.join(missing)}")
+            values = [config[name] for name in self.hyperparameters]
+        else:
+            values = [getattr(config, name) for name in self.hyperparameters]
         return OptimizerState(
             slots=np.zeros((self.n_slots, n_params), dtype=dtype),
             scalars=np.zeros(self.n_scalars, dtype=np.float64),
-            hyper=np.array(
-                [float(config[name]) for name in self.hyperparameters], dtype=np.float64
-            ),
+            hyper=self.hyper(*map(float, values)),
         )
 
     def step(self, params, grads, state, loss=0.0):

@@ -44,9 +44,9 @@ def coefficients(hyper, scalars, loss):
         r = abs(f_new - f_prev) / min(f_new, f_prev)
         scalars[1] = BETA3 * scalars[1] + (1.0 - BETA3) * r
         scalars[2] = f_new
-    b1, b2 = hyper[1], hyper[2]
+    b1, b2 = hyper.beta1, hyper.beta2
     return (
-        hyper[0],
+        hyper.learning_rate,
         b1,
         1.0 - b1,
         b2,
@@ -55,7 +55,7 @@ def coefficients(hyper, scalars, loss):
         0.0,
         1.0 / (1.0 - b2**t),
         scalars[1],
-        hyper[3],
+        hyper.epsilon,
     )
 
 
@@ -63,9 +63,8 @@ OPTIMIZER = Optimizer(
     name="eve",
     coefficients=coefficients,
     element=adam.element,
-    hyperparameters=("learning_rate", "beta1", "beta2", "epsilon"),
+    hyper=adam.Hyper,
     n_slots=2,
     n_scalars=3,
-    n_coefficients=10,
     formula="Adam step divided by d, a smoothed relative change of the loss",
 )

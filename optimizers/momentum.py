@@ -4,11 +4,18 @@ u <- momentum * u + lr * g
 w <- w - u
 """
 
+from typing import NamedTuple
+
 from .base import Optimizer
 
 
+class Hyper(NamedTuple):
+    learning_rate: float
+    momentum: float
+
+
 def coefficients(hyper, scalars, loss):
-    return (hyper[0], hyper[1])
+    return (hyper.learning_rate, hyper.momentum)
 
 
 def element(k, params, grads, slots, c):
@@ -24,9 +31,8 @@ OPTIMIZER = Optimizer(
     name="momentum",
     coefficients=coefficients,
     element=element,
-    hyperparameters=("learning_rate", "momentum"),
+    hyper=Hyper,
     n_slots=1,
     n_scalars=0,
-    n_coefficients=2,
     formula="u <- momentum*u + lr*g;  w <- w - u",
 )

@@ -19,9 +19,9 @@ from .base import Optimizer
 def coefficients(hyper, scalars, loss):
     scalars[0] += 1.0
     t = scalars[0]
-    b1, b2 = hyper[1], hyper[2]
+    b1, b2 = hyper.beta1, hyper.beta2
     return (
-        hyper[0],
+        hyper.learning_rate,
         b1,
         1.0 - b1,
         b2,
@@ -30,7 +30,7 @@ def coefficients(hyper, scalars, loss):
         (1.0 - b1) / (1.0 - b1**t),
         1.0 / (1.0 - b2**t),
         1.0,
-        hyper[3],
+        hyper.epsilon,
     )
 
 
@@ -38,9 +38,8 @@ OPTIMIZER = Optimizer(
     name="nadam",
     coefficients=coefficients,
     element=adam.element,
-    hyperparameters=("learning_rate", "beta1", "beta2", "epsilon"),
+    hyper=adam.Hyper,
     n_slots=2,
     n_scalars=1,
-    n_coefficients=10,
     formula="Adam with m_hat = b1*m/(1-b1^(t+1)) + (1-b1)*g/(1-b1^t)",
 )

@@ -10,11 +10,18 @@ weights, so no second forward pass is needed:
     w <- w - (momentum * u + lr * g)
 """
 
+from typing import NamedTuple
+
 from .base import Optimizer
 
 
+class Hyper(NamedTuple):
+    learning_rate: float
+    momentum: float
+
+
 def coefficients(hyper, scalars, loss):
-    return (hyper[0], hyper[1])
+    return (hyper.learning_rate, hyper.momentum)
 
 
 def element(k, params, grads, slots, c):
@@ -31,9 +38,8 @@ OPTIMIZER = Optimizer(
     name="nag",
     coefficients=coefficients,
     element=element,
-    hyperparameters=("learning_rate", "momentum"),
+    hyper=Hyper,
     n_slots=1,
     n_scalars=0,
-    n_coefficients=2,
     formula="u <- momentum*u + lr*g;  w <- w - (momentum*u + lr*g)",
 )

@@ -5,12 +5,19 @@ w <- w - lr * g / (sqrt(v) + epsilon)
 """
 
 import math
+from typing import NamedTuple
 
 from .base import Optimizer
 
 
+class Hyper(NamedTuple):
+    learning_rate: float
+    beta: float
+    epsilon: float
+
+
 def coefficients(hyper, scalars, loss):
-    return (hyper[0], hyper[1], 1.0 - hyper[1], hyper[2])
+    return (hyper.learning_rate, hyper.beta, 1.0 - hyper.beta, hyper.epsilon)
 
 
 def element(k, params, grads, slots, c):
@@ -27,9 +34,8 @@ OPTIMIZER = Optimizer(
     name="rmsprop",
     coefficients=coefficients,
     element=element,
-    hyperparameters=("learning_rate", "beta", "epsilon"),
+    hyper=Hyper,
     n_slots=1,
     n_scalars=0,
-    n_coefficients=4,
     formula="v <- beta*v + (1-beta)*g^2;  w <- w - lr*g/(sqrt(v)+eps)",
 )

@@ -1,10 +1,16 @@
 """Plain stochastic gradient descent: ``w <- w - lr * g``."""
 
+from typing import NamedTuple
+
 from .base import Optimizer
 
 
+class Hyper(NamedTuple):
+    learning_rate: float
+
+
 def coefficients(hyper, scalars, loss):
-    return (hyper[0],)
+    return (hyper.learning_rate,)
 
 
 def element(k, params, grads, slots, c):
@@ -17,9 +23,8 @@ OPTIMIZER = Optimizer(
     name="sgd",
     coefficients=coefficients,
     element=element,
-    hyperparameters=("learning_rate",),
+    hyper=Hyper,
     n_slots=0,
     n_scalars=0,
-    n_coefficients=1,
     formula="w <- w - lr * g",
 )

@@ -291,8 +291,8 @@ def train_steps_kernel(optimizer, dtype):
     """The step kernel for one registered optimizer and one dtype (compiled on first launch).
 
     Launch with ``[blocks, (TILE, TILE)]`` (:func:`cooperative_blocks`) and the
-    arguments of :func:`kernels.steps.train_steps`, with the optimizer's state
-    and coefficients as device arrays, plus:
+    arguments of :func:`kernels.steps.train_steps`, with the optimizer's slots and
+    scalars as device arrays and its ``Hyper`` record by value, plus:
 
     ``seed, draws``
         Dropout's seed and the counter of the chunk's first draw (step ``s``,
