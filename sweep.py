@@ -15,7 +15,7 @@ from pathlib import Path
 
 import optuna
 
-from experiments.cli import parse_config
+from experiments.config import RunConfig
 from experiments.idx import DataError
 from experiments.sweep import default_storage, open_study, run_offline, run_online
 from experiments.sweep_report import write_report
@@ -78,19 +78,14 @@ def main(argv=None):
     if spec.run_cap:
         count = min(count, spec.run_cap)
     mode = resolve_mode(args.mode)
-    base = parse_config(
-        [
-            "--wandb_mode",
-            "disabled" if mode == "disabled" else mode,
-            "--wandb_project",
-            args.wandb_project,
-            "--seed",
-            str(args.seed),
-            "-q",
-            "--no-save_model",
-        ]
-        + (["--wandb_entity", args.wandb_entity] if args.wandb_entity else [])
-        + (["--data_dir", args.data_dir] if args.data_dir else [])
+    base = RunConfig(
+        wandb_mode=mode,
+        wandb_project=args.wandb_project,
+        wandb_entity=args.wandb_entity,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        quiet=True,
+        save_model=False,
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -115,8 +110,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"interrupted; run the same command again to resume (study in {storage})")
         return 130
-    base_flags = ["--data_dir", args.data_dir] if args.data_dir else []
-    best = write_report(study, spec, out, base_flags)
+    best = write_report(study, spec, out, base)
     if best:
         print(
             f"best validation accuracy {best['val_accuracy']:.2%} (trial {best['number']}): "

@@ -3,7 +3,7 @@
 
 import sys
 
-from experiments.cli import parse_config
+from experiments.config import parse_config
 from experiments.session import run
 
 

@@ -15,8 +15,8 @@ from .idx import DataError
 from .metrics import confusion_matrix, most_confused
 from .progress import RichProgress, make_console, print_problem
 from .runs import new_run_dir, write_confusion_csv, write_json
-from .tracking import Tracker, run_name
-from .training import Callback, Diverged, History, build_network, hidden_sizes, train
+from .tracking import Tracker
+from .training import Callback, Diverged, History, build_network, train
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -64,8 +64,8 @@ class Outcome:
 
 def prepare_data(config, include_test=True):
     """Load the dataset and split it; returns ``(dataset, x_tr, y_tr, x_val, y_val)``."""
-    dataset = load_dataset(config["dataset"], config.get("data_dir"), include_test=include_test)
-    split = stratified_split(dataset.y_train, config["val_fraction"], config["seed"])
+    dataset = load_dataset(config.dataset, config.data_dir, include_test=include_test)
+    split = stratified_split(dataset.y_train, config.val_fraction, config.seed)
     x_all = as_inputs(dataset.x_train)
     return (
         dataset,
@@ -77,23 +77,24 @@ def prepare_data(config, include_test=True):
 
 
 def run(config, console=None, wandb_module=None):
-    """Train one model as configured and report it; returns an :class:`Outcome`."""
+    """Train one model as ``config`` (a RunConfig) says and report it; returns an
+    :class:`Outcome`."""
     console = console or make_console()
     start = time.perf_counter()
     try:
-        config = {**config, "device": resolve_device(config.get("device", "cpu"))}
+        config = config.replace(device=resolve_device(config.device))
     except RuntimeError as exc:
         print_problem(console, "error", exc)
         return Outcome("failed", EXIT_ERROR)
     try:
-        dataset, x_tr, y_tr, x_val, y_val = prepare_data(config, config["evaluate_test"])
+        dataset, x_tr, y_tr, x_val, y_val = prepare_data(config, config.evaluate_test)
     except DataError as exc:
         print_problem(console, "data error", exc)
         return Outcome("failed", EXIT_ERROR)
-    name = run_name(config)
-    run_dir = new_run_dir(config["runs_dir"], name)
+    name = config.name()
+    run_dir = new_run_dir(config.runs_dir, name)
     net = build_network(config, dataset.n_features, len(dataset.class_names))
-    if not config["quiet"]:
+    if not config.quiet:
         console.print(
             f"nbnet: {dataset.name} from {dataset.source}: {len(y_tr)} train, "
             f"{len(y_val)} validation"
@@ -104,15 +105,15 @@ def run(config, console=None, wandb_module=None):
     tracker = Tracker(
         config,
         name,
-        directory=config.get("wandb_dir", "."),
+        directory=config.wandb_dir,
         wandb_module=wandb_module,
         notify=console.print,
     )
-    if not config["quiet"]:
+    if not config.quiet:
         console.print(escape(tracker.message))
 
     status, exit_code, history = "finished", EXIT_OK, History()
-    progress = RichProgress(console, config["epochs"], quiet=config["quiet"])
+    progress = RichProgress(console, config.epochs, quiet=config.quiet)
     try:
         with progress:
             train(
@@ -147,7 +148,7 @@ def run(config, console=None, wandb_module=None):
         "stopped_early": history.stopped_early,
     }
     test_accuracy = None
-    if status == "finished" and config["evaluate_test"]:
+    if status == "finished" and config.evaluate_test:
         y_pred = net.predict(as_inputs(dataset.x_test))
         test_accuracy = float(np.mean(y_pred == dataset.y_test))
         matrix = confusion_matrix(dataset.y_test, y_pred, len(dataset.class_names))
@@ -164,12 +165,12 @@ def run(config, console=None, wandb_module=None):
         metrics["last_val_accuracy"] = history.last["val_accuracy"]
         metrics["seconds_per_epoch"] = history.seconds_per_epoch
     metrics["wall_seconds"] = time.perf_counter() - start
-    saved = dict(config)
-    saved["hidden_sizes"] = hidden_sizes(config)
+    saved = config.to_dict()
+    saved["hidden_sizes"] = config.layer_widths
     write_json(run_dir / "config.json", saved)
     write_json(run_dir / "metrics.json", metrics)
     model_path = None
-    if config["save_model"]:
+    if config.save_model:
         model_path = net.save(
             run_dir / "model.npz",
             config=saved,
@@ -195,17 +196,15 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     arch = " -> ".join(map(str, net.sizes))
-    table.add_row(
-        "model", f"{arch}, {config['activation']}, {config['weight_init']} init, {config['loss']}"
-    )
+    table.add_row("model", f"{arch}, {config.activation}, {config.weight_init} init, {config.loss}")
     table.add_row(
         "training",
-        f"{dataset_name} on {config['device']}, "
-        f"{len(metrics['epochs'])}/{config['epochs']} epochs"
+        f"{dataset_name} on {config.device}, "
+        f"{len(metrics['epochs'])}/{config.epochs} epochs"
         + (" (early stop)" if metrics["stopped_early"] else "")
         + ", "
-        f"batch {config['batch_size']}, {config['optimizer']} "
-        f"lr {config['learning_rate']:g}, weight decay {config['weight_decay']:g}",
+        f"batch {config.batch_size}, {config.optimizer} "
+        f"lr {config.learning_rate:g}, weight decay {config.weight_decay:g}",
     )
     if metrics["epochs"]:
         table.add_row(

@@ -23,7 +23,7 @@ import optuna
 
 from .data import as_inputs, load_dataset, stratified_split
 from .sweep_spec import load_spec
-from .tracking import Tracker, run_name
+from .tracking import Tracker
 from .training import Callback, Diverged, build_network, train
 
 FINISHED = (
@@ -132,17 +132,17 @@ class TrialRunner:
     """
 
     def __init__(self, base_config, sweep_name, wandb_module=None, notify=print):
-        self.base = dict(base_config)
+        self.base = base_config
         self.sweep_name = sweep_name
         self.wandb_module = wandb_module
         self.notify = notify
         self._data = {}
 
     def data(self, config):
-        key = (config["dataset"], config.get("data_dir"), config["val_fraction"], config["seed"])
+        key = (config.dataset, config.data_dir, config.val_fraction, config.seed)
         if key not in self._data:
-            dataset = load_dataset(config["dataset"], config.get("data_dir"), include_test=False)
-            split = stratified_split(dataset.y_train, config["val_fraction"], config["seed"])
+            dataset = load_dataset(config.dataset, config.data_dir, include_test=False)
+            split = stratified_split(dataset.y_train, config.val_fraction, config.seed)
             x = as_inputs(dataset.x_train)
             self._data[key] = (
                 dataset,
@@ -158,13 +158,13 @@ class TrialRunner:
 
         Raises Diverged or optuna.TrialPruned; the W&B run is finished either way.
         """
-        config = {**self.base, **params}
-        name = run_name(config)
+        config = self.base.replace(**params)
+        name = config.name()
         dataset, x_tr, y_tr, x_val, y_val = self.data(config)
         tracker = tracker or Tracker(
             config,
             name,
-            directory=config.get("wandb_dir", "."),
+            directory=config.wandb_dir,
             group=self.sweep_name,
             wandb_module=self.wandb_module,
             notify=self.notify,
@@ -214,7 +214,7 @@ class TrialRunner:
         trial.set_user_attr("compile_seconds", history.compile_seconds)
         trial.set_user_attr("epochs", history.epochs)  # per-epoch curves, for the report
         self.notify(
-            f"trial {trial.number}: val_accuracy {value:.4f} in {seconds:.1f} s  {run_name(config)}"
+            f"trial {trial.number}: val_accuracy {value:.4f} in {seconds:.1f} s  {config.name()}"
         )
         return value
 
@@ -309,7 +309,7 @@ def run_online(spec, base_config, count, wandb_module=None, notify=print):
             "${args_no_boolean_flags}",
         ],
     )
-    project, entity = base_config.get("wandb_project"), base_config.get("wandb_entity")
+    project, entity = base_config.wandb_project, base_config.wandb_entity
     sweep_id = wandb.sweep(sweep_config, project=project, entity=entity)
     runner = TrialRunner(base_config, spec.name or sweep_id, wandb, notify)
 
@@ -320,7 +320,7 @@ def run_online(spec, base_config, count, wandb_module=None, notify=print):
             for name, value in dict(run.config).items()
             if name in spec.parameters
         }
-        run.name = run_name({**base_config, **params})
+        run.name = base_config.replace(**params).name()
         try:
             config, history = runner.run(params, tracker=Tracker.attach(run, wandb, notify))
             notify(f"{run.name}: val_accuracy {history.final_val_accuracy:.4f}")

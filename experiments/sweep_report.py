@@ -19,7 +19,6 @@ Files written into the report folder:
 import csv
 import html
 import json
-import shlex
 from pathlib import Path
 
 import numpy as np
@@ -61,16 +60,10 @@ def trial_rows(study):
     return rows
 
 
-def train_command(config_params, base_flags=()):
-    parts = ["python", "train.py", *base_flags]
-    for name, value in config_params.items():
-        if isinstance(value, bool):
-            parts.append(f"--{name}" if value else f"--no-{name}")
-        elif isinstance(value, list):
-            parts += [f"--{name}", *map(str, value)]
-        else:
-            parts += [f"--{name}", f"{value:g}" if isinstance(value, float) else str(value)]
-    return " ".join(shlex.quote(p) for p in parts)
+def train_command(base, params):
+    """The ``train.py`` command that retrains ``params`` on ``base``'s data folder."""
+    config = base.replace(**params)
+    return config.command(names=(["data_dir"] if base.data_dir else []) + list(params))
 
 
 def write_csv(path, rows, names):
@@ -348,8 +341,11 @@ Objective: validation accuracy (the test set is never read in a sweep).</p>
     Path(path).write_text(page)
 
 
-def write_report(study, spec, out_dir, base_flags=()):
-    """Write every report file for ``study`` into ``out_dir``; returns the best dict (or None)."""
+def write_report(study, spec, out_dir, base):
+    """Write every report file for ``study`` into ``out_dir``; returns the best dict (or None).
+
+    ``base`` is the sweep's RunConfig (the best trial's command names its data folder).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     all_rows = trial_rows(study)
@@ -372,7 +368,7 @@ def write_report(study, spec, out_dir, base_flags=()):
             "val_accuracy": top["val_accuracy"],
             "params": params,
             "run_name": top["run_name"],
-            "train_command": train_command(params, base_flags),
+            "train_command": train_command(base, params),
             "trials": len(rows),
             "completed": len(done),
             "duplicate_proposals": len(all_rows) - len(rows),

@@ -8,8 +8,8 @@ The accepted subset of W&B's sweep configuration:
 * ``parameters``: each key a ``train.py`` option (long name without dashes),
   each value one of ``{value: x}``, ``{values: [...]}`` or
   ``{distribution: uniform | log_uniform_values | int_uniform | q_uniform, min: a, max: b}``
-  (``q`` for ``q_uniform``); every value is checked by the same parser as
-  ``train.py``'s flags;
+  (``q`` for ``q_uniform``); every value is checked by the same function as
+  ``train.py``'s flags (:func:`experiments.config.check_value`);
 * ``early_terminate``: ``{type: hyperband, min_iter: n, eta: k}`` (optional);
 * ``run_cap``: an upper bound on the number of trials (optional);
 * ``name``, ``description``, ``program``, ``command``, ``project``, ``entity``:
@@ -18,16 +18,13 @@ The accepted subset of W&B's sweep configuration:
 Anything else, or a malformed value, is a one-line :class:`SweepSpecError`.
 """
 
-import argparse
-import contextlib
-import io
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .cli import build_parser
+from .config import SWEEPABLE, ConfigError, check_value
 
 METHODS = ("grid", "random", "bayes")
 DISTRIBUTIONS = ("uniform", "log_uniform_values", "int_uniform", "q_uniform")
@@ -44,18 +41,6 @@ TOP_LEVEL = {
     "command",
     "project",
     "entity",
-}
-# train.py options a sweep may not set: where things go, not what is trained.
-NOT_SWEEPABLE = {
-    "help",
-    "wandb_project",
-    "wandb_entity",
-    "wandb_mode",
-    "wandb_dir",
-    "runs_dir",
-    "save_model",
-    "quiet",
-    "data_dir",
 }
 
 
@@ -107,48 +92,27 @@ class SweepSpec:
         return int(max(epochs.values) if epochs.is_categorical else epochs.high)
 
 
-def _sweepable_options():
-    """train.py's options: long name -> (flag, argparse action)."""
-    options = {}
-    for action in build_parser()._actions:
-        if action.dest in NOT_SWEEPABLE:
-            continue
-        longs = [s for s in action.option_strings if s.startswith("--")]
-        if longs:
-            options[action.dest] = (longs[0], action)
-    return options
-
-
-def _check_value(path, name, flag, action, value):
-    """Parse ``value`` exactly as train.py parses its flag; return the parsed value."""
-    if isinstance(action, argparse.BooleanOptionalAction):
-        if not isinstance(value, bool):
-            raise SweepSpecError(f"{path}: parameter {name}: expected true or false, got {value!r}")
-        return value
-    argv = [flag, *map(str, value)] if isinstance(value, list) else [flag, str(value)]
-    stderr = io.StringIO()
+def _check_value(path, name, value):
+    """``value`` checked and normalised as train.py checks its flag (a one-line error if not)."""
     try:
-        with contextlib.redirect_stderr(stderr):
-            parsed = build_parser().parse_args(argv)
-    except SystemExit:
-        message = stderr.getvalue().strip().splitlines()[-1].split("error: ", 1)[-1]
-        raise SweepSpecError(f"{path}: parameter {name}: {message}") from None
-    return getattr(parsed, action.dest)
+        value = check_value(name, value)
+    except ConfigError as exc:
+        raise SweepSpecError(f"{path}: parameter {exc}") from None
+    return list(value) if isinstance(value, tuple) else value
 
 
-def _parameter(path, name, body, options):
-    if name not in options:
+def _parameter(path, name, body):
+    if name not in SWEEPABLE:
         raise SweepSpecError(
-            f"{path}: unknown parameter {name!r}; sweepable: {', '.join(sorted(options))}"
+            f"{path}: unknown parameter {name!r}; sweepable: {', '.join(sorted(SWEEPABLE))}"
         )
-    flag, action = options[name]
     if not isinstance(body, dict):
         raise SweepSpecError(
             f"{path}: parameter {name} must be a mapping with value, values or distribution"
         )
     keys = set(body)
     if keys == {"value"}:
-        return Parameter(name, values=[_check_value(path, name, flag, action, body["value"])])
+        return Parameter(name, values=[_check_value(path, name, body["value"])])
     if (
         keys == {"values"}
         or keys == {"values", "distribution"}
@@ -157,11 +121,11 @@ def _parameter(path, name, body, options):
         values = body["values"]
         if not isinstance(values, list) or not values:
             raise SweepSpecError(f"{path}: parameter {name}: values must be a non-empty list")
-        return Parameter(name, values=[_check_value(path, name, flag, action, v) for v in values])
+        return Parameter(name, values=[_check_value(path, name, v) for v in values])
     dist = body.get("distribution")
     if dist in DISTRIBUTIONS and {"min", "max"} <= keys <= {"distribution", "min", "max", "q"}:
-        low = _check_value(path, name, flag, action, body["min"])
-        high = _check_value(path, name, flag, action, body["max"])
+        low = _check_value(path, name, body["min"])
+        high = _check_value(path, name, body["max"])
         if isinstance(low, list) or not low < high:
             raise SweepSpecError(f"{path}: parameter {name}: needs min < max, got {low} and {high}")
         if dist == "int_uniform" and not (float(low).is_integer() and float(high).is_integer()):
@@ -203,8 +167,7 @@ def parse_spec(raw, path="<sweep>"):
     params = raw.get("parameters")
     if not isinstance(params, dict) or not params:
         raise SweepSpecError(f"{path}: parameters must be a non-empty mapping")
-    options = _sweepable_options()
-    parameters = {name: _parameter(path, name, body, options) for name, body in params.items()}
+    parameters = {name: _parameter(path, name, body) for name, body in params.items()}
     spec = SweepSpec(
         method=method, parameters=parameters, path=str(path), name=raw.get("name"), raw=raw
     )

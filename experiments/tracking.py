@@ -38,63 +38,14 @@ def resolve_mode(mode):
     return mode
 
 
-def _short(value):
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return "-".join(str(v) for v in value)
-    return str(value)
-
-
-# Config key -> short tag of the run name, in the order they appear.
-NAME_TAGS = (
-    ("num_layers", "hl"),
-    ("hidden_size", "sz"),
-    ("batch_size", "bs"),
-    ("activation", "ac"),
-    ("optimizer", "o"),
-    ("learning_rate", "lr"),
-    ("weight_decay", "wd"),
-    ("weight_init", "wi"),
-    ("epochs", "ep"),
-    ("loss", "l"),
-)
-LOSS_TAGS = {"cross_entropy": "ce", "mean_squared_error": "mse"}
-
-
-def run_name(config):
-    """A readable name built from the hyperparameters, e.g.
-    ``hl_3_sz_128_bs_16_ac_tanh_o_adam_lr_0.0001_wd_0_wi_Xavier_ep_10_l_ce``."""
-    parts = []
-    for key, tag in NAME_TAGS:
-        value = config.get(key)
-        if key == "num_layers" and config.get("hidden_sizes"):
-            key, tag, value = "hidden_sizes", "hs", config["hidden_sizes"]
-        elif key == "hidden_size" and config.get("hidden_sizes"):
-            continue
-        if key == "loss":
-            value = LOSS_TAGS.get(value, value)
-        parts += [tag, _short(value)]
-    # The extensions appear only when used, so plain runs keep the assignment's names.
-    if config.get("dropout"):
-        parts += ["do", _short(config["dropout"])]
-    if config.get("lr_schedule", "constant") != "constant":
-        parts += ["lrs", config["lr_schedule"]]
-    if config.get("restore_best"):
-        parts.append("rb")
-    if config.get("early_stopping"):
-        parts += ["es", _short(config["early_stopping"])]
-    return "_".join(parts)
-
-
 class Tracker:
     """A W&B run, or a silent stand-in when tracking is disabled or broken.
 
     Parameters
     ----------
-    config : dict
-        Logged as the run's config; ``wandb_project``, ``wandb_entity`` and
-        ``wandb_mode`` choose where it goes.
+    config : experiments.config.RunConfig or mapping
+        Logged as the run's config (a RunConfig as its ``to_dict()``);
+        ``wandb_project``, ``wandb_entity`` and ``wandb_mode`` choose where it goes.
     name : str
         The run's display name.
     directory : path-like
@@ -106,7 +57,8 @@ class Tracker:
     """
 
     def __init__(self, config, name, directory=".", group=None, wandb_module=None, notify=print):
-        self.mode = resolve_mode(config.get("wandb_mode", "auto"))
+        values = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+        self.mode = resolve_mode(values.get("wandb_mode", "auto"))
         self.run = None
         self.notify = notify
         self.message = "W&B disabled"
@@ -118,11 +70,11 @@ class Tracker:
             self.message = "W&B not installed; tracking disabled"
             return
         kwargs = dict(
-            project=config.get("wandb_project"),
-            entity=config.get("wandb_entity"),
+            project=values.get("wandb_project"),
+            entity=values.get("wandb_entity"),
             name=name,
             group=group,
-            config=config,
+            config=values,
             dir=str(directory),
             reinit="finish_previous",
         )

@@ -69,34 +69,28 @@ class History:
         return float(np.median(times)) if times else float("nan")
 
 
-def hidden_sizes(config):
-    """Hidden layer widths: ``hidden_sizes`` if given, else ``num_layers`` x ``hidden_size``."""
-    if config.get("hidden_sizes"):
-        return [int(s) for s in config["hidden_sizes"]]
-    return [int(config["hidden_size"])] * int(config["num_layers"])
-
-
 def build_network(config, n_features, n_classes):
     return MLP(
-        [n_features, *hidden_sizes(config), n_classes],
-        activation=config["activation"],
-        loss=config["loss"],
-        weight_init=config["weight_init"],
-        seed=config["seed"],
+        [n_features, *config.layer_widths, n_classes],
+        activation=config.activation,
+        loss=config.loss,
+        weight_init=config.weight_init,
+        seed=config.seed,
     )
 
 
 def train(
     net, config, x_train, y_train, x_val, y_val, callback=None, history=None, chunks_per_epoch=40
 ):
-    """Train ``net`` in place for ``config["epochs"]`` epochs.
+    """Train ``net`` in place for ``config.epochs`` epochs.
 
     Parameters
     ----------
     net : network.MLP
-    config : mapping
-        ``epochs``, ``batch_size``, ``optimizer``, ``weight_decay``, ``seed`` and
-        the optimizer's hyperparameters.
+    config : experiments.config.RunConfig
+        ``epochs``, ``batch_size``, ``optimizer`` and its hyperparameters,
+        ``weight_decay``, ``dropout``, ``lr_schedule``, ``early_stopping``,
+        ``restore_best``, ``device``, ``seed``.
     x_train, y_train, x_val, y_val : ndarray
         Inputs as float32 rows in the network's dtype, labels as int64.
     callback : Callback, optional
@@ -115,10 +109,10 @@ def train(
         through; either way ``net`` holds the parameters trained so far.
     """
     callback = callback or Callback()
-    optimizer = optimizers.get(config["optimizer"])
+    optimizer = optimizers.get(config.optimizer)
     state = optimizer.init(net.layout.n_params, net.dtype, config)
-    device = config.get("device", "cpu")
-    batch = int(config["batch_size"])
+    device = config.device
+    batch = config.batch_size
     n = x_train.shape[0]
     steps = -(-n // batch)
     batch_sizes = np.full(steps, batch, dtype=np.int64)
@@ -126,7 +120,7 @@ def train(
     losses = np.empty(steps, dtype=np.float64)
     corrects = np.empty(steps, dtype=np.int64)
     chunk = max(1, -(-steps // chunks_per_epoch))
-    rng = np.random.default_rng(config["seed"])
+    rng = np.random.default_rng(config.seed)
     history = history if history is not None else History()
 
     # Compile (or load from cache) outside the timed epochs: one step on a scratch copy.
@@ -149,21 +143,17 @@ def train(
     del scratch_trainer
     history.compile_seconds = time.perf_counter() - start
 
-    trainer = make_trainer(
-        device, net, optimizer, state, x_train, y_train, batch, seed=int(config["seed"])
-    )
-    epochs = int(config["epochs"])
-    base_lr = float(config["learning_rate"])
-    patience = int(config.get("early_stopping", 0))
-    restore_best = bool(config.get("restore_best", False))
+    trainer = make_trainer(device, net, optimizer, state, x_train, y_train, batch, seed=config.seed)
+    epochs = config.epochs
+    base_lr = config.learning_rate
+    patience = config.early_stopping
+    restore_best = config.restore_best
     best, best_epoch, best_params = -1.0, 0, None
-    dropout = float(config.get("dropout", 0.0))
-    seed_rng(int(config["seed"]) % 2**31)  # dropout masks: reproducible per seed
+    dropout = config.dropout
+    seed_rng(config.seed % 2**31)  # dropout masks: reproducible per seed
     try:
         for epoch in range(1, epochs + 1):
-            trainer.set_learning_rate(
-                learning_rate(config.get("lr_schedule", "constant"), base_lr, epoch, epochs)
-            )
+            trainer.set_learning_rate(learning_rate(config.lr_schedule, base_lr, epoch, epochs))
             order = rng.permutation(n).astype(np.int64)
             callback.on_epoch_start(epoch, steps)
             start = time.perf_counter()
@@ -173,7 +163,7 @@ def train(
                     order,
                     first,
                     count,
-                    config["weight_decay"],
+                    config.weight_decay,
                     losses[first:],
                     corrects[first:],
                     dropout,

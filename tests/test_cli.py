@@ -3,7 +3,7 @@
 import pytest
 
 import optimizers
-from experiments.cli import DEFAULTS, build_parser, parse_config
+from experiments.config import DEFAULTS, choices_of, parse_config
 
 SPEC_FLAGS = [  # (short, long, value, expected)
     ("-wp", "--wandb_project", "p", "p"),
@@ -30,8 +30,8 @@ SPEC_FLAGS = [  # (short, long, value, expected)
 @pytest.mark.parametrize("short, long, value, expected", SPEC_FLAGS)
 def test_every_spec_flag_short_and_long(short, long, value, expected):
     key = long[2:]
-    assert parse_config([short, value])[key] == expected
-    assert parse_config([long, value])[key] == expected
+    assert getattr(parse_config([short, value]), key) == expected
+    assert getattr(parse_config([long, value]), key) == expected
 
 
 CHOICES = {
@@ -46,17 +46,16 @@ CHOICES = {
 
 @pytest.mark.parametrize("flag, choice", [(f, c) for f, cs in CHOICES.items() for c in cs])
 def test_every_choice_is_accepted(flag, choice):
-    assert parse_config([flag, choice])[flag[2:]] == choice
+    assert getattr(parse_config([flag, choice]), flag[2:]) == choice
 
 
 def test_fashion_mnist_with_a_hyphen():
-    assert parse_config(["-d", "fashion-mnist"])["dataset"] == "fashion_mnist"
+    assert parse_config(["-d", "fashion-mnist"]).dataset == "fashion_mnist"
 
 
 def test_optimizer_choices_come_from_the_registry():
-    action = next(a for a in build_parser()._actions if a.dest == "optimizer")
-    assert list(action.choices) == list(optimizers.REGISTRY)
-    assert {"sgd", "momentum", "nag", "rmsprop", "adam", "nadam"} <= set(action.choices)
+    assert list(choices_of("optimizer")) == list(optimizers.REGISTRY)
+    assert {"sgd", "momentum", "nag", "rmsprop", "adam", "nadam"} <= set(choices_of("optimizer"))
 
 
 BAD = [
@@ -64,7 +63,7 @@ BAD = [
     (["-a", "relu"], "choose from 'identity', 'sigmoid', 'tanh', 'ReLU'"),
     (["-l", "mse"], "choose from 'cross_entropy', 'mean_squared_error'"),
     (["-w_i", "xavier"], "choose from 'random', 'Xavier', 'He'"),
-    (["-d", "cifar"], "choose from fashion_mnist, mnist"),
+    (["-d", "cifar"], "choose from 'fashion_mnist', 'mnist'"),
     (["-b", "0"], "must be >= 1"),
     (["-e", "0"], "must be >= 1"),
     (["-e", "two"], "is not an integer"),
@@ -99,8 +98,14 @@ def test_bad_values_are_one_line_errors(argv, message, capsys):
 def test_defaults_are_the_documented_ones():
     config = parse_config([])
     for key, value in DEFAULTS.items():
-        assert config[key] == value, key
-    assert config["val_fraction"] == 0.1 and config["seed"] == 0 and config["save_model"]
+        assert getattr(config, key) == value, key
+    assert (config.epochs, config.optimizer, config.num_layers, config.hidden_size) == (
+        30,
+        "nadam",
+        2,
+        1024,
+    )
+    assert config.val_fraction == 0.1 and config.seed == 0 and config.save_model
 
 
 def test_help_explains_every_flag(capsys):

@@ -445,14 +445,15 @@ def test_a_dropout_step_on_cuda_follows_the_gradient_of_its_own_masks():
 def test_training_with_dropout_on_cuda_is_seeded():
     """experiments.training.train with --device cuda --dropout: a run is reproducible per seed
     and its dropout changes the result."""
+    from experiments.config import RunConfig
     from experiments.training import train
 
     x, y = _tiny_problem(np.random.default_rng(8), n=12)
 
     def trained(dropout):
         net = MLP([5, 4, 3], dtype=np.float64, seed=0)
-        config = dict(
-            HYPER,
+        config = RunConfig(
+            **HYPER,
             optimizer="adam",
             epochs=1,
             batch_size=4,

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import optimizers
+from experiments.config import RunConfig
 from network import MLP, Layout
 from network.mlp import EVAL_CHUNK
 from tests import naive
@@ -167,7 +168,7 @@ def test_training_loop_catches_a_nan_in_the_last_step_of_a_chunk(rng):
     net = MLP([3, 4, 2], activation="identity", seed=0)
     x, y = rng.normal(size=(10, 3)).astype(np.float32), rng.integers(0, 2, 10)
     x[9] = np.nan
-    config = dict(HYPER, optimizer="sgd", epochs=1, batch_size=1, weight_decay=0.0, seed=0)
+    config = RunConfig(**HYPER, optimizer="sgd", epochs=1, batch_size=1, weight_decay=0.0, seed=0)
     with pytest.raises(Diverged, match="loss became nan"):
         train(net, config, x, y, x[:2], y[:2], chunks_per_epoch=100)
 
@@ -196,15 +197,14 @@ def test_schedule_reaches_the_optimizer_each_epoch(rng):
 
     x, y = _blobs(rng)
     net = MLP([4, 8, 3], seed=0)
-    config = dict(
-        HYPER,
+    config = RunConfig(
+        **{**HYPER, "learning_rate": 0.2},
         optimizer="sgd",
         epochs=4,
         batch_size=16,
         weight_decay=0.0,
         seed=0,
         lr_schedule="cosine",
-        learning_rate=0.2,
     )
     history = train(net, config, x[:150], y[:150], x[150:], y[150:])
     lrs = [m["learning_rate"] for m in history.epochs]
@@ -228,8 +228,8 @@ def test_restore_best_and_early_stopping(rng, monkeypatch):
     monkeypatch.setattr(CpuTrainer, "evaluate", evaluate)
     x, y = _blobs(rng)
     net = MLP([4, 8, 3], seed=0)
-    config = dict(
-        HYPER,
+    config = RunConfig(
+        **HYPER,
         optimizer="adam",
         epochs=6,
         batch_size=16,

@@ -10,6 +10,7 @@ import yaml
 
 import sweep as sweep_cli
 from experiments import data
+from experiments.config import parse_config
 from experiments.sweep import distinct_trials, make_sampler, optimize, run_online, suggest
 from experiments.sweep_report import PLOTS
 from experiments.sweep_spec import SweepSpecError, load_spec, parse_spec
@@ -214,7 +215,7 @@ def test_a_diverging_trial_is_recorded_as_failed_and_the_sweep_goes_on(synthetic
             }
         )
     )
-    base = sweep_cli.parse_config(
+    base = parse_config(
         [
             "--data_dir",
             str(synthetic / "data"),
@@ -270,9 +271,7 @@ def test_online_sweep_goes_through_wandb_sweep_and_agent(synthetic):
         agent=agent,
         init=lambda: runs[-1],
     )
-    base = sweep_cli.parse_config(
-        ["--data_dir", str(synthetic / "data"), "-q", "-wp", "p", "-nhl", "3"]
-    )
+    base = parse_config(["--data_dir", str(synthetic / "data"), "-q", "-wp", "p", "-nhl", "3"])
     assert run_online(spec, base, count=2, wandb_module=fake, notify=lambda *_: None) == "abc123"
     assert [r.name.split("_bs_")[0] for r in runs] == ["hl_3_sz_4", "hl_3_sz_8"]
     assert all(r.summary["val_accuracy"] >= 0 for r in runs)
