@@ -15,12 +15,11 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from experiments.data import as_inputs, canonical_name, load_dataset
-from experiments.figures import confusion_figure
-from experiments.idx import DataError
-from experiments.metrics import confusion_matrix, most_confused, per_class
-from experiments.progress import make_console, print_problem
-from experiments.runs import write_confusion_csv
+from experiments.app.progress import make_console, print_problem
+from experiments.app.runs import write_confusion_csv
+from experiments.data import DataError, as_inputs, canonical_name, load_dataset
+from experiments.report.figures import confusion_figure
+from experiments.report.metrics import confusion_matrix, most_confused, per_class
 from network import MLP
 
 

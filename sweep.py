@@ -15,12 +15,12 @@ from pathlib import Path
 
 import optuna
 
+from experiments.app.tracking import MODES, resolve_mode
 from experiments.config import RunConfig
-from experiments.idx import DataError
-from experiments.sweep import default_storage, open_study, run_offline, run_online
-from experiments.sweep_report import write_report
-from experiments.sweep_spec import SweepSpecError, load_spec
-from experiments.tracking import MODES, resolve_mode
+from experiments.data import DataError
+from experiments.sweeps.engine import default_storage, open_study, run_offline, run_online
+from experiments.sweeps.report import write_report
+from experiments.sweeps.spec import SweepSpecError, load_spec
 
 
 def build_parser():

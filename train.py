@@ -3,8 +3,8 @@
 
 import sys
 
+from experiments.app.session import run
 from experiments.config import parse_config
-from experiments.session import run
 
 
 def main(argv=None):

@@ -25,8 +25,8 @@ from kernels.config import ACTIVATIONS, LOSSES
 from network.backends import DEVICES
 from network.init import INITIALIZERS
 
+from .app.tracking import MODES
 from .data import CLASS_NAMES
-from .tracking import MODES
 from .training import SCHEDULES
 
 
@@ -511,7 +511,8 @@ def build_parser(prog="train.py"):
     groups = {
         title: parser.add_argument_group(title) for title in (WANDB, DATA, TRAINING, MODEL, OUTPUT)
     }
-    for name, meta in SETTINGS.items():
+    by_group = sorted(SETTINGS.items(), key=lambda item: list(groups).index(item[1]["group"]))
+    for name, meta in by_group:
         kwargs = dict(default=FIELDS[name].default, help=_help(name, meta), dest=name)
         if meta["kind"] is bool:
             kwargs["action"] = (

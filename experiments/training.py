@@ -79,6 +79,84 @@ def build_network(config, n_features, n_classes):
     )
 
 
+class Epochs:
+    """One epoch's steps: its batches, their losses and correct counts, run in chunks.
+
+    Parameters
+    ----------
+    n : int
+        Training samples.
+    batch : int
+        Mini-batch size; the last batch of an epoch may be shorter.
+    chunks_per_epoch : int
+        Compiled calls per epoch, so a progress display can update in between.
+    """
+
+    def __init__(self, n, batch, chunks_per_epoch):
+        self.n, self.steps = n, -(-n // batch)
+        self.batch_sizes = np.full(self.steps, batch, dtype=np.int64)
+        self.batch_sizes[-1] = n - batch * (self.steps - 1)
+        self.losses = np.empty(self.steps, dtype=np.float64)
+        self.corrects = np.empty(self.steps, dtype=np.int64)
+        self.chunk = max(1, -(-self.steps // chunks_per_epoch))
+
+    def run(self, trainer, order, epoch, config, callback):
+        """Train one epoch over ``order``; returns its seconds. Raises Diverged."""
+        start = time.perf_counter()
+        for first in range(0, self.steps, self.chunk):
+            count = min(self.chunk, self.steps - first)
+            done = trainer.train_steps(
+                order,
+                first,
+                count,
+                config.weight_decay,
+                self.losses[first:],
+                self.corrects[first:],
+                config.dropout,
+            )
+            end = first + done
+            # The kernel stops right after a non-finite loss; that step may also be the
+            # last one asked for, so look at the loss rather than at the count.
+            if not np.isfinite(self.losses[end - 1]):
+                raise Diverged(
+                    f"loss became {self.losses[end - 1]} at epoch {epoch}, "
+                    f"step {end} of {self.steps}"
+                )
+            seen = self.batch_sizes[:end]
+            callback.on_steps(
+                epoch, end, self.steps, float(np.dot(self.losses[:end], seen) / seen.sum())
+            )
+        return time.perf_counter() - start
+
+    def metrics(self, epoch, seconds):
+        """The epoch's training loss and accuracy over every sample it saw."""
+        return {
+            "epoch": epoch,
+            "train_loss": float(np.dot(self.losses, self.batch_sizes) / self.n),
+            "train_accuracy": float(self.corrects.sum() / self.n),
+            "train_seconds": seconds,
+        }
+
+
+def compile_kernels(net, config, optimizer, x_train, y_train, x_val, y_val):
+    """Compile (or load from cache) the step loop and the evaluation, outside the timed
+    epochs: one step and one evaluation on a scratch copy of ``net``. Returns the seconds."""
+    start = time.perf_counter()
+    batch = config.batch_size
+    scratch = MLP(net.sizes, net.activation, net.loss_name, net.weight_init, dtype=net.dtype)
+    state = optimizer.init(net.layout.n_params, net.dtype, config)
+    trainer = make_trainer(
+        config.device, scratch, optimizer, state, x_train[:batch], y_train[:batch], batch
+    )
+    rows = min(len(x_train), batch)
+    trainer.train_steps(
+        np.arange(rows, dtype=np.int64), 0, 1, 0.0, np.empty(1), np.empty(1, dtype=np.int64)
+    )
+    if len(x_val):
+        trainer.evaluate(x_val[:1], y_val[:1])
+    return time.perf_counter() - start
+
+
 def train(
     net, config, x_train, y_train, x_val, y_val, callback=None, history=None, chunks_per_epoch=40
 ):
@@ -109,103 +187,60 @@ def train(
         through; either way ``net`` holds the parameters trained so far.
     """
     callback = callback or Callback()
+    history = history if history is not None else History()
     optimizer = optimizers.get(config.optimizer)
     state = optimizer.init(net.layout.n_params, net.dtype, config)
-    device = config.device
-    batch = config.batch_size
-    n = x_train.shape[0]
-    steps = -(-n // batch)
-    batch_sizes = np.full(steps, batch, dtype=np.int64)
-    batch_sizes[-1] = n - batch * (steps - 1)
-    losses = np.empty(steps, dtype=np.float64)
-    corrects = np.empty(steps, dtype=np.int64)
-    chunk = max(1, -(-steps // chunks_per_epoch))
+    history.compile_seconds = compile_kernels(
+        net, config, optimizer, x_train, y_train, x_val, y_val
+    )
+    epochs = Epochs(len(x_train), config.batch_size, chunks_per_epoch)
+    trainer = make_trainer(
+        config.device, net, optimizer, state, x_train, y_train, config.batch_size, seed=config.seed
+    )
     rng = np.random.default_rng(config.seed)
-    history = history if history is not None else History()
-
-    # Compile (or load from cache) outside the timed epochs: one step on a scratch copy.
-    start = time.perf_counter()
-    scratch = MLP(net.sizes, net.activation, net.loss_name, net.weight_init, dtype=net.dtype)
-    scratch_trainer = make_trainer(
-        device,
-        scratch,
-        optimizer,
-        optimizer.init(net.layout.n_params, net.dtype, config),
-        x_train[:batch],
-        y_train[:batch],
-        batch,
-    )
-    scratch_trainer.train_steps(
-        np.arange(min(n, batch), dtype=np.int64), 0, 1, 0.0, losses[:1], corrects[:1]
-    )
-    if len(x_val):
-        scratch_trainer.evaluate(x_val[:1], y_val[:1])
-    del scratch_trainer
-    history.compile_seconds = time.perf_counter() - start
-
-    trainer = make_trainer(device, net, optimizer, state, x_train, y_train, batch, seed=config.seed)
-    epochs = config.epochs
-    base_lr = config.learning_rate
-    patience = config.early_stopping
-    restore_best = config.restore_best
-    best, best_epoch, best_params = -1.0, 0, None
-    dropout = config.dropout
     seed_rng(config.seed % 2**31)  # dropout masks: reproducible per seed
+    best = Best(config.restore_best)
     try:
-        for epoch in range(1, epochs + 1):
-            trainer.set_learning_rate(learning_rate(config.lr_schedule, base_lr, epoch, epochs))
-            order = rng.permutation(n).astype(np.int64)
-            callback.on_epoch_start(epoch, steps)
-            start = time.perf_counter()
-            for first in range(0, steps, chunk):
-                count = min(chunk, steps - first)
-                done = trainer.train_steps(
-                    order,
-                    first,
-                    count,
-                    config.weight_decay,
-                    losses[first:],
-                    corrects[first:],
-                    dropout,
-                )
-                end = first + done
-                # The kernel stops right after a non-finite loss; that step may also be the
-                # last one asked for, so look at the loss rather than at the count.
-                if not np.isfinite(losses[end - 1]):
-                    raise Diverged(
-                        f"loss became {losses[end - 1]} at epoch {epoch}, step {end} of {steps}"
-                    )
-                seen = batch_sizes[:end]
-                callback.on_steps(epoch, end, steps, float(np.dot(losses[:end], seen) / seen.sum()))
-            train_seconds = time.perf_counter() - start
-            metrics = {
-                "epoch": epoch,
-                "train_loss": float(np.dot(losses, batch_sizes) / n),
-                "train_accuracy": float(corrects.sum() / n),
-                "train_seconds": train_seconds,
-            }
-            if len(x_val):
-                metrics["val_loss"], metrics["val_accuracy"] = trainer.evaluate(x_val, y_val)
-            else:
-                metrics["val_loss"], metrics["val_accuracy"] = float("nan"), float("nan")
+        for epoch in range(1, config.epochs + 1):
+            trainer.set_learning_rate(
+                learning_rate(config.lr_schedule, config.learning_rate, epoch, config.epochs)
+            )
+            order = rng.permutation(len(x_train)).astype(np.int64)
+            callback.on_epoch_start(epoch, epochs.steps)
+            metrics = epochs.metrics(epoch, epochs.run(trainer, order, epoch, config, callback))
+            metrics["val_loss"], metrics["val_accuracy"] = (
+                trainer.evaluate(x_val, y_val) if len(x_val) else (float("nan"), float("nan"))
+            )
             metrics["learning_rate"] = state.hyper.learning_rate
             history.epochs.append(metrics)
-            if metrics["val_accuracy"] > best:
-                best, best_epoch = metrics["val_accuracy"], epoch
-                if restore_best:
-                    best_params = trainer.snapshot()
+            best.update(epoch, metrics["val_accuracy"], trainer)
             callback.on_epoch_end(metrics)
-            if patience and len(x_val) and epoch - best_epoch >= patience and epoch < epochs:
+            patience = config.early_stopping
+            if patience and len(x_val) and epoch - best.epoch >= patience and epoch < config.epochs:
                 history.stopped_early = True
                 break
     finally:
         # Whatever ended the run (last epoch, early stop, Ctrl-C, divergence), the network
         # gets the parameters trained so far, or the best epoch's with restore_best.
-        if best_params is not None:
-            trainer.restore(best_params)
-            history.restored_epoch = best_epoch
+        if best.params is not None:
+            trainer.restore(best.params)
+            history.restored_epoch = best.epoch
         trainer.download()
     return history
+
+
+class Best:
+    """The epoch with the best validation accuracy so far, and its parameters if kept."""
+
+    def __init__(self, keep_params):
+        self.keep_params = keep_params
+        self.accuracy, self.epoch, self.params = -1.0, 0, None
+
+    def update(self, epoch, accuracy, trainer):
+        if accuracy > self.accuracy:
+            self.accuracy, self.epoch = accuracy, epoch
+            if self.keep_params:
+                self.params = trainer.snapshot()
 
 
 SCHEDULES = ("constant", "cosine")

@@ -29,18 +29,20 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 # Before NumPy loads: the baseline's OpenBLAS gets the same kernels as nbnet's (kernels/blas.py).
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
+import kernels
 
-import kernels  # noqa: E402
-import optimizers  # noqa: E402
-from experiments.idx import read_idx  # noqa: E402
-from network import MLP  # noqa: E402
-from perf.numpy_mlp import NumpyMLP  # noqa: E402
+# isort: split
+import numba
+import numpy as np
+
+import optimizers
+from experiments.data import read_idx
+from network import MLP
+
+from numpy_mlp import NumpyMLP  # a sibling: perf/ scripts run as `python perf/<script>.py`
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SIZES = [784, 128, 128, 128, 10]
 N_TRAIN = 54_000

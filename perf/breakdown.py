@@ -20,18 +20,18 @@ Run from the repository root::
 
 import argparse
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# First: kernels/__init__ picks the OpenBLAS kernels before NumPy loads its own.
+from kernels import steps
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
+# isort: split
+import numba
+import numpy as np
 
-import optimizers  # noqa: E402
-from kernels import steps  # noqa: E402  (first: kernels/__init__ picks the OpenBLAS kernels)
-from network import MLP  # noqa: E402
-from perf.bench_cpu import (  # noqa: E402
+import optimizers
+from network import MLP
+
+from bench_cpu import (  # a sibling: perf/ scripts run as `python perf/<script>.py`
     ADAM,
     DATA,
     SIZES,

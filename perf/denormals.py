@@ -31,10 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from perf.bench_cpu import DATA, write_results_section  # noqa: E402
+from bench_cpu import DATA, ROOT, write_results_section  # a sibling script
 
 #: Largest acceptable last-epoch / second-epoch time ratio.
 LIMIT = 1.15

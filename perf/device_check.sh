@@ -13,10 +13,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 NUMBA_ENABLE_CUDASIM=0 NBNET_DATA_DIR="${NBNET_DATA_DIR:-$PWD/.data}"
+# nbnet is not pip-installed there: its packages come from the checkout.
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 out="${OUT:-/tmp/nbnet-device}"
 mkdir -p "$out"
 { nvidia-smi -L; python3 -c 'import numba, numpy; print("numba", numba.__version__, "numpy", numpy.__version__)'; } \
     2>&1 | tee "$out/device.txt"
-timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$out/test_cuda.txt"
+timeout 240 python3 -m pytest -q -p no:cacheprovider tests/kernels/test_cuda.py 2>&1 | tee "$out/test_cuda.txt"
 timeout 270 python3 perf/gpu_bench.py --write --repeats 3 2>&1 | tee "$out/gpu_bench.txt"
 cp perf/RESULTS.md "$out/RESULTS.md"

@@ -8,7 +8,7 @@ wandb and optuna are not needed:
 
 It first trains a few steps of a small float64 network with every optimizer on
 the GPU and on the CPU and checks that losses and parameters agree (the same
-check as tests/test_cuda.py, on real hardware). Then, for workload A
+check as tests/kernels/test_cuda.py, on real hardware). Then, for workload A
 (784-128-128-128-10 tanh, Adam lr 1e-3, 54,000 Fashion-MNIST images) at each
 ``--batch`` and for the shipped default configuration (784-1024-1024-10 ReLU,
 nadam, weight decay 1e-4, batch 64), one epoch of:
@@ -30,17 +30,14 @@ import argparse
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import optimizers
+from network import MLP
+from network.backends import make_trainer, resolve_device
 
-import optimizers  # noqa: E402
-from network import MLP  # noqa: E402
-from network.backends import make_trainer, resolve_device  # noqa: E402
-from perf.bench_cpu import ADAM, SIZES, load, timed, write_results_section  # noqa: E402
+from bench_cpu import ADAM, SIZES, load, timed, write_results_section  # a sibling script
 
 #: The shipped default configuration (python train.py), as a benchmark row.
 DEFAULT = dict(

@@ -1,5 +1,4 @@
 import os
-import sys
 
 # The CUDA kernels run on Numba's simulator in the tests (set before numba.cuda is imported).
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
@@ -10,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 # JIT compilation makes first calls slow: no deadlines anywhere.
 settings.register_profile(

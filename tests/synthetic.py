@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from experiments.data import FILES
-from experiments.idx import write_idx
+from experiments.data import FILES, write_idx
 
 
 def make_images(n, rng, n_classes=10):

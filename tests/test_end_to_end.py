@@ -7,10 +7,10 @@ import pytest
 
 import evaluate
 import train
-from experiments import data, session
-from experiments.data import as_inputs, load_dataset
-from experiments.idx import DataError
-from experiments.progress import RichProgress
+from experiments.app import session
+from experiments.app.progress import RichProgress
+from experiments.data import DataError, as_inputs, load_dataset
+from experiments.data import sources as data
 from network import MLP
 from tests.conftest import shared_dataset
 from tests.synthetic import write_dataset

@@ -3,7 +3,7 @@
 Importing this package imports ``numba.cuda`` (from the optional ``numba-cuda``
 package, ``pip install -e ".[cuda]"``); a CPU-only run never imports it.
 Kernels end in ``_kernel``; each is checked against its CPU twin in
-``tests/test_cuda.py`` under ``NUMBA_ENABLE_CUDASIM=1``.
+``tests/kernels/test_cuda.py`` under ``NUMBA_ENABLE_CUDASIM=1``.
 """
 
 import numpy as np

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .figures import _plt, save
-from .sweep import _decode
+from ..report.figures import pyplot, save
+from .engine import decode_choice
 
 PLOTS = ("history.png", "parallel.png", "importance.png", "correlation.png")
 LOG_SCALE = {"learning_rate", "weight_decay", "epsilon"}
@@ -53,7 +53,7 @@ def trial_rows(study):
                 )
                 if "seconds" in t.user_attrs
                 else None,
-                "params": {k: _decode(v) for k, v in t.params.items()},
+                "params": {k: decode_choice(v) for k, v in t.params.items()},
                 "duplicate_of": t.user_attrs.get("duplicate_of"),
             }
         )
@@ -99,7 +99,7 @@ def write_csv(path, rows, names):
 
 
 def plot_history(path, rows):
-    plt = _plt()
+    plt = pyplot()
     done = [r for r in rows if r["state"] == "COMPLETE" and r["started"] is not None]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     if done:
@@ -153,7 +153,7 @@ def _numeric_columns(rows, names):
 
 
 def plot_parallel(path, rows, names):
-    plt = _plt()
+    plt = pyplot()
     done = [r for r in rows if r["state"] == "COMPLETE"]
     fig, ax = plt.subplots(figsize=(max(8, 1.4 * (len(names) + 1)), 5))
     if done and names:
@@ -211,7 +211,7 @@ def importances(study):
 
 def _bar_chart(path, values, title, xlabel, signed):
     """Horizontal bars of ``values`` (largest first); green/red by sign when ``signed``."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(values), 3) + 1.2))
     if values:
         names = list(values)[::-1]

@@ -21,10 +21,10 @@ import warnings
 
 import optuna
 
-from .data import as_inputs, load_dataset, stratified_split
-from .sweep_spec import load_spec
-from .tracking import Tracker
-from .training import Callback, Diverged, build_network, train
+from ..app.tracking import Tracker
+from ..data import as_inputs, load_dataset, stratified_split
+from ..training import Callback, Diverged, build_network, train
+from .spec import load_spec
 
 FINISHED = (
     optuna.trial.TrialState.COMPLETE,
@@ -38,7 +38,8 @@ def _encode(value):
     return json.dumps(value) if isinstance(value, list) else value
 
 
-def _decode(value):
+def decode_choice(value):
+    """An Optuna categorical value back as the setting's value (the inverse of ``_encode``)."""
     return json.loads(value) if isinstance(value, str) and value.startswith("[") else value
 
 
@@ -51,7 +52,7 @@ def suggest(trial, spec):
                 params[p.name] = p.values[0]
             else:
                 choice = trial.suggest_categorical(p.name, [_encode(v) for v in p.values])
-                params[p.name] = _decode(choice)
+                params[p.name] = decode_choice(choice)
         elif p.distribution == "int_uniform":
             params[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high))
         else:
@@ -316,7 +317,7 @@ def run_online(spec, base_config, count, wandb_module=None, notify=print):
     def one_trial():
         run = wandb.init()
         params = {
-            name: _decode(value)
+            name: decode_choice(value)
             for name, value in dict(run.config).items()
             if name in spec.parameters
         }

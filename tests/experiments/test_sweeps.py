@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 import sweep as sweep_cli
-from experiments import data
 from experiments.config import parse_config
-from experiments.sweep import distinct_trials, make_sampler, optimize, run_online, suggest
-from experiments.sweep_report import PLOTS
-from experiments.sweep_spec import SweepSpecError, load_spec, parse_spec
+from experiments.data import sources as data
+from experiments.sweeps.engine import distinct_trials, make_sampler, optimize, run_online, suggest
+from experiments.sweeps.report import PLOTS
+from experiments.sweeps.spec import SweepSpecError, load_spec, parse_spec
 from tests.synthetic import write_dataset
 
 SPACE = {
@@ -95,11 +95,11 @@ def test_bad_yaml_file(tmp_path, capsys):
 
 def test_shipped_sweep_files_are_valid():
     for path in sorted(
-        p.name for p in (sweep_cli.Path(__file__).parent.parent / "sweeps").glob("*.yaml")
+        p.name for p in (sweep_cli.Path(__file__).parents[2] / "sweeps").glob("*.yaml")
     ):
         path = f"sweeps/{path}"
-        load_spec(sweep_cli.Path(__file__).parent.parent / path)
-    spec = load_spec(sweep_cli.Path(__file__).parent.parent / "sweeps/fashion_mnist.yaml")
+        load_spec(sweep_cli.Path(__file__).parents[2] / path)
+    spec = load_spec(sweep_cli.Path(__file__).parents[2] / "sweeps/fashion_mnist.yaml")
     assert set(spec.parameters["optimizer"].values) == {
         "sgd",
         "momentum",
@@ -292,7 +292,7 @@ def test_two_worker_processes_share_one_study(synthetic):
 
 
 def test_level_summary_bins_continuous_parameters():
-    from experiments.sweep_report import level_summary
+    from experiments.sweeps.report import level_summary
 
     rows = [
         {"params": {"lr": lr, "opt": opt}, "state": "COMPLETE", "val_accuracy": acc}

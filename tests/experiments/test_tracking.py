@@ -4,8 +4,8 @@ import types
 
 import pytest
 
+from experiments.app.tracking import Tracker, resolve_mode
 from experiments.config import parse_config
-from experiments.tracking import Tracker, resolve_mode
 
 
 class FakeRun:

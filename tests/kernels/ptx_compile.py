@@ -2,9 +2,10 @@
 
 The simulator runs kernels as Python, so it never type-checks them for the CUDA target;
 this does, with numba-cuda's own compiler (NVVM, NVRTC), driver-free. Run in a process of
-its own with ``NUMBA_ENABLE_CUDASIM=0`` (tests/test_cuda.py does): ``python -m tests.ptx_compile``.
+its own with ``NUMBA_ENABLE_CUDASIM=0`` (tests/kernels/test_cuda.py does):
+``python -m tests.kernels.ptx_compile``.
 Prints one line per kernel; exits 77 with the reason when the compiler libraries are missing.
-``python -m tests.ptx_compile DIR`` also writes each kernel's PTX into DIR, for
+``python -m tests.kernels.ptx_compile DIR`` also writes each kernel's PTX into DIR, for
 ``ptxas -arch=sm_90 -v -c FILE`` (registers, spills; perf/RESULTS.md).
 """
 

@@ -511,19 +511,19 @@ def test_numba_cuda_loads_without_numpys_row_stack():
 def test_every_kernel_compiles_for_a_real_gpu():
     """The simulator never type-checks a kernel for the CUDA target; numba-cuda's compiler does,
     without a GPU: every step kernel (each optimizer, both dtypes) and the evaluation kernel
-    compile to PTX for compute capability 9.0 (tests/ptx_compile.py)."""
+    compile to PTX for compute capability 9.0 (tests/kernels/ptx_compile.py)."""
     import os
     import subprocess
     import sys
 
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0"}
     done = subprocess.run(
-        [sys.executable, "-m", "tests.ptx_compile"],
+        [sys.executable, "-m", "tests.kernels.ptx_compile"],
         env=env,
         timeout=600,
         capture_output=True,
         text=True,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
     )
     if done.returncode == 77:
         pytest.skip(done.stdout.strip())

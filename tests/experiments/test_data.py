@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from experiments import data
-from experiments.data import load_dataset, stratified_split
-from experiments.idx import DataError, read_idx
+from experiments.data import DataError, load_dataset, read_idx, stratified_split
+from experiments.data import sources as data
 from tests.conftest import shared_dataset
 from tests.synthetic import write_dataset
 

@@ -8,7 +8,7 @@ import numpy as np
 from .metrics import most_confused, per_class
 
 
-def _plt():
+def pyplot():
     """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
 
@@ -22,13 +22,13 @@ def save(fig, path, dpi=100):
     """Lay out, write and close a figure; returns ``path``."""
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
-    _plt().close(fig)
+    pyplot().close(fig)
     return path
 
 
 def sample_grid(path, images, labels, class_names, title, seed=0):
     """One randomly chosen image of each class in a labelled 2 x 5 grid."""
-    plt = _plt()
+    plt = pyplot()
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(2, (len(class_names) + 1) // 2, figsize=(10, 4.6))
     for cls, ax in zip(range(len(class_names)), axes.ravel()):
@@ -43,7 +43,7 @@ def sample_grid(path, images, labels, class_names, title, seed=0):
 def confusion_figure(path, matrix, class_names, title):
     """Row-normalised confusion matrix (percent of each true class, with counts), the three
     most confused pairs outlined and listed, and per-class precision and recall beside it."""
-    plt = _plt()
+    plt = pyplot()
     k = len(class_names)
     totals = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0) * 100
@@ -126,7 +126,7 @@ def confusion_figure(path, matrix, class_names, title):
 def misclassified_gallery(path, images, y_true, probabilities, class_names, title, count=24):
     """The ``count`` misclassified test images the model was most sure about, with the true
     label, the prediction and its probability."""
-    plt = _plt()
+    plt = pyplot()
     predicted = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predicted != y_true)
     confidence = probabilities[wrong, predicted[wrong]]
@@ -157,7 +157,7 @@ def loss_comparison(path, curves, title):
     ``curves[(loss, optimizer)]`` is a list (one per seed) of per-epoch metric dicts. Lines
     are means over seeds, bands span the seeds' minimum to maximum.
     """
-    plt = _plt()
+    plt = pyplot()
     panels = [
         ("train_loss", "training loss (each its own loss)"),
         ("val_loss", "validation loss (each its own loss)"),

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import SWEEPABLE, ConfigError, check_value
+from ..config import SWEEPABLE, ConfigError, check_value
 
 METHODS = ("grid", "random", "bayes")
 DISTRIBUTIONS = ("uniform", "log_uniform_values", "int_uniform", "q_uniform")

@@ -4,7 +4,8 @@ import optuna
 import pytest
 
 import train
-from experiments import data, report
+from experiments import report
+from experiments.data import sources as data
 from tests.synthetic import write_dataset
 
 

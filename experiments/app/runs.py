@@ -5,7 +5,7 @@ import json
 import time
 from pathlib import Path
 
-from .metrics import per_class
+from ..report.metrics import per_class
 
 
 def new_run_dir(runs_dir, name):

@@ -10,13 +10,12 @@ from rich.table import Table
 
 from network.backends import resolve_device
 
-from .data import as_inputs, load_dataset, stratified_split
-from .idx import DataError
-from .metrics import confusion_matrix, most_confused
+from ..data import DataError, as_inputs, load_dataset, stratified_split
+from ..report.metrics import confusion_matrix, most_confused
+from ..training import Callback, Diverged, History, build_network, train
 from .progress import RichProgress, make_console, print_problem
 from .runs import new_run_dir, write_confusion_csv, write_json
 from .tracking import Tracker
-from .training import Callback, Diverged, History, build_network, train
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -83,7 +82,7 @@ def run(config, console=None, wandb_module=None):
     start = time.perf_counter()
     try:
         config = config.replace(device=resolve_device(config.device))
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # CUDA asked for and unusable
         print_problem(console, "error", exc)
         return Outcome("failed", EXIT_ERROR)
     try:
@@ -95,19 +94,14 @@ def run(config, console=None, wandb_module=None):
     run_dir = new_run_dir(config.runs_dir, name)
     net = build_network(config, dataset.n_features, len(dataset.class_names))
     if not config.quiet:
+        test = f", {len(dataset.y_test)} test" if dataset.y_test is not None else ""
         console.print(
             f"nbnet: {dataset.name} from {dataset.source}: {len(y_tr)} train, "
-            f"{len(y_val)} validation"
-            + (f", {len(dataset.y_test)} test" if dataset.y_test is not None else "")
-            + " images; "
+            f"{len(y_val)} validation{test} images; "
             f"network {' -> '.join(map(str, net.sizes))}, {net.layout.n_params:,} parameters"
         )
     tracker = Tracker(
-        config,
-        name,
-        directory=config.wandb_dir,
-        wandb_module=wandb_module,
-        notify=console.print,
+        config, name, directory=config.wandb_dir, wandb_module=wandb_module, notify=console.print
     )
     if not config.quiet:
         console.print(escape(tracker.message))
@@ -139,56 +133,64 @@ def run(config, console=None, wandb_module=None):
         status, exit_code = "interrupted", EXIT_INTERRUPTED
         print_problem(console, "interrupted", "saving what was trained so far", "yellow")
 
-    epochs = history.epochs
+    metrics = _run_metrics(status, history)
+    if status == "finished" and config.evaluate_test:
+        metrics.update(_test(net, dataset, tracker, run_dir))
+    metrics["wall_seconds"] = time.perf_counter() - start
+    model_path = _save(config, net, metrics, run_dir)
+    tracker.log_summary({k: metrics[k] for k in SUMMARY if k in metrics})
+    tracker.finish(exit_code=0 if status == "finished" else 1)
+    _summary(console, config, net, metrics, run_dir, model_path, tracker, dataset.name)
+    return Outcome(status, exit_code, run_dir, history, metrics.get("test_accuracy"))
+
+
+#: What the W&B run's summary and the saved model record of a run's metrics.
+SUMMARY = ("test_accuracy", "best_val_accuracy", "last_val_accuracy")
+
+
+def _run_metrics(status, history):
+    """metrics.json's account of the epochs that ran."""
     metrics = {
         "status": status,
-        "epochs": epochs,
+        "epochs": history.epochs,
         "compile_seconds": history.compile_seconds,
         "restored_epoch": history.restored_epoch,
         "stopped_early": history.stopped_early,
     }
-    test_accuracy = None
-    if status == "finished" and config.evaluate_test:
-        y_pred = net.predict(as_inputs(dataset.x_test))
-        test_accuracy = float(np.mean(y_pred == dataset.y_test))
-        matrix = confusion_matrix(dataset.y_test, y_pred, len(dataset.class_names))
-        metrics["test_accuracy"] = test_accuracy
-        metrics["most_confused"] = [
-            {"true": dataset.class_names[i], "predicted": dataset.class_names[j], "count": c}
-            for i, j, c in most_confused(matrix)
-        ]
-        write_confusion_csv(run_dir / "confusion_matrix.csv", matrix, dataset.class_names)
-        tracker.log_confusion_matrix(dataset.y_test, y_pred, dataset.class_names)
-    if epochs:
+    if history.epochs:
         metrics["best_val_accuracy"] = history.best["val_accuracy"]
         metrics["best_epoch"] = history.best["epoch"]
         metrics["last_val_accuracy"] = history.last["val_accuracy"]
         metrics["seconds_per_epoch"] = history.seconds_per_epoch
-    metrics["wall_seconds"] = time.perf_counter() - start
+    return metrics
+
+
+def _test(net, dataset, tracker, run_dir):
+    """Evaluate the finished model on the test set once: accuracy, confusions, the CSV."""
+    y_pred = net.predict(as_inputs(dataset.x_test))
+    matrix = confusion_matrix(dataset.y_test, y_pred, len(dataset.class_names))
+    write_confusion_csv(run_dir / "confusion_matrix.csv", matrix, dataset.class_names)
+    tracker.log_confusion_matrix(dataset.y_test, y_pred, dataset.class_names)
+    names = dataset.class_names
+    return {
+        "test_accuracy": float(np.mean(y_pred == dataset.y_test)),
+        "most_confused": [
+            {"true": names[i], "predicted": names[j], "count": c}
+            for i, j, c in most_confused(matrix)
+        ],
+    }
+
+
+def _save(config, net, metrics, run_dir):
+    """config.json, metrics.json and (unless told not to) model.npz; returns the model's path."""
     saved = config.to_dict()
     saved["hidden_sizes"] = config.layer_widths
     write_json(run_dir / "config.json", saved)
     write_json(run_dir / "metrics.json", metrics)
-    model_path = None
-    if config.save_model:
-        model_path = net.save(
-            run_dir / "model.npz",
-            config=saved,
-            metrics={
-                k: metrics.get(k)
-                for k in ("status", "test_accuracy", "best_val_accuracy", "last_val_accuracy")
-            },
-        )
-    tracker.log_summary(
-        {
-            k: metrics[k]
-            for k in ("test_accuracy", "best_val_accuracy", "last_val_accuracy")
-            if k in metrics
-        }
-    )
-    tracker.finish(exit_code=0 if status == "finished" else 1)
-    _summary(console, config, net, metrics, run_dir, model_path, tracker, dataset.name)
-    return Outcome(status, exit_code, run_dir, history, test_accuracy)
+    if not config.save_model:
+        return None
+    kept = {k: metrics.get(k) for k in ("status", *SUMMARY)}
+    return net.save(run_dir / "model.npz", config=saved, metrics=kept)
 
 
 def _summary(console, config, net, metrics, run_dir, model_path, tracker, dataset_name):

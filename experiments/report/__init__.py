@@ -20,17 +20,16 @@ next to the figures, ready to paste into the README.
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from network import MLP
 
-from .data import CLASS_NAMES, as_inputs, load_dataset
+from ..app.tracking import MODES, Tracker
+from ..data import CLASS_NAMES, as_inputs, load_dataset
 from .figures import confusion_figure, loss_comparison, misclassified_gallery, sample_grid
 from .metrics import confusion_matrix, most_confused
-from .tracking import MODES, Tracker
 
 PARTS = ("samples", "best", "losses", "mnist")
 
@@ -212,7 +211,3 @@ def main(argv=None):
     tracker.finish()
     print(tracker.message)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,20 @@
+"""The datasets: IDX files (idx), where they are found and how they are checked (sources),
+the stratified validation split and the network's inputs (split)."""
+
+from .idx import DataError, read_idx, write_idx
+from .sources import CLASS_NAMES, FILES, Dataset, canonical_name, load_dataset
+from .split import Split, as_inputs, stratified_split
+
+__all__ = [
+    "CLASS_NAMES",
+    "FILES",
+    "DataError",
+    "Dataset",
+    "Split",
+    "as_inputs",
+    "canonical_name",
+    "load_dataset",
+    "read_idx",
+    "stratified_split",
+    "write_idx",
+]
