@@ -20,6 +20,8 @@ Memory layout shared by these kernels (built once by
 Nothing here allocates: every array is a view into those buffers.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .activations import activation_backward
@@ -28,6 +30,26 @@ from .dense import add_weight_decay, dense_backward_input, dense_backward_params
 from .dropout import dropout_activation_backward, dropout_forward
 from .losses import softmax_loss_grad, softmax_rows
 from .prefetch import prefetch
+
+
+class Net(NamedTuple):
+    """What the compiled loops need to know of a network (layout in the module docstring)."""
+
+    sizes: np.ndarray  # int64 (L + 1,)
+    param_offsets: np.ndarray  # int64 (L,)
+    unit_offsets: np.ndarray  # int64 (L + 1,)
+    act_code: int  # hidden layers' activation (kernels.config)
+    loss_code: int
+
+
+class Epoch(NamedTuple):
+    """The data of an epoch for :func:`train_steps`."""
+
+    X: np.ndarray  # (N, n_features), the parameters' dtype
+    labels: np.ndarray  # (N,) int64
+    order: np.ndarray  # (M,) int64, rows in this epoch's order
+    batch_size: int
+
 
 #: How many rows ahead the step loop prefetches while it gathers a batch (kernels/prefetch.py);
 #: 1 to 8 measured the same, 4 marginally best.
@@ -41,70 +63,48 @@ def _layer_view(flat, offset, rows, cols):
 
 
 @JIT
-def _activations(acts, unit_offsets, sizes, n, layer):
+def _activations(acts, net, n, layer):
     """Activations of ``layer`` for a batch of ``n`` rows, shape (n, sizes[layer])."""
-    return _layer_view(acts, n * unit_offsets[layer], n, sizes[layer])
+    return _layer_view(acts, n * net.unit_offsets[layer], n, net.sizes[layer])
 
 
 @JIT
-def forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n, keep, masks):
+def forward(params, net, acts, n, keep, masks):
     """Run the layers on the ``n`` input rows already stored in ``acts``.
 
-    Hidden layers use activation ``act_code``; the last layer is linear and
-    leaves the logits, shape ``(n, sizes[-1])``, which are returned as a view.
-    With ``keep < 1`` (training with dropout) every hidden layer's output goes
-    through :func:`kernels.dropout.dropout_forward`, its mask stored in
-    ``masks`` at the same place as the activations in ``acts``; evaluation
-    passes ``keep = 1.0`` (``masks`` is then not touched).
+    ``net`` is the network's :class:`Net` record. Hidden layers use activation
+    ``net.act_code``; the last layer is linear and leaves the logits, shape
+    ``(n, sizes[-1])``, which are returned as a view. With ``keep < 1``
+    (training with dropout) every hidden layer's output goes through
+    :func:`kernels.dropout.dropout_forward`, its mask stored in ``masks`` at the
+    same place as the activations in ``acts``; evaluation passes ``keep = 1.0``
+    (``masks`` is then not touched).
     """
+    sizes = net.sizes
     n_layers = sizes.shape[0] - 1
     for l in range(n_layers):
         n_in, n_out = sizes[l], sizes[l + 1]
-        off = param_offsets[l]
+        off = net.param_offsets[l]
         W = _layer_view(params, off, n_in, n_out)
         b = params[off + n_in * n_out : off + n_in * n_out + n_out]
-        code = act_code if l < n_layers - 1 else IDENTITY
-        dense_forward(
-            _activations(acts, unit_offsets, sizes, n, l),
-            W,
-            b,
-            code,
-            _activations(acts, unit_offsets, sizes, n, l + 1),
-        )
+        code = net.act_code if l < n_layers - 1 else IDENTITY
+        out = _activations(acts, net, n, l + 1)
+        dense_forward(_activations(acts, net, n, l), W, b, code, out)
         if keep < 1.0 and l < n_layers - 1:
-            dropout_forward(
-                _activations(acts, unit_offsets, sizes, n, l + 1),
-                _activations(masks, unit_offsets, sizes, n, l + 1),
-                keep,
-            )
-    return _activations(acts, unit_offsets, sizes, n, n_layers)
+            dropout_forward(out, _activations(masks, net, n, l + 1), keep)
+    return _activations(acts, net, n, n_layers)
 
 
 @JIT
-def forward_backward(
-    params,
-    grads,
-    sizes,
-    param_offsets,
-    unit_offsets,
-    act_code,
-    loss_code,
-    weight_decay,
-    acts,
-    delta_a,
-    delta_b,
-    y,
-    n,
-    keep,
-    masks,
-):
+def forward_backward(params, grads, net, work, n, weight_decay, keep):
     """Loss, correct count and full gradient of one batch.
 
-    ``keep = 1 - dropout`` (1.0: no dropout); ``masks`` has the layout of ``acts``.
-
-    The batch's ``n`` input rows must already be in ``acts`` (layer 0) and its
-    labels in ``y[:n]``. ``grads`` is overwritten with dL/dparams of the mean
-    batch loss plus the L2 penalty ``(weight_decay/2) * sum ||W_l||^2``.
+    ``net`` is the network's :class:`Net` record, ``work`` its
+    :class:`network.workspace.Workspace`. The batch's ``n`` input rows must
+    already be in ``work.acts`` (layer 0) and its labels in ``work.y_batch[:n]``.
+    ``grads`` is overwritten with dL/dparams of the mean batch loss plus the L2
+    penalty ``(weight_decay/2) * sum ||W_l||^2``. ``keep = 1 - dropout`` (1.0: no
+    dropout); the masks go to ``work.masks``, which has the layout of ``acts``.
 
     Returns
     -------
@@ -113,19 +113,19 @@ def forward_backward(
     correct : int
         Correctly classified rows.
     """
+    sizes, acts = net.sizes, work.acts
     n_layers = sizes.shape[0] - 1
-    logits = forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n, keep, masks)
-    delta = _layer_view(delta_a, 0, n, sizes[n_layers])
-    loss_sum, correct = softmax_loss_grad(logits, y[:n], loss_code, delta)
-    spare = delta_b
-    current = delta_a
+    logits = forward(params, net, acts, n, keep, work.masks)
+    delta = _layer_view(work.delta_a, 0, n, sizes[n_layers])
+    loss_sum, correct = softmax_loss_grad(logits, work.y_batch[:n], net.loss_code, delta)
+    spare, current = work.delta_b, work.delta_a
     for l in range(n_layers - 1, -1, -1):
         n_in, n_out = sizes[l], sizes[l + 1]
-        off = param_offsets[l]
+        off = net.param_offsets[l]
         W = _layer_view(params, off, n_in, n_out)
         dW = _layer_view(grads, off, n_in, n_out)
         db = grads[off + n_in * n_out : off + n_in * n_out + n_out]
-        x = _activations(acts, unit_offsets, sizes, n, l)
+        x = _activations(acts, net, n, l)
         dense_backward_params(x, delta, dW, db)
         if weight_decay != 0:
             add_weight_decay(dW, W, weight_decay)
@@ -133,11 +133,10 @@ def forward_backward(
             upstream = _layer_view(spare, 0, n, n_in)
             dense_backward_input(delta, W, upstream)
             if keep < 1.0:
-                dropout_activation_backward(
-                    upstream, x, _activations(masks, unit_offsets, sizes, n, l), keep, act_code
-                )
+                mask = _activations(work.masks, net, n, l)
+                dropout_activation_backward(upstream, x, mask, keep, net.act_code)
             else:
-                activation_backward(upstream, x, act_code)
+                activation_backward(upstream, x, net.act_code)
             delta = upstream
             spare, current = current, spare
     return loss_sum / n, correct
@@ -163,67 +162,39 @@ def gather_batch(X, labels, order, start, n, x, y):
 
 @JIT_UNCACHED
 def train_steps(
-    X,
-    labels,
-    order,
-    first_step,
-    n_steps,
-    batch_size,
-    params,
-    grads,
-    sizes,
-    param_offsets,
-    unit_offsets,
-    act_code,
-    loss_code,
-    weight_decay,
-    acts,
-    delta_a,
-    delta_b,
-    y_batch,
-    keep,
-    masks,
-    update,
-    state,
-    hyper,
-    scalars,
-    losses,
-    corrects,
+    data, first_step, n_steps, params, grads, net, work, weight_decay, keep, update, rule, out
 ):
     """Run ``n_steps`` mini-batch steps (gather, forward, backward, update).
 
-    Step ``s`` uses the samples ``order[(first_step + s) * batch_size :]``, at
-    most ``batch_size`` of them, so the last batch of an epoch may be shorter.
-    Over all steps of an epoch, ``ceil(len(order) / batch_size)``, every index
-    in ``order`` is visited exactly once.
+    Step ``s`` uses the samples ``data.order[(first_step + s) * data.batch_size :]``,
+    at most ``batch_size`` of them, so the last batch of an epoch may be shorter.
+    Over all steps of an epoch, ``ceil(len(order) / batch_size)``, every index in
+    ``order`` is visited exactly once.
 
     Parameters
     ----------
-    X : ndarray, shape (N, n_features)
-        All training inputs, C-contiguous, same dtype as ``params``.
-    labels : int ndarray, shape (N,)
-    order : int64 ndarray, shape (M,)
-        Row indices of ``X`` in the order of this epoch (a shuffled permutation).
-    first_step, n_steps, batch_size : int
+    data : Epoch
+        ``X`` (N, n_features), C-contiguous, the dtype of ``params``; ``labels``
+        (N,) int64; ``order`` (M,) int64, the rows of this epoch in order (a
+        shuffled permutation); ``batch_size``.
+    first_step, n_steps : int
     params, grads : ndarray, shape (P,)
         Flat parameter and gradient buffers (layout in the module docstring).
-    sizes, param_offsets, unit_offsets, act_code, loss_code, weight_decay
-        The network, see :func:`forward_backward`.
-    acts, delta_a, delta_b : ndarray
-        Work buffers sized for ``batch_size``.
-    y_batch : int ndarray, shape (batch_size,)
-        Work buffer for the gathered labels.
-    keep, masks
-        Dropout's keep probability (1.0 = off) and its mask buffer (layout of ``acts``).
+    net : Net
+        The network's sizes, offsets, activation and loss codes.
+    work : network.workspace.Workspace
+        Work buffers sized for ``batch_size`` rows.
+    weight_decay, keep : float
+        The L2 penalty's factor and dropout's keep probability (1.0 = off).
     update : compiled function
-        ``update(params, grads, state, hyper, scalars, loss)``, one optimizer
+        ``update(params, grads, slots, hyper, scalars, loss)``, one optimizer
         step in place (see :mod:`optimizers.base`).
-    state, hyper, scalars
-        The optimizer's slots ``(n_slots, P)``, hyperparameters and scalar state.
-    losses : float64 ndarray, shape (n_steps,)
-        Receives each step's mean batch loss.
-    corrects : int64 ndarray, shape (n_steps,)
-        Receives each step's number of correct predictions.
+    rule : tuple
+        The optimizer's ``(slots, hyper, scalars)``: slots ``(n_slots, P)``, its
+        ``Hyper`` record and its scalar state.
+    out : tuple
+        ``(losses, corrects)``, float64 and int64 arrays of at least ``n_steps``:
+        each step's mean batch loss and number of correct predictions.
 
     Returns
     -------
@@ -232,44 +203,31 @@ def train_steps(
         the loop stops right there, before that step's update touches the
         parameters, and the bad loss is the last one written.
     """
+    X, order, batch_size = data.X, data.order, data.batch_size
+    slots, hyper, scalars = rule
+    losses, corrects = out
     total = order.shape[0]
     n_features = X.shape[1]
     for s in range(n_steps):
         start = (first_step + s) * batch_size
         n = min(batch_size, total - start)
-        gather_batch(X, labels, order, start, n, _layer_view(acts, 0, n, n_features), y_batch)
-        loss, correct = forward_backward(
-            params,
-            grads,
-            sizes,
-            param_offsets,
-            unit_offsets,
-            act_code,
-            loss_code,
-            weight_decay,
-            acts,
-            delta_a,
-            delta_b,
-            y_batch,
-            n,
-            keep,
-            masks,
-        )
+        x = _layer_view(work.acts, 0, n, n_features)
+        gather_batch(X, data.labels, order, start, n, x, work.y_batch)
+        loss, correct = forward_backward(params, grads, net, work, n, weight_decay, keep)
         losses[s] = loss
         corrects[s] = correct
         if not np.isfinite(loss):
             return s + 1
-        update(params, grads, state, hyper, scalars, loss)
+        update(params, grads, slots, hyper, scalars, loss)
     return n_steps
 
 
 @JIT
-def evaluate(
-    X, labels, params, sizes, param_offsets, unit_offsets, act_code, loss_code, acts, delta_a, chunk
-):
+def evaluate(X, labels, params, net, acts, scratch, chunk):
     """Summed loss and correct count over a whole dataset, ``chunk`` rows at a time.
 
-    Memory stays bounded by the work buffers, whatever ``len(X)``.
+    ``acts`` and ``scratch`` (at least ``chunk * sizes[-1]`` long) are work
+    buffers, so memory stays bounded whatever ``len(X)``.
 
     Returns
     -------
@@ -283,10 +241,10 @@ def evaluate(
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
         _layer_view(acts, 0, n, n_features)[:, :] = X[start : start + n]
-        logits = forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n, 1.0, acts)
-        scratch = _layer_view(delta_a, 0, n, sizes[-1])
+        logits = forward(params, net, acts, n, 1.0, acts)
+        dz = _layer_view(scratch, 0, n, net.sizes[-1])
         batch_loss, batch_correct = softmax_loss_grad(
-            logits, labels[start : start + n], loss_code, scratch
+            logits, labels[start : start + n], net.loss_code, dz
         )
         loss_sum += batch_loss
         correct += batch_correct
@@ -294,11 +252,11 @@ def evaluate(
 
 
 @JIT
-def predict_proba(X, params, sizes, param_offsets, unit_offsets, act_code, acts, chunk, out):
+def predict_proba(X, params, net, acts, chunk, out):
     """Class probabilities of every row of ``X`` into ``out`` (shape (N, k))."""
     total, n_features = X.shape
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
         _layer_view(acts, 0, n, n_features)[:, :] = X[start : start + n]
-        logits = forward(params, sizes, param_offsets, unit_offsets, act_code, acts, n, 1.0, acts)
+        logits = forward(params, net, acts, n, 1.0, acts)
         softmax_rows(logits, out[start : start + n])

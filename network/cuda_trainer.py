@@ -56,7 +56,7 @@ class CudaTrainer:
         self.halt, self.halted = up(np.zeros(1, dtype=np.int32)), False
         self.sizes = up(layout.sizes_array)
         self.param_offsets, self.unit_offsets = up(layout.param_offsets), up(layout.unit_offsets)
-        work = Workspace(layout, max(self.batch_size, self.eval_chunk), net.dtype)
+        work = Workspace.allocate(layout, max(self.batch_size, self.eval_chunk), net.dtype)
         self.acts, self.masks, self.y_batch = up(work.acts), up(work.masks), up(work.y_batch)
         self.delta_a, self.delta_b = up(work.delta_a), up(work.delta_b)
         self.row_loss = cuda.device_array(self.batch_size, dtype=np.float64)

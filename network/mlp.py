@@ -72,10 +72,14 @@ class MLP:
         self.params = np.zeros(self.layout.n_params, dtype=self.dtype)
         self.grads = np.zeros_like(self.params)
         initialize(self.layout, weight_init, np.random.default_rng(seed), self.params)
-        # Kernel arguments derived from the layout, built once.
-        self._sizes = self.layout.sizes_array
-        self._param_offsets = self.layout.param_offsets
-        self._unit_offsets = self.layout.unit_offsets
+        #: What the compiled loops need to know of this network, built once.
+        self.net = steps.Net(
+            self.layout.sizes_array,
+            self.layout.param_offsets,
+            self.layout.unit_offsets,
+            self.act_code,
+            self.loss_code,
+        )
         self._workspaces = {}
 
     # ----------------------------------------------------------------- views
@@ -104,7 +108,7 @@ class MLP:
     def workspace(self, batch_size):
         """Work buffers for batches of up to ``batch_size`` rows (memoised)."""
         if batch_size not in self._workspaces:
-            self._workspaces[batch_size] = Workspace(self.layout, batch_size, self.dtype)
+            self._workspaces[batch_size] = Workspace.allocate(self.layout, batch_size, self.dtype)
         return self._workspaces[batch_size]
 
     def _inputs(self, x, labels=None):
@@ -138,19 +142,11 @@ class MLP:
             loss, _ = steps.forward_backward(
                 self.params,
                 self.grads,
-                self._sizes,
-                self._param_offsets,
-                self._unit_offsets,
-                self.act_code,
-                self.loss_code,
-                float(weight_decay),
-                ws.acts,
-                ws.delta_a,
-                ws.delta_b,
-                ws.y_batch,
+                self.net,
+                ws,
                 x.shape[0],
+                float(weight_decay),
                 1.0 - float(dropout),
-                ws.masks,
             )
         return loss
 
@@ -162,17 +158,7 @@ class MLP:
         ws = self.workspace(EVAL_CHUNK)
         with flush_denormals():
             loss_sum, correct = steps.evaluate(
-                x,
-                labels,
-                self.params,
-                self._sizes,
-                self._param_offsets,
-                self._unit_offsets,
-                self.act_code,
-                self.loss_code,
-                ws.acts,
-                ws.delta_a,
-                EVAL_CHUNK,
+                x, labels, self.params, self.net, ws.acts, ws.delta_a, EVAL_CHUNK
             )
         return loss_sum / x.shape[0], correct / x.shape[0]
 
@@ -186,17 +172,7 @@ class MLP:
         out = np.empty((x.shape[0], self.sizes[-1]), dtype=self.dtype)
         ws = self.workspace(EVAL_CHUNK)
         with flush_denormals():
-            steps.predict_proba(
-                x,
-                self.params,
-                self._sizes,
-                self._param_offsets,
-                self._unit_offsets,
-                self.act_code,
-                ws.acts,
-                EVAL_CHUNK,
-                out,
-            )
+            steps.predict_proba(x, self.params, self.net, ws.acts, EVAL_CHUNK, out)
         return out
 
     def predict(self, x):
@@ -242,32 +218,18 @@ class MLP:
         ws = self.workspace(batch_size)
         with flush_denormals():
             done = steps.train_steps(
-                x,
-                labels,
-                order,
+                steps.Epoch(x, labels, order, int(batch_size)),
                 first_step,
                 n_steps,
-                batch_size,
                 self.params,
                 self.grads,
-                self._sizes,
-                self._param_offsets,
-                self._unit_offsets,
-                self.act_code,
-                self.loss_code,
+                self.net,
+                ws,
                 float(weight_decay),
-                ws.acts,
-                ws.delta_a,
-                ws.delta_b,
-                ws.y_batch,
                 1.0 - float(dropout),
-                ws.masks,
                 optimizer.update,
-                state.slots,
-                state.hyper,
-                state.scalars,
-                losses,
-                corrects,
+                (state.slots, state.hyper, state.scalars),
+                (losses, corrects),
             )
         return done, losses, corrects
 

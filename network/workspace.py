@@ -1,13 +1,16 @@
 """Preallocated work buffers for the compiled kernels."""
 
+from typing import NamedTuple
+
 import numpy as np
 
 
-class Workspace:
+class Workspace(NamedTuple):
     """Activation, back-propagation and label buffers for batches of up to ``batch_size`` rows.
 
-    Allocated once per (network, batch size) and reused by every step, so the
-    step loop never allocates.
+    Allocated once per (network, batch size) by :meth:`allocate` and reused by
+    every step, so the step loop never allocates. A NamedTuple, so the compiled
+    step loop takes it as one argument.
 
     Attributes
     ----------
@@ -18,15 +21,29 @@ class Workspace:
     delta_a, delta_b : ndarray, shape (batch_size * max(sizes[1:]),)
         Ping-pong buffers for dL/dz.
     y_batch : int64 ndarray, shape (batch_size,)
+    batch_size : int
     """
 
-    def __init__(self, layout, batch_size, dtype):
+    acts: np.ndarray
+    masks: np.ndarray
+    delta_a: np.ndarray
+    delta_b: np.ndarray
+    y_batch: np.ndarray
+    batch_size: int
+
+    @classmethod
+    def allocate(cls, layout, batch_size, dtype):
+        """Zeroed buffers for ``layout`` (a :class:`network.layout.Layout`)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.batch_size = int(batch_size)
-        self.acts = np.zeros(self.batch_size * sum(layout.sizes), dtype=dtype)
-        self.masks = np.zeros_like(self.acts)  # dropout masks, laid out like acts
+        batch_size = int(batch_size)
+        acts = np.zeros(batch_size * sum(layout.sizes), dtype=dtype)
         widest = max(layout.sizes[1:])
-        self.delta_a = np.zeros(self.batch_size * widest, dtype=dtype)
-        self.delta_b = np.zeros(self.batch_size * widest, dtype=dtype)
-        self.y_batch = np.zeros(self.batch_size, dtype=np.int64)
+        return cls(
+            acts=acts,
+            masks=np.zeros_like(acts),  # dropout masks, laid out like acts
+            delta_a=np.zeros(batch_size * widest, dtype=dtype),
+            delta_b=np.zeros(batch_size * widest, dtype=dtype),
+            y_batch=np.zeros(batch_size, dtype=np.int64),
+            batch_size=batch_size,
+        )

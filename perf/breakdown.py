@@ -53,40 +53,9 @@ def _gather_epoch(X, labels, order, batch_size, x, y):
 
 
 @numba.njit(nogil=True)
-def _forward_backward_steps(
-    n_steps,
-    params,
-    grads,
-    sizes,
-    param_offsets,
-    unit_offsets,
-    act_code,
-    loss_code,
-    acts,
-    delta_a,
-    delta_b,
-    y,
-    n,
-    masks,
-):
+def _forward_backward_steps(n_steps, params, grads, net, work, n):
     for _ in range(n_steps):
-        steps.forward_backward(
-            params,
-            grads,
-            sizes,
-            param_offsets,
-            unit_offsets,
-            act_code,
-            loss_code,
-            0.0,
-            acts,
-            delta_a,
-            delta_b,
-            y,
-            n,
-            1.0,
-            masks,
-        )
+        steps.forward_backward(params, grads, net, work, n, 0.0, 1.0)
 
 
 @numba.njit(nogil=True)
@@ -108,15 +77,6 @@ def breakdown(x, y, order, batch, repeats):
     ws = net.workspace(batch)
     ws.acts[: batch * SIZES[0]] = x[:batch].ravel()
     ws.y_batch[:] = y[:batch]
-    layout = (
-        net.params,
-        net.grads,
-        net._sizes,
-        net._param_offsets,
-        net._unit_offsets,
-        net.act_code,
-        net.loss_code,
-    )
     return {
         "epoch": median_seconds(
             lambda: net.train_steps(x, y, order, 0, n_steps, batch, adam, state), repeats
@@ -125,9 +85,7 @@ def breakdown(x, y, order, batch, repeats):
             lambda: _gather_epoch(x, y, order, batch, ws.acts, ws.y_batch), repeats
         ),
         "forward+backward": median_seconds(
-            lambda: _forward_backward_steps(
-                n_steps, *layout, ws.acts, ws.delta_a, ws.delta_b, ws.y_batch, batch, ws.masks
-            ),
+            lambda: _forward_backward_steps(n_steps, net.params, net.grads, net.net, ws, batch),
             repeats,
         ),
         "update": median_seconds(

@@ -32,7 +32,7 @@ cuda_dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=
 def step_kernel_args(net, opt, batch, x, y):
     """Host arrays typed like the device arrays CudaTrainer passes (same dtypes and layouts)."""
     layout = net.layout
-    work = Workspace(layout, batch, net.dtype)
+    work = Workspace.allocate(layout, batch, net.dtype)
     state = opt.init(
         layout.n_params,
         net.dtype,
@@ -102,7 +102,7 @@ def main():
                 step_kernel_args(net, opt, 4, x, y),
                 f"train_steps_kernel_{name}_{np.dtype(dtype).name}",
             )
-        work = Workspace(net.layout, 8, dtype)
+        work = Workspace.allocate(net.layout, 8, dtype)
         layout = net.layout
         compile_for_gpu(
             steps.evaluate_kernel(dtype),
