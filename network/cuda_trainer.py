@@ -11,6 +11,8 @@ epoch), a changed learning rate and the lowering of ``halt`` after a NaN.
 
 import numpy as np
 
+from kernels.steps import Epoch
+
 from .workspace import Workspace
 
 
@@ -54,11 +56,16 @@ class CudaTrainer:
         self.slots, self.scalars = up(state.slots), up(state.scalars)
         self.coef = cuda.device_array(max(optimizer.n_coefficients, 1), dtype=np.float64)
         self.halt, self.halted = up(np.zeros(1, dtype=np.int32)), False
-        self.sizes = up(layout.sizes_array)
-        self.param_offsets, self.unit_offsets = up(layout.param_offsets), up(layout.unit_offsets)
+        # The CPU loop's records, holding device copies of the same arrays.
+        self.device_net = net.net._replace(
+            sizes=up(net.net.sizes),
+            param_offsets=up(net.net.param_offsets),
+            unit_offsets=up(net.net.unit_offsets),
+        )
         work = Workspace.allocate(layout, max(self.batch_size, self.eval_chunk), net.dtype)
-        self.acts, self.masks, self.y_batch = up(work.acts), up(work.masks), up(work.y_batch)
-        self.delta_a, self.delta_b = up(work.delta_a), up(work.delta_b)
+        self.work = work._replace(
+            **{name: up(getattr(work, name)) for name in work._fields if name != "batch_size"}
+        )
         self.row_loss = cuda.device_array(self.batch_size, dtype=np.float64)
         self.row_correct = cuda.device_array(self.batch_size, dtype=np.int64)
         self.step_kernel = steps.train_steps_kernel(optimizer, net.dtype)
@@ -110,43 +117,23 @@ class CudaTrainer:
         if self.halted:
             self.halt.copy_to_device(np.zeros(1, dtype=np.int32))
             self.halted = False
-        net = self.net
         args = (
-            self.x,
-            self.labels,
-            self._order[1],
+            Epoch(self.x, self.labels, self._order[1], self.batch_size),
             first_step,
             n_steps,
-            self.batch_size,
             self.params,
             self.grads,
-            self.sizes,
-            self.param_offsets,
-            self.unit_offsets,
-            net.act_code,
-            net.loss_code,
+            self.device_net,
+            self.work,
             float(weight_decay),
-            self.acts,
-            self.delta_a,
-            self.delta_b,
-            self.y_batch,
             1.0 - float(dropout),
-            self.masks,
-            self.seed,
-            self.draws,
-            self.slots,
-            self.state.hyper,
-            self.scalars,
-            self.coef,
-            self.row_loss,
-            self.row_correct,
-            self.halt,
-            losses_d,
-            corrects_d,
+            (self.slots, self.state.hyper, self.scalars),
+            (losses_d, corrects_d),
+            (self.seed, self.draws, self.coef, self.row_loss, self.row_correct, self.halt),
         )
         blocks = self._blocks(self.step_kernel, args, self.batch_size)
         self.steps.launch(self.step_kernel, blocks, args)
-        self.draws += n_steps * net.layout.n_layers * self.delta_a.shape[0]
+        self.draws += n_steps * self.net.layout.n_layers * self.work.delta_a.shape[0]
         host_losses = losses_d.copy_to_host()
         losses[:n_steps] = host_losses
         corrects[:n_steps] = corrects_d.copy_to_host()
@@ -173,13 +160,8 @@ class CudaTrainer:
             x_d,
             y_d,
             self.params,
-            self.sizes,
-            self.param_offsets,
-            self.unit_offsets,
-            net.act_code,
-            net.loss_code,
-            self.acts,
-            self.delta_a,
+            self.device_net,
+            self.work,
             self.eval_chunk,
             row_loss,
             row_correct,
@@ -208,7 +190,7 @@ class CudaTrainer:
 
     def hidden_masks(self, n):
         """The last step's dropout masks of ``n`` rows: one (n, units) array per hidden layer."""
-        masks, layout = self.masks.copy_to_host(), self.net.layout
+        masks, layout = self.work.masks.copy_to_host(), self.net.layout
         return [
             masks[n * layout.unit_offsets[l] : n * layout.unit_offsets[l + 1]].reshape(
                 n, layout.sizes[l]

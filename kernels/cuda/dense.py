@@ -78,17 +78,21 @@ def tile_element(tile, per_row):
 
 
 @cuda.jit(device=True)
-def tile_product(A, a_off, lda, trans_a, B, b_off, ldb, trans_b, M, N, K, row, col, tile_a, tile_b):
+def tile_product(a, b, M, N, K, row, col, tiles):
     """Element ``(row, col)`` of ``op(A) @ op(B)``, through shared memory; all threads of a block.
 
-    ``op(A)`` is (M, K) and ``op(B)`` is (K, N). ``A`` is stored row-major from
-    ``a_off`` with rows of ``lda``: ``op(A)[r, k] = A[a_off + r*lda + k]``, or
-    ``A[a_off + k*lda + r]`` when ``trans_a`` (A stored as (K, M)); likewise ``B``.
-    So the three products of a dense layer, ``x @ W``, ``x.T @ delta`` and
-    ``delta @ W.T``, need no copies. ``tile_a`` and ``tile_b`` are the block's
-    ``(TILE, TILE)`` shared arrays; edges are padded with zeros there. Returns 0
-    for a thread outside the output (it must still take part, for the syncs).
+    ``op(A)`` is (M, K) and ``op(B)`` is (K, N). Each operand is a tuple
+    ``(array, offset, row_length, transposed)``: ``op(A)[r, k]`` is
+    ``A[offset + r*row_length + k]``, or ``A[offset + k*row_length + r]`` when
+    transposed (A stored as (K, M)); likewise ``B``. So the three products of a
+    dense layer, ``x @ W``, ``x.T @ delta`` and ``delta @ W.T``, need no copies.
+    ``tiles`` is the block's pair of ``(TILE, TILE)`` shared arrays; edges are
+    padded with zeros there. Returns 0 for a thread outside the output (it must
+    still take part, for the syncs).
     """
+    A, a_off, lda, trans_a = a
+    B, b_off, ldb, trans_b = b
+    tile_a, tile_b = tiles
     tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
     acc = A.dtype.type(0)

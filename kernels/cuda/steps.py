@@ -17,8 +17,10 @@ the update, so the parameters stay those before the bad step, as on the CPU).
 
 The buffers are the CPU's (layout in :mod:`kernels.steps`): one flat parameter
 and gradient buffer, the flat activations with ``unit_offsets``, two ``delta``
-ping-pong buffers; :class:`network.cuda_trainer.CudaTrainer` uploads the very
-arrays of :class:`network.workspace.Workspace`. Blocks are ``TILE x TILE``
+ping-pong buffers, passed in the CPU loop's own records (:class:`kernels.steps.Net`,
+:class:`network.workspace.Workspace`, :class:`kernels.steps.Epoch`) holding
+device arrays; :class:`network.cuda_trainer.CudaTrainer` uploads the very arrays
+of the CPU's Workspace. Blocks are ``TILE x TILE``
 threads (:data:`kernels.cuda.dense.THREADS`); products are tiled through shared
 memory, element-wise phases are grid-stride loops.
 """
@@ -53,12 +55,14 @@ def grid_sync():
 
 
 @cuda.jit(device=True)
-def gather_batch(X, labels, order, start, n, acts, y):
+def gather_batch(data, start, n, acts, y):
     """Layer 0 of ``acts`` <- the rows ``X[order[start : start + n]]``; ``y[:n]`` <- their labels.
 
-    ``X`` is (N, features); row ``i`` of the batch lands at ``acts[i * features:]``.
+    ``data`` is the :class:`kernels.steps.Epoch` record; row ``i`` of the batch
+    lands at ``acts[i * features:]``.
     """
     t, count = grid_thread()
+    X, order = data.X, data.order
     features = X.shape[1]
     for e in range(t, n * features, count):
         i = e // features
@@ -66,62 +70,45 @@ def gather_batch(X, labels, order, start, n, acts, y):
         j = e - i * features
         acts[e] = X[row, j]
         if j == 0:
-            y[i] = labels[row]
+            y[i] = data.labels[row]
 
 
 @cuda.jit(device=True)
-def dense_forward(
-    acts,
-    params,
-    n,
-    n_in,
-    n_out,
-    x_off,
-    w_off,
-    out_off,
-    code,
-    single,
-    keep,
-    scale,
-    masks,
-    seed,
-    counter,
-    tile_a,
-    tile_b,
-):
-    """``out = f(x @ W + b)`` for one layer (:func:`kernels.dense.dense_forward`), dropout fused.
+def dense_forward(params, net, acts, layer, n, single, dropout, tiles):
+    """``out = f(x @ W + b)`` for ``layer`` (:func:`kernels.dense.dense_forward`), dropout fused.
 
-    ``x`` is ``acts[x_off:]`` (n, n_in), ``W`` and ``b`` start at ``params[w_off]``,
-    ``out`` is ``acts[out_off:]`` (n, n_out). With ``keep < 1`` each output is
-    multiplied by a fresh mask entry (``scale`` or 0, drawn with ``counter + e``
-    for element ``e``), stored at the same place in ``masks``.
+    ``x`` and ``out`` are layers ``layer`` and ``layer + 1`` of ``acts`` for ``n``
+    rows, ``W`` and ``b`` the layer's block of ``params``; hidden layers use
+    ``net.act_code``, the last is linear. ``dropout`` is ``(keep, scale, masks,
+    seed, counter)``: with ``keep < 1`` each hidden output is multiplied by a
+    fresh mask entry (``scale`` or 0, drawn with ``counter + e`` for element
+    ``e``), stored at the same place in ``masks``.
     """
+    keep, scale, masks, seed, counter = dropout
+    n_in, n_out = net.sizes[layer], net.sizes[layer + 1]
+    hidden = layer < net.sizes.shape[0] - 2
+    code = net.act_code if hidden else IDENTITY
+    x_off, out_off = n * net.unit_offsets[layer], n * net.unit_offsets[layer + 1]
+    w_off = net.param_offsets[layer]
     b_off = w_off + n_in * n_out
     cast = acts.dtype.type
-    tiles, per_row = tile_count(n, n_out)
-    for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
+    count, per_row = tile_count(n, n_out)
+    for tile in range(cuda.blockIdx.x, count, cuda.gridDim.x):
         row, col = tile_element(tile, per_row)
         acc = tile_product(
-            acts,
-            x_off,
-            n_in,
-            False,
-            params,
-            w_off,
-            n_out,
-            False,
+            (acts, x_off, n_in, False),
+            (params, w_off, n_out, False),
             n,
             n_out,
             n_in,
             row,
             col,
-            tile_a,
-            tile_b,
+            tiles,
         )
         if row < n and col < n_out:
             e = row * n_out + col
             a = cast(activate(acc + params[b_off + col], code, single))
-            if keep < 1.0:
+            if hidden and keep < 1.0:
                 m = mask_value(seed, counter + e, keep, scale)
                 masks[out_off + e] = m
                 a *= m
@@ -129,159 +116,95 @@ def dense_forward(
 
 
 @cuda.jit(device=True)
-def forward(
-    acts,
-    params,
-    sizes,
-    param_offsets,
-    unit_offsets,
-    act_code,
-    single,
-    n,
-    keep,
-    scale,
-    masks,
-    seed,
-    counter,
-    stride,
-    tile_a,
-    tile_b,
-):
+def forward(params, net, acts, n, single, dropout, stride, tiles):
     """All layers on the ``n`` rows in layer 0 of ``acts`` (:func:`kernels.steps.forward`).
 
-    Hidden layers use ``act_code`` and dropout (``keep < 1``; layer ``l`` draws
-    from counter ``counter + l * stride``, ``stride`` at least ``n`` times the
-    widest layer), the last is linear. A grid barrier follows each layer.
+    ``dropout`` as in :func:`dense_forward`; layer ``l`` draws from counter
+    ``counter + l * stride`` (``stride`` at least ``n`` times the widest layer).
+    A grid barrier follows each layer.
     """
-    n_layers = sizes.shape[0] - 1
-    for l in range(n_layers):
-        hidden = l < n_layers - 1
+    keep, scale, masks, seed, counter = dropout
+    for l in range(net.sizes.shape[0] - 1):
         dense_forward(
-            acts,
-            params,
-            n,
-            sizes[l],
-            sizes[l + 1],
-            n * unit_offsets[l],
-            param_offsets[l],
-            n * unit_offsets[l + 1],
-            act_code if hidden else IDENTITY,
-            single,
-            keep if hidden else 1.0,
-            scale,
-            masks,
-            seed,
-            counter + l * stride,
-            tile_a,
-            tile_b,
+            params, net, acts, l, n, single, (keep, scale, masks, seed, counter + l * stride), tiles
         )
         grid_sync()
 
 
 @cuda.jit(device=True)
-def loss_rows(acts, unit_offsets, sizes, n, y, loss_code, dz_buffer, row_loss, row_correct):
+def loss_rows(net, acts, n, y, dz_buffer, row_loss, row_correct):
     """Per-row loss, correctness and dL/dz (into ``dz_buffer``) of the logits of ``n`` rows."""
     t, count = grid_thread()
-    n_layers = sizes.shape[0] - 1
-    k = sizes[n_layers]
-    first = n * unit_offsets[n_layers]
+    n_layers = net.sizes.shape[0] - 1
+    k = net.sizes[n_layers]
+    first = n * net.unit_offsets[n_layers]
     logits = acts[first : first + n * k].reshape((n, k))
     dz = dz_buffer[: n * k].reshape((n, k))
     for i in range(t, n, count):
-        row_loss[i], row_correct[i] = row_loss_grad(logits, y, i, loss_code, dz, n)
+        row_loss[i], row_correct[i] = row_loss_grad(logits, y, i, net.loss_code, dz, n)
 
 
 @cuda.jit(device=True)
-def backward(
-    acts,
-    params,
-    grads,
-    sizes,
-    param_offsets,
-    unit_offsets,
-    act_code,
-    weight_decay,
-    n,
-    delta_a,
-    delta_b,
-    keep,
-    masks,
-    tile_a,
-    tile_b,
-):
-    """dL/dparams into ``grads``, from dL/dz of the last layer in ``delta_a``
-    (:func:`kernels.steps.forward_backward`); a grid barrier follows each layer.
+def dense_backward(params, grads, net, work, layer, n, delta, upstream, weight_decay, keep, tiles):
+    """One layer's backward pass (:func:`kernels.steps.forward_backward`), in one phase.
 
-    Per layer, in one phase: ``dW = x.T @ delta + weight_decay * W`` (tiled),
-    ``db = sum_i delta[i]`` (one thread per column) and, below the first layer,
-    ``upstream = (delta @ W.T) * f'(z)`` (tiled; dropout's backward with ``keep < 1``).
+    ``dW = x.T @ delta + weight_decay * W`` (tiled), ``db = sum_i delta[i]`` (one
+    thread per column) and, below the first layer, ``upstream = (delta @ W.T) *
+    f'(z)`` (tiled; dropout's backward with ``keep < 1``, the masks in ``work.masks``).
     """
     t, count = grid_thread()
     cast = params.dtype.type
     wd = cast(weight_decay)
-    keep_ = cast(keep)
-    delta, spare = delta_a, delta_b
-    for l in range(sizes.shape[0] - 2, -1, -1):
-        n_in, n_out = sizes[l], sizes[l + 1]
-        w_off = param_offsets[l]
-        b_off = w_off + n_in * n_out
-        x_off = n * unit_offsets[l]
-        tiles, per_row = tile_count(n_in, n_out)
-        for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
+    n_in, n_out = net.sizes[layer], net.sizes[layer + 1]
+    w_off = net.param_offsets[layer]
+    b_off = w_off + n_in * n_out
+    x_off = n * net.unit_offsets[layer]
+    acts = work.acts
+    tiles_total, per_row = tile_count(n_in, n_out)
+    for tile in range(cuda.blockIdx.x, tiles_total, cuda.gridDim.x):
+        row, col = tile_element(tile, per_row)
+        acc = tile_product(
+            (acts, x_off, n_in, True), (delta, 0, n_out, False), n_in, n_out, n, row, col, tiles
+        )
+        if row < n_in and col < n_out:
+            e = w_off + row * n_out + col
+            grads[e] = acc + wd * params[e] if weight_decay != 0 else acc
+    for j in range(t, n_out, count):
+        acc = cast(0)
+        for i in range(n):
+            acc += delta[i * n_out + j]
+        grads[b_off + j] = acc
+    if layer > 0:
+        tiles_total, per_row = tile_count(n, n_in)
+        for tile in range(cuda.blockIdx.x, tiles_total, cuda.gridDim.x):
             row, col = tile_element(tile, per_row)
             acc = tile_product(
-                acts,
-                x_off,
-                n_in,
-                True,
-                delta,
-                0,
-                n_out,
-                False,
-                n_in,
-                n_out,
+                (delta, 0, n_out, False),
+                (params, w_off, n_out, True),
                 n,
+                n_in,
+                n_out,
                 row,
                 col,
-                tile_a,
-                tile_b,
+                tiles,
             )
-            if row < n_in and col < n_out:
-                e = w_off + row * n_out + col
-                grads[e] = acc + wd * params[e] if weight_decay != 0 else acc
-        for j in range(t, n_out, count):
-            acc = cast(0)
-            for i in range(n):
-                acc += delta[i * n_out + j]
-            grads[b_off + j] = acc
-        if l > 0:
-            tiles, per_row = tile_count(n, n_in)
-            for tile in range(cuda.blockIdx.x, tiles, cuda.gridDim.x):
-                row, col = tile_element(tile, per_row)
-                acc = tile_product(
-                    delta,
-                    0,
-                    n_out,
-                    False,
-                    params,
-                    w_off,
-                    n_out,
-                    True,
-                    n,
-                    n_in,
-                    n_out,
-                    row,
-                    col,
-                    tile_a,
-                    tile_b,
-                )
-                if row < n and col < n_in:
-                    e = row * n_in + col
-                    a = acts[x_off + e]
-                    if keep < 1.0:
-                        spare[e] = dropout_backward(acc, a, masks[x_off + e], keep_, act_code)
-                    else:
-                        spare[e] = acc * derivative(a, act_code)
+            if row < n and col < n_in:
+                e = row * n_in + col
+                a = acts[x_off + e]
+                if keep < 1.0:
+                    m = work.masks[x_off + e]
+                    upstream[e] = dropout_backward(acc, a, m, cast(keep), net.act_code)
+                else:
+                    upstream[e] = acc * derivative(a, net.act_code)
+
+
+@cuda.jit(device=True)
+def backward(params, grads, net, work, n, weight_decay, keep, tiles):
+    """dL/dparams into ``grads``, from dL/dz of the last layer in ``work.delta_a``; a grid
+    barrier follows each layer (:func:`dense_backward`)."""
+    delta, spare = work.delta_a, work.delta_b
+    for l in range(net.sizes.shape[0] - 2, -1, -1):
+        dense_backward(params, grads, net, work, l, n, delta, spare, weight_decay, keep, tiles)
         grid_sync()
         delta, spare = spare, delta
 
@@ -290,14 +213,18 @@ def backward(
 def train_steps_kernel(optimizer, dtype):
     """The step kernel for one registered optimizer and one dtype (compiled on first launch).
 
-    Launch with ``[blocks, (TILE, TILE)]`` (:func:`cooperative_blocks`) and the
-    arguments of :func:`kernels.steps.train_steps`, with the optimizer's slots and
-    scalars as device arrays and its ``Hyper`` record by value, plus:
+    Launch with ``[blocks, (TILE, TILE)]`` (:func:`cooperative_blocks`) as
+    ``kernel(data, first_step, n_steps, params, grads, net, work, weight_decay,
+    keep, rule, out, gpu)``: the arguments of :func:`kernels.steps.train_steps`
+    (records of device arrays; ``rule`` is ``(slots, hyper, scalars)`` with the
+    ``Hyper`` record by value; ``out`` is ``(losses, corrects)``), without the
+    compiled ``update`` (the kernel has the optimizer built in), plus ``gpu``,
+    the device's own state: ``(seed, draws, coef, row_loss, row_correct, halt)``:
 
     ``seed, draws``
         Dropout's seed and the counter of the chunk's first draw (step ``s``,
         layer ``l`` draw from ``draws + (s * L + l) * stride``, ``stride =
-        len(delta_a)``; the caller advances ``draws`` by ``n_steps * L * stride``).
+        len(work.delta_a)``; the caller advances ``draws`` by ``n_steps * L * stride``).
     ``coef`` : float64 (n_coefficients,)
         The step's coefficients, written by one thread, read by all.
     ``row_loss``, ``row_correct`` : float64, int64 (batch_size,)
@@ -316,72 +243,30 @@ def train_steps_kernel(optimizer, dtype):
 
     @cuda.jit
     def train_steps_kernel(
-        X,
-        labels,
-        order,
-        first_step,
-        n_steps,
-        batch_size,
-        params,
-        grads,
-        sizes,
-        param_offsets,
-        unit_offsets,
-        act_code,
-        loss_code,
-        weight_decay,
-        acts,
-        delta_a,
-        delta_b,
-        y_batch,
-        keep,
-        masks,
-        seed,
-        draws,
-        slots,
-        hyper,
-        scalars,
-        coef,
-        row_loss,
-        row_correct,
-        halt,
-        losses,
-        corrects,
+        data, first_step, n_steps, params, grads, net, work, weight_decay, keep, rule, out, gpu
     ):
-        tile_a = cuda.shared.array((TILE, TILE), dtype=nb_type)
-        tile_b = cuda.shared.array((TILE, TILE), dtype=nb_type)
+        tiles = (
+            cuda.shared.array((TILE, TILE), dtype=nb_type),
+            cuda.shared.array((TILE, TILE), dtype=nb_type),
+        )
         partial_loss = cuda.shared.array(THREADS, dtype=float64)
         partial_hits = cuda.shared.array(THREADS, dtype=int64)
+        slots, hyper, scalars = rule
+        losses, corrects = out
+        seed, draws, coef, row_loss, row_correct, halt = gpu
         t, count = grid_thread()
-        total = order.shape[0]
-        n_layers = sizes.shape[0] - 1
+        total = data.order.shape[0]
+        n_layers = net.sizes.shape[0] - 1
+        stride = work.delta_a.shape[0]
         scale = params.dtype.type(1.0 / keep)
         for s in range(n_steps):
-            start = (first_step + s) * batch_size
-            n = min(batch_size, total - start)
-            gather_batch(X, labels, order, start, n, acts, y_batch)
+            start = (first_step + s) * data.batch_size
+            n = min(data.batch_size, total - start)
+            gather_batch(data, start, n, work.acts, work.y_batch)
             grid_sync()
-            forward(
-                acts,
-                params,
-                sizes,
-                param_offsets,
-                unit_offsets,
-                act_code,
-                single,
-                n,
-                keep,
-                scale,
-                masks,
-                seed,
-                draws + s * n_layers * delta_a.shape[0],
-                delta_a.shape[0],
-                tile_a,
-                tile_b,
-            )
-            loss_rows(
-                acts, unit_offsets, sizes, n, y_batch, loss_code, delta_a, row_loss, row_correct
-            )
+            dropout = (keep, scale, work.masks, seed, draws + s * n_layers * stride)
+            forward(params, net, work.acts, n, single, dropout, stride, tiles)
+            loss_rows(net, work.acts, n, work.y_batch, work.delta_a, row_loss, row_correct)
             grid_sync()
             if cuda.blockIdx.x == 0:
                 loss_sum, hits = block_sum(row_loss, row_correct, n, partial_loss, partial_hits)
@@ -395,23 +280,7 @@ def train_steps_kernel(optimizer, dtype):
                             coef[i] = c[i]
                     else:
                         halt[0] = 1
-            backward(
-                acts,
-                params,
-                grads,
-                sizes,
-                param_offsets,
-                unit_offsets,
-                act_code,
-                weight_decay,
-                n,
-                delta_a,
-                delta_b,
-                keep,
-                masks,
-                tile_a,
-                tile_b,
-            )
+            backward(params, grads, net, work, n, weight_decay, keep, tiles)
             if halt[0] != 0:  # written before the backward pass's barriers: all threads agree
                 return
             for k in range(t, params.shape[0], count):
@@ -425,9 +294,8 @@ def train_steps_kernel(optimizer, dtype):
 def evaluate_kernel(dtype):
     """The evaluation kernel for one dtype: a whole dataset in one launch.
 
-    ``evaluate_kernel(X, labels, params, sizes, param_offsets, unit_offsets, act_code,
-    loss_code, acts, delta_a, chunk, row_loss, row_correct)`` runs the forward pass
-    over ``chunk`` rows at a time (the work buffers' size, as
+    ``evaluate_kernel(X, labels, params, net, work, chunk, row_loss, row_correct)``
+    runs the forward pass over ``chunk`` rows at a time (the work buffers' size, as
     :func:`kernels.steps.evaluate`) and writes every sample's loss and correctness
     into ``row_loss`` and ``row_correct`` (length ``len(X)``); the caller sums them.
     """
@@ -435,58 +303,28 @@ def evaluate_kernel(dtype):
     single = np.dtype(dtype) == np.float32
 
     @cuda.jit
-    def evaluate_kernel(
-        X,
-        labels,
-        params,
-        sizes,
-        param_offsets,
-        unit_offsets,
-        act_code,
-        loss_code,
-        acts,
-        delta_a,
-        chunk,
-        row_loss,
-        row_correct,
-    ):
-        tile_a = cuda.shared.array((TILE, TILE), dtype=nb_type)
-        tile_b = cuda.shared.array((TILE, TILE), dtype=nb_type)
+    def evaluate_kernel(X, labels, params, net, work, chunk, row_loss, row_correct):
+        tiles = (
+            cuda.shared.array((TILE, TILE), dtype=nb_type),
+            cuda.shared.array((TILE, TILE), dtype=nb_type),
+        )
         t, count = grid_thread()
         total, features = X.shape
-        scale = params.dtype.type(1)
+        acts = work.acts
+        no_dropout = (1.0, params.dtype.type(1), acts, 0, 0)
         for start in range(0, total, chunk):
             n = min(chunk, total - start)
             for e in range(t, n * features, count):
                 i = e // features
                 acts[e] = X[start + i, e - i * features]
             grid_sync()
-            forward(
-                acts,
-                params,
-                sizes,
-                param_offsets,
-                unit_offsets,
-                act_code,
-                single,
-                n,
-                1.0,
-                scale,
-                acts,
-                0,
-                0,
-                0,
-                tile_a,
-                tile_b,
-            )
+            forward(params, net, acts, n, single, no_dropout, 0, tiles)
             loss_rows(
+                net,
                 acts,
-                unit_offsets,
-                sizes,
                 n,
                 labels[start : start + n],
-                loss_code,
-                delta_a,
+                work.delta_a,
                 row_loss[start : start + n],
                 row_correct[start : start + n],
             )

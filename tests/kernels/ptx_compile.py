@@ -18,6 +18,7 @@ from numba import cuda, typeof
 
 import optimizers  # noqa: E402
 from kernels.cuda import steps  # noqa: E402
+from kernels.steps import Epoch
 from network import MLP  # noqa: E402
 from network.workspace import Workspace  # noqa: E402
 
@@ -30,7 +31,7 @@ cuda_dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=
 
 
 def step_kernel_args(net, opt, batch, x, y):
-    """Host arrays typed like the device arrays CudaTrainer passes (same dtypes and layouts)."""
+    """Host arrays typed like CudaTrainer's device arrays (same records, dtypes, layouts)."""
     layout = net.layout
     work = Workspace.allocate(layout, batch, net.dtype)
     state = opt.init(
@@ -38,38 +39,21 @@ def step_kernel_args(net, opt, batch, x, y):
         net.dtype,
         dict(learning_rate=0.1, momentum=0.9, beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8),
     )
+    coef = np.zeros(max(opt.n_coefficients, 1))
+    row_loss, row_correct, halt = np.zeros(batch), np.zeros(batch, np.int64), np.zeros(1, np.int32)
     return (
-        x,
-        y,
-        np.arange(len(x), dtype=np.int64),
+        Epoch(x, y, np.arange(len(x), dtype=np.int64), batch),
         0,
         3,
-        batch,
         net.params,
         net.grads,
-        layout.sizes_array,
-        layout.param_offsets,
-        layout.unit_offsets,
-        net.act_code,
-        net.loss_code,
+        net.net,
+        work,
         0.01,
-        work.acts,
-        work.delta_a,
-        work.delta_b,
-        work.y_batch,
         1.0,
-        work.masks,
-        0,
-        0,
-        state.slots,
-        state.hyper,
-        state.scalars,
-        np.zeros(max(opt.n_coefficients, 1)),
-        np.zeros(batch),
-        np.zeros(batch, np.int64),
-        np.zeros(1, np.int32),
-        np.zeros(3),
-        np.zeros(3, np.int64),
+        (state.slots, state.hyper, state.scalars),
+        (np.zeros(3), np.zeros(3, np.int64)),
+        (0, 0, coef, row_loss, row_correct, halt),
     )
 
 
@@ -103,24 +87,9 @@ def main():
                 f"train_steps_kernel_{name}_{np.dtype(dtype).name}",
             )
         work = Workspace.allocate(net.layout, 8, dtype)
-        layout = net.layout
         compile_for_gpu(
             steps.evaluate_kernel(dtype),
-            (
-                x,
-                y,
-                net.params,
-                layout.sizes_array,
-                layout.param_offsets,
-                layout.unit_offsets,
-                net.act_code,
-                net.loss_code,
-                work.acts,
-                work.delta_a,
-                8,
-                np.zeros(10),
-                np.zeros(10, np.int64),
-            ),
+            (x, y, net.params, net.net, work, 8, np.zeros(10), np.zeros(10, np.int64)),
             f"evaluate_kernel_{np.dtype(dtype).name}",
         )
 

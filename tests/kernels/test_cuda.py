@@ -48,7 +48,7 @@ def _product_kernel(A, B, C, M, N, K, trans_a, trans_b):
     for tile in range(tiles):
         row, col = gdense.tile_element(tile, per_row)
         acc = gdense.tile_product(
-            A, 0, lda, trans_a, B, 0, ldb, trans_b, M, N, K, row, col, tile_a, tile_b
+            (A, 0, lda, trans_a), (B, 0, ldb, trans_b), M, N, K, row, col, (tile_a, tile_b)
         )
         if row < M and col < N:
             C[row * N + col] = acc
