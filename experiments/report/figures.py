@@ -44,29 +44,32 @@ def confusion_figure(path, matrix, class_names, title):
     """Row-normalised confusion matrix (percent of each true class, with counts), the three
     most confused pairs outlined and listed, and per-class precision and recall beside it."""
     plt = pyplot()
+    fig, (ax, side) = plt.subplots(1, 2, figsize=(16, 8.5), gridspec_kw={"width_ratios": [3, 1.2]})
+    _confusion_panel(plt, ax, matrix, class_names, title)
+    _precision_recall_panel(side, *per_class(matrix), class_names)
+    return save(fig, path)
+
+
+def _confusion_panel(plt, ax, matrix, class_names, title):
+    """The matrix as shares of each true class, mistakes in red, the top three outlined."""
     k = len(class_names)
     totals = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0) * 100
-    precision, recall = per_class(matrix)
-    fig, (ax, side) = plt.subplots(1, 2, figsize=(16, 8.5), gridspec_kw={"width_ratios": [3, 1.2]})
     top = max(5, share[~np.eye(k, dtype=bool)].max())
     ax.imshow(np.where(np.eye(k, dtype=bool), np.nan, share), cmap="Reds", vmin=0, vmax=top)
-    for i in range(k):
-        for j in range(k):
-            if matrix[i, j]:
-                color = (
-                    "darkgreen" if i == j else ("white" if share[i, j] > 0.55 * top else "black")
-                )
-                ax.text(
-                    j,
-                    i,
-                    f"{share[i, j]:.1f}%\n{matrix[i, j]}",
-                    ha="center",
-                    va="center",
-                    fontsize=7.5,
-                    fontweight="bold" if i == j else "normal",
-                    color=color,
-                )
+    for i, j in zip(*np.nonzero(matrix)):
+        color = "darkgreen" if i == j else ("white" if share[i, j] > 0.55 * top else "black")
+        weight = "bold" if i == j else "normal"
+        ax.text(
+            j,
+            i,
+            f"{share[i, j]:.1f}%\n{matrix[i, j]}",
+            ha="center",
+            va="center",
+            fontsize=7.5,
+            fontweight=weight,
+            color=color,
+        )
     pairs = most_confused(matrix, top=3)
     for rank, (i, j, count) in enumerate(pairs, 1):
         ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, ec="navy"))
@@ -92,35 +95,32 @@ def confusion_figure(path, matrix, class_names, title):
         f"most confused: {confused}",
         fontsize=10,
     )
-    y = np.arange(k)
-    side.barh(y - 0.2, precision * 100, height=0.4, label="precision", color="C0")
-    side.barh(y + 0.2, recall * 100, height=0.4, label="recall", color="C1")
-    for yi, (p, r) in enumerate(zip(precision, recall)):
-        side.text(
-            min(p * 100, 99),
-            yi - 0.2,
-            f"{p:.1%}",
-            va="center",
-            ha="right",
-            fontsize=7,
-            color="white",
-        )
-        side.text(
-            min(r * 100, 99),
-            yi + 0.2,
-            f"{r:.1%}",
-            va="center",
-            ha="right",
-            fontsize=7,
-            color="white",
-        )
+
+
+def _precision_recall_panel(side, precision, recall, class_names):
+    """Per-class precision and recall as paired horizontal bars, labelled in percent."""
+    y = np.arange(len(class_names))
+    for offset, values, label, color in (
+        (-0.2, precision, "precision", "C0"),
+        (0.2, recall, "recall", "C1"),
+    ):
+        side.barh(y + offset, values * 100, height=0.4, label=label, color=color)
+        for yi, value in enumerate(values):
+            side.text(
+                min(value * 100, 99),
+                yi + offset,
+                f"{value:.1%}",
+                va="center",
+                ha="right",
+                fontsize=7,
+                color="white",
+            )
     side.set_yticks(y, class_names)
     side.invert_yaxis()
     side.set_xlim(max(0, 100 * min(precision.min(), recall.min()) - 10), 100)
     side.set_xlabel("%")
     side.set_title("per-class precision and recall")
     side.legend(loc="lower left", fontsize=8)
-    return save(fig, path)
 
 
 def misclassified_gallery(path, images, y_true, probabilities, class_names, title, count=24):

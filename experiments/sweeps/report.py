@@ -352,28 +352,9 @@ def write_report(study, spec, out_dir, base):
     # Re-proposals of a finished configuration were not trained again: leave them out.
     rows = [r for r in all_rows if r["duplicate_of"] is None]
     names = [n for n, p in spec.parameters.items() if not (p.is_categorical and len(p.values) == 1)]
-    fixed = {
-        n: p.values[0]
-        for n, p in spec.parameters.items()
-        if p.is_categorical and len(p.values) == 1
-    }
     done = [r for r in rows if r["state"] == "COMPLETE"]
-    best = None
-    if done:
-        top = max(done, key=lambda r: r["val_accuracy"])
-        params = {**fixed, **top["params"]}
-        overheads = [r["overhead_seconds"] for r in done if r["overhead_seconds"] is not None]
-        best = {
-            "number": top["number"],
-            "val_accuracy": top["val_accuracy"],
-            "params": params,
-            "run_name": top["run_name"],
-            "train_command": train_command(base, params),
-            "trials": len(rows),
-            "completed": len(done),
-            "duplicate_proposals": len(all_rows) - len(rows),
-            "median_trial_overhead_seconds": float(np.median(overheads)) if overheads else None,
-        }
+    best = best_trial(spec, base, rows, done, duplicates=len(all_rows) - len(rows))
+    if best:
         (out_dir / "best.json").write_text(json.dumps(best, indent=2) + "\n")
     write_csv(out_dir / "trials.csv", rows, names)
     plot_history(out_dir / "history.png", rows)
@@ -395,12 +376,8 @@ def write_report(study, spec, out_dir, base):
         signed=True,
     )
     levels = level_summary(rows, names)
-    (out_dir / "analysis.json").write_text(
-        json.dumps(
-            {"importance": importance, "correlation": correlation, "levels": levels}, indent=2
-        )
-        + "\n"
-    )
+    analysis = {"importance": importance, "correlation": correlation, "levels": levels}
+    (out_dir / "analysis.json").write_text(json.dumps(analysis, indent=2) + "\n")
     write_html(
         out_dir / "index.html",
         f"Sweep {study.study_name}",
@@ -412,3 +389,29 @@ def write_report(study, spec, out_dir, base):
         levels,
     )
     return best
+
+
+def best_trial(spec, base, rows, done, duplicates):
+    """best.json's content: the completed trial with the best validation accuracy, its full
+    configuration (the spec's fixed values included) and the command that retrains it."""
+    if not done:
+        return None
+    fixed = {
+        n: p.values[0]
+        for n, p in spec.parameters.items()
+        if p.is_categorical and len(p.values) == 1
+    }
+    top = max(done, key=lambda r: r["val_accuracy"])
+    params = {**fixed, **top["params"]}
+    overheads = [r["overhead_seconds"] for r in done if r["overhead_seconds"] is not None]
+    return {
+        "number": top["number"],
+        "val_accuracy": top["val_accuracy"],
+        "params": params,
+        "run_name": top["run_name"],
+        "train_command": train_command(base, params),
+        "trials": len(rows),
+        "completed": len(done),
+        "duplicate_proposals": duplicates,
+        "median_trial_overhead_seconds": float(np.median(overheads)) if overheads else None,
+    }
