@@ -10,6 +10,7 @@ wandb.agent; offline an embedded Optuna study runs the same YAML, stored in
 """
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -23,18 +24,31 @@ from experiments.sweeps.report import write_report
 from experiments.sweeps.spec import SweepSpecError, load_spec
 
 
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: must be >= 1")
+    return value
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="sweep.py", description=__doc__.splitlines()[1])
     p.add_argument("spec", help="W&B sweep YAML file (see sweeps/)")
     p.add_argument(
         "--count",
-        type=int,
+        type=positive_int,
         default=None,
         help="total trials the sweep should hold (default: the grid size for grid, "
         "else run_cap, else 20); re-running continues up to this number",
     )
     p.add_argument(
-        "--workers", type=int, default=1, help="trial processes on this machine (offline)"
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="trial processes on this machine (offline)",
     )
     p.add_argument(
         "--storage",
@@ -63,8 +77,15 @@ def build_parser():
     return p
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    # `kill`, `timeout` and cluster pre-emption send SIGTERM: stop as on Ctrl-C (the
+    # workers get SIGTERM too when this process dies, and the sweep resumes later).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         spec = load_spec(args.spec)
     except SweepSpecError as exc:

@@ -14,23 +14,21 @@ ranked by the validation accuracy of the model each run ends with (the last
 epoch's, or the best epoch's when the trial sets ``restore_best``).
 """
 
+import ctypes
 import json
 import multiprocessing
+import os
+import signal
 import time
 import warnings
 
 import optuna
+from optuna.trial import TrialState
 
 from ..app.tracking import Tracker
 from ..data import as_inputs, load_dataset, stratified_split
 from ..training import Callback, Diverged, build_network, train
 from .spec import load_spec
-
-FINISHED = (
-    optuna.trial.TrialState.COMPLETE,
-    optuna.trial.TrialState.PRUNED,
-    optuna.trial.TrialState.FAIL,
-)
 
 
 def _encode(value):
@@ -90,6 +88,11 @@ def make_pruner(spec):
     )
 
 
+#: Seconds between a running trial's heartbeats, and without one before the trial counts as
+#: dead (its process was killed): :func:`plan` then marks it failed and queues it again.
+HEARTBEAT_S, GRACE_S = 5, 15
+
+
 def default_storage(out_dir):
     return f"sqlite:///{(out_dir / 'study.db').resolve()}"
 
@@ -99,7 +102,9 @@ def open_study(spec, storage_url, study_name, seed=0):
     failed after ``grace_period`` seconds, so a resumed sweep does not wait on them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage = optuna.storages.RDBStorage(storage_url, heartbeat_interval=15, grace_period=45)
+        storage = optuna.storages.RDBStorage(
+            storage_url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
+        )
     return optuna.create_study(
         study_name=study_name,
         storage=storage,
@@ -134,6 +139,8 @@ class TrialRunner:
 
     def __init__(self, base_config, sweep_name, wandb_module=None, notify=print):
         self.base = base_config
+        self.trained = 0  # trials this runner has started training
+        self.current = None  # the number of the trial in progress
         self.sweep_name = sweep_name
         self.wandb_module = wandb_module
         self.notify = notify
@@ -190,6 +197,7 @@ class TrialRunner:
         return config, history
 
     def objective(self, trial):
+        self.current = trial.number
         params = suggest(trial, self.spec)
         # TPE often proposes a configuration it already tried; reuse that result
         # instead of training it again (such trials do not count towards --count).
@@ -201,6 +209,7 @@ class TrialRunner:
                 trial.set_user_attr("run_name", earlier.user_attrs.get("run_name", ""))
                 return earlier.value
         start = time.perf_counter()
+        self.trained += 1  # counts towards this worker's share, however the trial ends
         try:
             config, history = self.run(params, trial)
         except Diverged as exc:
@@ -220,45 +229,141 @@ class TrialRunner:
         return value
 
 
+def counted(trial):
+    """Whether ``--count`` includes ``trial``: it trained to an end that belongs to its
+    configuration (completed, pruned, or diverged), and it is not a re-proposal of an
+    earlier trial. A trial that failed for another reason (killed, interrupted, a data
+    error) is not counted: :func:`plan` queues it again."""
+    if "duplicate_of" in trial.user_attrs:
+        return False
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return True
+    return trial.state == TrialState.FAIL and "failure" in trial.user_attrs
+
+
+def distinct_trials(study):
+    """Trials that count towards ``--count`` (:func:`counted`)."""
+    return sum(counted(t) for t in study.get_trials(deepcopy=False))
+
+
+def plan(study, spec, count):
+    """Prepare ``study`` for ``count`` counted trials; returns how many are left to train.
+
+    Run once, before any worker starts. Trials of processes that died (their heartbeat
+    stopped more than the grace period ago) are marked failed; every trial that failed
+    for a reason outside its configuration is queued again with its parameters (once);
+    a grid sweep queues the grid points not yet trained, in the grid's fixed order, up
+    to ``count``. Workers take queued trials first, each exactly once (the storage hands
+    a waiting trial to one process only), so no point is trained twice or skipped.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+    for t in trials:
+        if t.state == TrialState.FAIL and not counted(t) and t.number not in retried:
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+    trials = study.get_trials(deepcopy=False)
+    active = [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    done = sum(counted(t) for t in trials)
+    if spec.method == "grid":
+        taken = {json.dumps(t.params, sort_keys=True) for t in trials if counted(t) or t in active}
+        wanted = min(count, spec.grid_size()) - done - len(active)
+        for point in spec.grid():
+            if wanted <= 0:
+                break
+            params = {n: _encode(v) for n, v in point.items() if len(spec.parameters[n].values) > 1}
+            if json.dumps(params, sort_keys=True) not in taken:
+                study.enqueue_trial(params)
+                wanted -= 1
+        count = min(count, spec.grid_size())
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    return max(0, count - done - running)
+
+
 def optimize(
-    spec, base_config, storage_url, study_name, count, seed=0, wandb_module=None, notify=print
+    spec,
+    base_config,
+    storage_url,
+    study_name,
+    count,
+    seed=0,
+    wandb_module=None,
+    notify=print,
+    share=None,
 ):
-    """Run trials in this process until the study holds ``count`` finished trials."""
+    """Train trials in this process: ``share`` of them, or (alone) until the study holds
+    ``count`` counted trials. Re-proposals of a trained configuration reuse its result
+    and do not count."""
     study = open_study(spec, storage_url, study_name, seed)
+    if share is None:
+        share = plan(study, spec, count)
     runner = TrialRunner(base_config, study_name, wandb_module, notify)
     runner.spec = spec
-    if distinct_trials(study) >= count:
-        return study
-
-    def enough(study, trial):
-        if distinct_trials(study) >= count:
-            study.stop()
-
     # Duplicates cost nothing but a lookup; the cap only guards a space smaller than count.
-    study.optimize(
-        runner.objective,
-        catch=(Diverged,),
-        gc_after_trial=False,
-        callbacks=[enough],
-        n_trials=DUPLICATE_CAP * count,
-    )
+    try:
+        for _ in range(DUPLICATE_CAP * share):
+            if runner.trained >= share:
+                break
+            study.optimize(runner.objective, catch=(Diverged,), gc_after_trial=False, n_trials=1)
+    except BaseException:  # an interrupt can surface as another error from Optuna's cleanup
+        _fail_interrupted(study, runner.current)
+        raise
     return study
+
+
+def _fail_interrupted(study, number):
+    """Make sure the trial an interruption hit is FAIL, not left RUNNING: the interrupt
+    may land while Optuna itself records the trial's end."""
+    if number is None:
+        return
+    trial = study.get_trials(deepcopy=False)[number]
+    if trial.state == TrialState.RUNNING:
+        try:
+            study.tell(number, state=TrialState.FAIL)
+        except (ValueError, RuntimeError):  # finished meanwhile
+            pass
 
 
 DUPLICATE_CAP = 10
 
 
-def distinct_trials(study):
-    """Finished trials that trained something (duplicates of earlier ones excluded)."""
-    return sum(
-        t.state in FINISHED and "duplicate_of" not in t.user_attrs
-        for t in study.get_trials(deepcopy=False)
-    )
+def _die_with_parent():
+    """Ask Linux to send this process SIGTERM when its parent dies (even by SIGKILL), and
+    turn SIGTERM into KeyboardInterrupt, so the trial in progress ends as FAIL and is
+    retried when the sweep resumes. Elsewhere the workers outlive a killed parent."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        raise KeyboardInterrupt
 
 
-def _worker(spec_path, base_config, storage_url, study_name, count, seed):
+_stopping = False  # set once this process was told to stop
+
+
+def _interrupt(signum, frame):
+    global _stopping
+    _stopping = True
+    raise KeyboardInterrupt
+
+
+def _worker(spec_path, base_config, storage_url, study_name, count, seed, share):
+    _die_with_parent()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    optimize(load_spec(spec_path), base_config, storage_url, study_name, count, seed)
+    try:
+        optimize(
+            load_spec(spec_path), base_config, storage_url, study_name, count, seed, share=share
+        )
+    except BaseException:
+        # Told to stop: the trial in progress is FAIL and will be retried on resume. An
+        # interrupt can reach Optuna's own cleanup and come out as another exception.
+        if not _stopping:
+            raise
 
 
 def run_offline(
@@ -268,13 +373,17 @@ def run_offline(
     spec = load_spec(spec_path)
     if workers <= 1:
         return optimize(spec, base_config, storage_url, study_name, count, seed, notify=notify)
-    open_study(spec, storage_url, study_name, seed)  # create it once, before the workers race
+    # Planned once, before the workers race: every worker then trains exactly its share.
+    left = plan(open_study(spec, storage_url, study_name, seed), spec, count)
+    shares = [left // workers + (i < left % workers) for i in range(workers)]
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(
-            target=_worker, args=(spec.path, base_config, storage_url, study_name, count, seed + i)
+            target=_worker,
+            args=(spec.path, base_config, storage_url, study_name, count, seed + i, shares[i]),
         )
         for i in range(workers)
+        if shares[i]
     ]
     for process in processes:
         process.start()

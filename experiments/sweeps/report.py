@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..report.figures import pyplot, save
-from .engine import decode_choice
+from .engine import counted, decode_choice
 
 PLOTS = ("history.png", "parallel.png", "importance.png", "correlation.png")
 LOG_SCALE = {"learning_rate", "weight_decay", "epsilon"}
@@ -55,6 +55,7 @@ def trial_rows(study):
                 else None,
                 "params": {k: decode_choice(v) for k, v in t.params.items()},
                 "duplicate_of": t.user_attrs.get("duplicate_of"),
+                "counted": counted(t),
             }
         )
     return rows
@@ -349,11 +350,13 @@ def write_report(study, spec, out_dir, base):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     all_rows = trial_rows(study)
-    # Re-proposals of a finished configuration were not trained again: leave them out.
-    rows = [r for r in all_rows if r["duplicate_of"] is None]
+    # Only the trials --count counts: not re-proposals of a trained configuration (never
+    # trained again), nor trials still running or queued, nor failures that are retried.
+    rows = [r for r in all_rows if r["counted"]]
     names = [n for n, p in spec.parameters.items() if not (p.is_categorical and len(p.values) == 1)]
     done = [r for r in rows if r["state"] == "COMPLETE"]
-    best = best_trial(spec, base, rows, done, duplicates=len(all_rows) - len(rows))
+    duplicates = sum(r["duplicate_of"] is not None for r in all_rows)
+    best = best_trial(spec, base, rows, done, duplicates)
     if best:
         (out_dir / "best.json").write_text(json.dumps(best, indent=2) + "\n")
     write_csv(out_dir / "trials.csv", rows, names)

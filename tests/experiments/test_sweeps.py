@@ -2,7 +2,12 @@
 sweep on synthetic data, resuming, the test set never read, and the online path on a fake."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 import types
+from pathlib import Path
 
 import optuna
 import pytest
@@ -11,7 +16,14 @@ import yaml
 import sweep as sweep_cli
 from experiments.config import parse_config
 from experiments.data import sources as data
-from experiments.sweeps.engine import distinct_trials, make_sampler, optimize, run_online, suggest
+from experiments.sweeps.engine import (
+    GRACE_S,
+    distinct_trials,
+    make_sampler,
+    optimize,
+    run_online,
+    suggest,
+)
 from experiments.sweeps.report import PLOTS
 from experiments.sweeps.spec import SweepSpecError, load_spec, parse_spec
 from tests.synthetic import write_dataset
@@ -308,3 +320,141 @@ def test_level_summary_bins_continuous_parameters():
     assert lr_levels[0]["value"] == "0.0001..0.000367"
     assert [l["value"] for l in levels if l["parameter"] == "opt"] == ["a", "b", "c"]
     assert levels[-1]["mean_val_accuracy"] == pytest.approx((0.3 + 0.6 + 0.9) / 3)
+
+
+# ------------------------------------------------------------------ exact accounting
+def _grid(tmp_path, sizes=(4, 8, 12), epochs=1, name="grid"):
+    spec = _spec(
+        method="grid",
+        parameters={"hidden_size": {"values": list(sizes)}, "epochs": {"value": epochs}},
+    )
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _study(tmp_path, name):
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / name / 'study.db'}")
+
+
+def _trained_sizes(study):
+    from experiments.sweeps.engine import counted
+
+    return sorted(t.params.get("hidden_size") for t in study.trials if counted(t))
+
+
+def _grid_sweep(tmp_path, spec_path, *extra):
+    name = spec_path.stem
+    return sweep_cli.main(
+        [
+            str(spec_path),
+            "--data_dir",
+            str(tmp_path / "data"),
+            "--mode",
+            "disabled",
+            "--out",
+            str(tmp_path / name),
+            *extra,
+        ]
+    )
+
+
+def test_a_grid_with_two_workers_trains_every_point_exactly_once(synthetic):
+    """Regression: each worker had its own grid order, so points were trained twice or never."""
+    spec_path = _grid(synthetic)
+    assert _grid_sweep(synthetic, spec_path, "--workers", "2") == 0
+    study = _study(synthetic, "grid")
+    assert _trained_sizes(study) == [4, 8, 12]
+    assert len(study.trials) == 3
+
+
+def test_count_is_exact_with_several_workers(synthetic):
+    assert _sweep(synthetic, "--count", "3", "--workers", "2") == 0
+    study = optuna.load_study(
+        study_name="tiny", storage=f"sqlite:///{synthetic / 'report' / 'study.db'}"
+    )
+    assert distinct_trials(study) == 3
+    assert sum("duplicate_of" not in t.user_attrs for t in study.trials) == 3
+
+
+@pytest.mark.parametrize("argv", [["--count", "-1"], ["--count", "0"], ["--workers", "-2"]])
+def test_bad_count_or_workers_is_a_one_line_error(synthetic, argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        _sweep(synthetic, *argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "must be >= 1" in err and "Traceback" not in err
+
+
+def _children(pid):
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="needs Linux's /proc to find the workers")
+@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM])
+def test_a_stopped_sweep_takes_its_workers_along_and_resumes_without_losing_a_point(
+    synthetic, stop_signal
+):
+    """The parent of a 2-worker grid sweep is stopped mid-trial (SIGKILL: the workers follow
+    through the parent-death signal; SIGTERM: as on Ctrl-C). No worker outlives it, the
+    interrupted trials end as FAIL, and the resumed sweep trains every point exactly once."""
+    # 1500 epochs of 300 samples: a few seconds per trial, time to stop it in the middle.
+    spec_path = _grid(synthetic, sizes=(4, 8, 12, 16), epochs=1500, name="stopped")
+    command = [
+        sys.executable,
+        str(Path(sweep_cli.__file__)),
+        str(spec_path),
+        "--data_dir",
+        str(synthetic / "data"),
+        "--mode",
+        "disabled",
+        "--out",
+        str(synthetic / "stopped"),
+        "--workers",
+        "2",
+    ]
+    parent = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    study = None
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            study = _study(synthetic, "stopped")
+        except Exception:  # the study is created by the parent; not there yet
+            continue
+        if sum(t.state.name == "RUNNING" for t in study.trials) == 2:
+            break
+    else:
+        parent.kill()
+        pytest.fail("the workers never started two trials")
+    workers = _children(parent.pid)
+    parent.send_signal(stop_signal)
+    parent.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers), "a worker outlived its parent"
+    study = _study(synthetic, "stopped")
+    assert {t.state.name for t in study.trials} <= {"FAIL", "COMPLETE", "WAITING", "RUNNING"}
+    if any(t.state.name == "RUNNING" for t in study.trials):
+        # A worker stopped between taking a trial and starting it leaves it RUNNING; its
+        # heartbeat has stopped, and after the grace period the resumed sweep retries it.
+        time.sleep(GRACE_S + 1)
+    assert _grid_sweep(synthetic, spec_path) == 0
+    assert _trained_sizes(_study(synthetic, "stopped")) == [4, 8, 12, 16]
