@@ -1,14 +1,22 @@
 #!/usr/bin/env python
 """Train a feedforward network with nbnet. ``python train.py --help`` lists the flags."""
 
+import signal
 import sys
 
 from experiments.app.session import run
 from experiments.config import parse_config
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     config = parse_config(argv)
+    # `kill`, `timeout`, `docker stop` and cluster pre-emption send SIGTERM: stop as on
+    # Ctrl-C, saving the model trained so far (marked interrupted).
+    signal.signal(signal.SIGTERM, _interrupt)
     return run(config).exit_code
 
 

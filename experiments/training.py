@@ -92,8 +92,8 @@ class Epochs:
         Compiled calls per epoch, so a progress display can update in between.
     """
 
-    def __init__(self, n, batch, chunks_per_epoch):
-        self.n, self.steps = n, -(-n // batch)
+    def __init__(self, n, batch, chunks_per_epoch, loss_limit=math.inf):
+        self.n, self.steps, self.loss_limit = n, -(-n // batch), loss_limit
         self.batch_sizes = np.full(self.steps, batch, dtype=np.int64)
         self.batch_sizes[-1] = n - batch * (self.steps - 1)
         self.losses = np.empty(self.steps, dtype=np.float64)
@@ -123,9 +123,13 @@ class Epochs:
                     f"step {end} of {self.steps}"
                 )
             seen = self.batch_sizes[:end]
-            callback.on_steps(
-                epoch, end, self.steps, float(np.dot(self.losses[:end], seen) / seen.sum())
-            )
+            running = float(np.dot(self.losses[:end], seen) / seen.sum())
+            if running > self.loss_limit:
+                raise Diverged(
+                    f"loss reached {running:.4g} at epoch {epoch}, step {end} of {self.steps}, "
+                    f"over {self.loss_limit:.4g} (1000 times a uniform guess's)"
+                )
+            callback.on_steps(epoch, end, self.steps, running)
         return time.perf_counter() - start
 
     def metrics(self, epoch, seconds):
@@ -193,7 +197,7 @@ def train(
     history.compile_seconds = compile_kernels(
         net, config, optimizer, x_train, y_train, x_val, y_val
     )
-    epochs = Epochs(len(x_train), config.batch_size, chunks_per_epoch)
+    epochs = Epochs(len(x_train), config.batch_size, chunks_per_epoch, loss_limit(net))
     trainer = make_trainer(
         config.device, net, optimizer, state, x_train, y_train, config.batch_size, seed=config.seed
     )
@@ -227,6 +231,19 @@ def train(
             history.restored_epoch = best.epoch
         trainer.download()
     return history
+
+
+def loss_limit(net):
+    """The running loss above which a run has diverged though it is still finite.
+
+    1000 times the cross-entropy of a uniform guess, ``ln(classes)`` (2,303 for ten
+    classes): a healthy run starts near that loss and falls; an adaptive optimizer with
+    a learning rate far too large explodes past it (seen: 484,974) without reaching NaN.
+    The squared error of probabilities is at most 2, so it never needs the limit.
+    """
+    if net.loss_name != "cross_entropy":
+        return math.inf
+    return 1000.0 * math.log(net.sizes[-1])
 
 
 class Best:

@@ -1,6 +1,11 @@
 """train.py and evaluate.py run as a user runs them, on synthetic and on real data."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +27,8 @@ def synthetic(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.setenv("WANDB_SILENT", "true")
+    for name in ("WANDB_MODE", "WANDB_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
     write_dataset(tmp_path / "data")
     return tmp_path
 
@@ -197,3 +204,36 @@ def test_dropout_run_is_reproducible_and_differs_from_no_dropout(synthetic):
     first = val_loss("--dropout", "0.3")
     assert val_loss("--dropout", "0.3") == first
     assert val_loss() != first
+
+
+def test_metrics_json_is_strict_json_without_a_validation_set(synthetic):
+    """--val_fraction 0 used to write NaN into metrics.json, which strict parsers reject."""
+    assert (
+        train.main(_args(synthetic, "-e", "1", "--val_fraction", "0", "--wandb_mode", "disabled"))
+        == 0
+    )
+    text = (_only_run(synthetic) / "metrics.json").read_text()
+    assert "NaN" not in text
+    metrics = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert metrics["epochs"][0]["val_accuracy"] is None
+
+
+def test_sigterm_stops_a_run_like_ctrl_c(synthetic):
+    """`kill`, `timeout` and pre-emption send SIGTERM: the model trained so far is saved."""
+    command = [
+        sys.executable,
+        str(Path(train.__file__)),
+        *_args(synthetic, "-e", "500", "--wandb_mode", "disabled"),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait for the first finished epoch
+        if process.stdout.readline().startswith("epoch"):
+            break
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    assert "interrupted" in output and "Traceback" not in output
+    run_dir = _only_run(synthetic)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and (run_dir / "model.npz").exists()

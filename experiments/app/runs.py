@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import time
 from pathlib import Path
 
@@ -20,11 +21,25 @@ def new_run_dir(runs_dir, name):
     return folder
 
 
+def strict(value):
+    """``value`` with every NaN or infinite float replaced by None: strict JSON has no NaN
+    (Python's json writes one that most other parsers reject)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    if hasattr(value, "item"):  # NumPy scalars
+        return strict(value.item())
+    return value
+
+
 def write_json(path, data):
-    """Write JSON atomically (temporary file, then rename)."""
+    """Write strict JSON atomically (temporary file, then rename); NaN becomes null."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
+    tmp.write_text(json.dumps(strict(data), indent=2, allow_nan=False) + "\n")
     tmp.replace(path)
     return path
 

@@ -30,12 +30,24 @@ def credentials_configured():
 
 
 def resolve_mode(mode):
-    """Map ``auto`` to ``online`` or ``offline``; other modes pass through."""
+    """Map ``auto`` to a mode; other modes pass through.
+
+    ``auto`` (the flag's default) follows W&B's own convention first: ``WANDB_DISABLED``
+    set true, or ``WANDB_MODE`` (``online``, ``offline``, ``disabled``; ``dryrun`` is
+    offline), then online when credentials are configured, offline otherwise.
+    """
     if mode not in MODES:
         raise ValueError(f"unknown W&B mode {mode!r}; choose from {', '.join(MODES)}")
-    if mode == "auto":
-        return "online" if credentials_configured() else "offline"
-    return mode
+    if mode != "auto":
+        return mode
+    if os.environ.get("WANDB_DISABLED", "").strip().lower() in ("true", "1", "yes"):
+        return "disabled"
+    env_mode = os.environ.get("WANDB_MODE", "").strip().lower()
+    if env_mode in ("online", "offline", "disabled"):
+        return env_mode
+    if env_mode == "dryrun":
+        return "offline"
+    return "online" if credentials_configured() else "offline"
 
 
 class Tracker:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import SWEEPABLE, ConfigError, check_value
+from ..config import SETTINGS, SWEEPABLE, ConfigError, check_value
 
 METHODS = ("grid", "random", "bayes")
 DISTRIBUTIONS = ("uniform", "log_uniform_values", "int_uniform", "q_uniform")
@@ -134,7 +134,16 @@ def _parameter(path, name, body):
             raise SweepSpecError(f"{path}: parameter {name}: log_uniform_values needs min > 0")
         if dist == "q_uniform" and "q" not in body:
             raise SweepSpecError(f"{path}: parameter {name}: q_uniform needs q")
-        return Parameter(name, distribution=dist, low=low, high=high, q=body.get("q"))
+        q = body.get("q")
+        if q is not None and (isinstance(q, bool) or not isinstance(q, (int, float)) or q <= 0):
+            raise SweepSpecError(f"{path}: parameter {name}: q must be a number > 0, got {q!r}")
+        if dist != "int_uniform" and SETTINGS[name]["kind"] is int:
+            # A float distribution on an integer setting would train --epochs 1.548 as 1.
+            raise SweepSpecError(
+                f"{path}: parameter {name} takes integers: use distribution int_uniform "
+                f"(or values: [...]), not {dist}"
+            )
+        return Parameter(name, distribution=dist, low=low, high=high, q=q)
     raise SweepSpecError(
         f"{path}: parameter {name}: expected value, values, or distribution "
         f"({', '.join(DISTRIBUTIONS)}) with min and max; got {sorted(keys)}"
@@ -205,9 +214,15 @@ def load_spec(path):
     """Read and check a sweep YAML file."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SweepSpecError(f"{path}: no such sweep file") from None
+    except IsADirectoryError:
+        raise SweepSpecError(f"{path}: is a folder; give the sweep's YAML file") from None
+    except UnicodeDecodeError:
+        raise SweepSpecError(f"{path}: not a text file; give the sweep's YAML file") from None
+    except OSError as exc:
+        raise SweepSpecError(f"{path}: cannot be read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
         raise SweepSpecError(f"{path}: not valid YAML ({first})") from None

@@ -85,6 +85,31 @@ def _spec(**changes):
         (_spec(early_terminate={"type": "hyperband", "eta": 1}), "eta >= 2"),
         (_spec(colour="blue"), "unknown key(s) colour"),
         ([1, 2], "must be a YAML mapping"),
+        (
+            _spec(
+                parameters={
+                    "learning_rate": {"distribution": "q_uniform", "min": 0.01, "max": 0.1, "q": -1}
+                }
+            ),
+            "q must be a number > 0",
+        ),
+        (
+            _spec(
+                parameters={
+                    "learning_rate": {
+                        "distribution": "q_uniform",
+                        "min": 0.01,
+                        "max": 0.1,
+                        "q": "abc",
+                    }
+                }
+            ),
+            "q must be a number > 0",
+        ),
+        (
+            _spec(parameters={"epochs": {"distribution": "uniform", "min": 1, "max": 3}}),
+            "takes integers: use distribution int_uniform",
+        ),
     ],
 )
 def test_malformed_specs_are_one_line_errors(raw, message):
@@ -92,6 +117,18 @@ def test_malformed_specs_are_one_line_errors(raw, message):
         parse_spec(raw, "s.yaml")
     assert message in str(err.value) and "\n" not in str(err.value)
     assert str(err.value).startswith("s.yaml: ")
+
+
+@pytest.mark.parametrize("kind", ["folder", "binary"])
+def test_a_folder_or_a_binary_file_is_a_one_line_error(tmp_path, kind):
+    path = tmp_path / "spec"
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(SweepSpecError) as err:
+        load_spec(path)
+    assert "give the sweep's YAML file" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_bad_yaml_file(tmp_path, capsys):

@@ -61,7 +61,8 @@ def test_run_name_is_built_from_hyperparameters():
 
 def test_auto_mode_follows_credentials(monkeypatch, tmp_path):
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
     assert resolve_mode("auto") == "offline"
     (tmp_path / "netrc").write_text("machine api.wandb.ai\n  login user\n  password abc123\n")
     (tmp_path / "netrc").chmod(0o600)
@@ -115,3 +116,23 @@ def test_errors_while_logging_disable_tracking_instead_of_raising():
 def test_disabled_never_imports_wandb():
     tracker = Tracker(_config("disabled"), "n", wandb_module=None)
     assert not tracker.active and tracker.message == "W&B disabled"
+
+
+@pytest.mark.parametrize(
+    "environment, mode",
+    [
+        ({"WANDB_MODE": "disabled"}, "disabled"),
+        ({"WANDB_MODE": "offline"}, "offline"),
+        ({"WANDB_MODE": "dryrun"}, "offline"),
+        ({"WANDB_DISABLED": "true"}, "disabled"),
+        ({"WANDB_MODE": "online", "WANDB_DISABLED": "true"}, "disabled"),
+    ],
+)
+def test_auto_mode_follows_wandbs_environment_variables(monkeypatch, environment, mode):
+    """`WANDB_MODE=disabled python train.py` used to write an offline run anyway."""
+    for name in ("WANDB_MODE", "WANDB_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert resolve_mode("auto") == mode
+    assert resolve_mode("online") == "online"  # the flag, when given, wins

@@ -89,3 +89,32 @@ def test_restore_best_and_early_stopping(rng, monkeypatch):
     assert len(history.epochs) == 4 and history.stopped_early
     assert history.restored_epoch == 2 and history.final_val_accuracy == 0.8
     np.testing.assert_array_equal(net.params, snapshots[0.8])
+
+
+def test_a_loss_that_explodes_without_becoming_nan_stops_the_run(rng):
+    """nadam at lr 1e6 used to "finish" at chance with a loss near 5e5 and no advice."""
+    from experiments.training import Diverged, train
+
+    x, y = _blobs(rng)
+    net = MLP([4, 32, 3], activation="ReLU", seed=0)
+    config = RunConfig(
+        **{**HYPER, "learning_rate": 1e6}, optimizer="nadam", epochs=5, batch_size=16, seed=0
+    )
+    with pytest.raises(Diverged, match="1000 times a uniform guess"):
+        train(net, config, x[:150], y[:150], x[150:], y[150:])
+
+
+def test_a_healthy_run_stays_far_below_the_divergence_limit(rng):
+    from experiments.training import Callback, loss_limit, train
+
+    class Running(Callback):
+        losses = []
+
+        def on_steps(self, epoch, done, steps, running_loss):
+            self.losses.append(running_loss)
+
+    x, y = _blobs(rng)
+    net = MLP([4, 32, 3], activation="ReLU", weight_init="random", seed=0)
+    config = RunConfig(**{**HYPER, "learning_rate": 0.5}, optimizer="sgd", epochs=5, batch_size=4)
+    train(net, config, x[:150], y[:150], x[150:], y[150:], callback=Running())
+    assert max(Running.losses) < loss_limit(net) / 100
