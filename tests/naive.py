@@ -62,6 +62,20 @@ def logits(sizes, params, activation, x, masks=None):
     return a
 
 
+def relu_kink_distance(sizes, params, x, masks=None):
+    """The smallest ``|z|`` over the hidden pre-activations: how far the batch is from a
+    ReLU's kink. Central differences across the kink measure a one-sided slope, so
+    gradient checks of ReLU networks skip batches that sit right at it."""
+    Ws, bs = weights_and_biases(sizes, params)
+    a = np.asarray(x, dtype=np.float64)
+    closest = np.inf
+    for l, (W, b) in enumerate(zip(Ws[:-1], bs[:-1])):
+        z = a @ W + b
+        closest = min(closest, float(np.abs(z).min()))
+        a = np.maximum(z, 0) * (masks[l] if masks is not None else 1)
+    return closest
+
+
 def objective(sizes, params, activation, loss, weight_decay, x, y, masks=None):
     """Mean data loss plus (weight_decay / 2) * sum of squared weights."""
     Ws, _ = weights_and_biases(sizes, params)

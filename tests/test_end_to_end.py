@@ -223,7 +223,7 @@ def test_sigterm_stops_a_run_like_ctrl_c(synthetic):
     command = [
         sys.executable,
         str(Path(train.__file__)),
-        *_args(synthetic, "-e", "500", "--wandb_mode", "disabled"),
+        *_args(synthetic, "-e", "100000", "--wandb_mode", "disabled"),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120

@@ -2,12 +2,17 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from kernels.config import ACTIVATIONS, LOSSES
 from network import MLP
 from tests import naive
+
+#: Batches whose ReLU pre-activations come closer to 0 than this are skipped: a central
+#: difference with h = 1e-5 across the kink measures a one-sided slope (seen: relative
+#: error 1.5e-3 on sizes [3, 10, 15, 16, 5, 3], ReLU, dropout 0.2, seed 15).
+KINK_MARGIN = 1e-3
 
 
 @st.composite
@@ -37,6 +42,7 @@ def test_backprop_equals_finite_differences(sizes, activation, loss, batch, weig
     loss_value = net.backward(x, y, weight_decay=weight_decay)
     expected_loss = naive.loss_from_logits(naive.logits(sizes, net.params, activation, x), y, loss)
     assert np.isclose(loss_value, expected_loss, rtol=1e-12)
+    assume(activation != "ReLU" or naive.relu_kink_distance(sizes, net.params, x) > KINK_MARGIN)
     numeric = naive.finite_difference_gradient(
         lambda p: naive.objective(sizes, p, activation, loss, weight_decay, x, y), net.params
     )
@@ -110,6 +116,10 @@ def test_dropout_gradient_equals_finite_differences(sizes, activation, loss, bat
     }
     assert all(set(np.unique(m)) <= {0.0, 1 / (1 - dropout)} for m in masks.values())
     layer_masks = [masks[l + 1] for l in range(len(sizes) - 2)]
+    assume(
+        activation != "ReLU"
+        or naive.relu_kink_distance(sizes, net.params, x, layer_masks) > KINK_MARGIN
+    )
     numeric = naive.finite_difference_gradient(
         lambda p: naive.objective(sizes, p, activation, loss, 0.0, x, y, layer_masks), net.params
     )
