@@ -91,14 +91,22 @@ def main(argv=None):
             f"{dataset.class_names[j]} {count} times"
         )
     out = Path(args.out) if args.out else model_file.parent
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = write_confusion_csv(out / "confusion_matrix.csv", matrix, dataset.class_names)
-    png_path = confusion_figure(
-        out / "confusion_matrix.png",
-        matrix,
-        dataset.class_names,
-        f"{name} test set, accuracy {accuracy:.2%}",
-    )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        csv_path = write_confusion_csv(out / "confusion_matrix.csv", matrix, dataset.class_names)
+        png_path = confusion_figure(
+            out / "confusion_matrix.png",
+            matrix,
+            dataset.class_names,
+            f"{name} test set, accuracy {accuracy:.2%}",
+        )
+    except OSError as exc:
+        print_problem(
+            console,
+            "error",
+            f"cannot write into {out} ({exc.strerror or exc}); choose another folder with --out",
+        )
+        return 1
     console.print(escape(f"wrote {png_path} and {csv_path}"))
     return 0
 

@@ -1,6 +1,7 @@
 """The multilayer perceptron: parameters, forward/backward, prediction, saving."""
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -247,21 +248,26 @@ class MLP:
     def save(self, path, **metadata):
         """Write parameters, architecture and any JSON-able ``metadata`` to one ``.npz``.
 
-        The file is written to a temporary name and renamed, so an interrupted
-        save never leaves a half-written model behind.
+        The file is written to a temporary name and renamed, so an interrupted or
+        failed save (a full disk) never leaves a half-written model behind and keeps
+        the previous file; the temporary file is removed and the error re-raised.
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                params=self.params,
-                architecture=json.dumps(self.architecture()),
-                metadata=json.dumps(metadata),
-                format_version=FORMAT_VERSION,
-            )
-        tmp.replace(path)
+        try:
+            with open(tmp, "wb") as handle:
+                np.savez(
+                    handle,
+                    params=self.params,
+                    architecture=json.dumps(self.architecture()),
+                    metadata=json.dumps(metadata),
+                    format_version=FORMAT_VERSION,
+                )
+            tmp.replace(path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod
@@ -273,7 +279,7 @@ class MLP:
                 arch = json.loads(str(data["architecture"]))
                 metadata = json.loads(str(data["metadata"]))
                 params = data["params"]
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{path}: not an nbnet model file ({exc})") from None
         net = cls(
             arch["sizes"],

@@ -237,3 +237,28 @@ def test_sigterm_stops_a_run_like_ctrl_c(synthetic):
     run_dir = _only_run(synthetic)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and (run_dir / "model.npz").exists()
+
+
+def test_evaluate_refuses_a_truncated_model_and_an_unwritable_out_in_one_line(synthetic, capsys):
+    assert train.main(_args(synthetic, "-e", "1", "--wandb_mode", "disabled")) == 0
+    run_dir = _only_run(synthetic)
+    blocker = synthetic / "a_file"
+    blocker.write_text("x")
+    assert evaluate.main([str(run_dir), "--out", str(blocker / "figures")]) == 1
+    err = capsys.readouterr().out
+    assert "choose another folder with --out" in err and "Traceback" not in err
+    model = run_dir / "model.npz"
+    model.write_bytes(model.read_bytes()[:100])
+    assert evaluate.main([str(run_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "not an nbnet model file" in out and "Traceback" not in out
+
+
+def test_an_unwritable_runs_dir_is_a_one_line_error(synthetic, capsys):
+    blocker = synthetic / "a_file"
+    blocker.write_text("x")
+    args = _args(synthetic, "-e", "1", "--wandb_mode", "disabled")
+    args[args.index("--runs_dir") + 1] = str(blocker / "runs")
+    assert train.main(args) == 1
+    out = capsys.readouterr().out
+    assert "choose another with --runs_dir" in out and "Traceback" not in out

@@ -39,8 +39,12 @@ def write_json(path, data):
     """Write strict JSON atomically (temporary file, then rename); NaN becomes null."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(strict(data), indent=2, allow_nan=False) + "\n")
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(strict(data), indent=2, allow_nan=False) + "\n")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -91,7 +91,16 @@ def run(config, console=None, wandb_module=None):
         print_problem(console, "data error", exc)
         return Outcome("failed", EXIT_ERROR)
     name = config.name()
-    run_dir = new_run_dir(config.runs_dir, name)
+    try:
+        run_dir = new_run_dir(config.runs_dir, name)
+    except OSError as exc:
+        print_problem(
+            console,
+            "error",
+            f"cannot create a run folder in {config.runs_dir} "
+            f"({exc.strerror}); choose another with --runs_dir",
+        )
+        return Outcome("failed", EXIT_ERROR)
     net = build_network(config, dataset.n_features, len(dataset.class_names))
     if not config.quiet:
         test = f", {len(dataset.y_test)} test" if dataset.y_test is not None else ""
@@ -137,7 +146,17 @@ def run(config, console=None, wandb_module=None):
     if status == "finished" and config.evaluate_test:
         metrics.update(_test(net, dataset, tracker, run_dir))
     metrics["wall_seconds"] = time.perf_counter() - start
-    model_path = _save(config, net, metrics, run_dir)
+    try:
+        model_path = _save(config, net, metrics, run_dir)
+    except OSError as exc:
+        print_problem(
+            console,
+            "error",
+            f"could not write the run's files into {run_dir} "
+            f"({exc.strerror or exc}); the trained model is lost, free space and rerun",
+        )
+        tracker.finish(exit_code=1)
+        return Outcome("failed", EXIT_ERROR, run_dir, history)
     tracker.log_summary({k: metrics[k] for k in SUMMARY if k in metrics})
     tracker.finish(exit_code=0 if status == "finished" else 1)
     _summary(console, config, net, metrics, run_dir, model_path, tracker, dataset.name)

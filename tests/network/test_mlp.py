@@ -158,3 +158,29 @@ def test_loading_garbage_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="not an nbnet model file"):
         MLP.load(bad)
+
+
+@pytest.mark.parametrize("content", [b"", "truncated"])
+def test_loading_an_empty_or_truncated_model_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "model.npz"
+    if content == "truncated":
+        MLP([4, 3, 2]).save(path)
+        content = path.read_bytes()[:-40]
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="not an nbnet model file"):
+        MLP.load(path)
+
+
+def test_a_failed_save_keeps_the_previous_model_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    MLP([4, 3, 2], seed=1).save(path)
+    before = path.read_bytes()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        MLP([4, 3, 2], seed=2).save(path)
+    assert path.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [path]
