@@ -108,7 +108,7 @@ def main(argv=None):
         quiet=True,
         save_model=False,
     )
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         if args.report_only:
             study = open_study(spec, storage, name, args.seed)

@@ -354,7 +354,7 @@ def _interrupt(signum, frame):
 
 def _worker(spec_path, base_config, storage_url, study_name, count, seed, share):
     _die_with_parent()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         optimize(
             load_spec(spec_path), base_config, storage_url, study_name, count, seed, share=share

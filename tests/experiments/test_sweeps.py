@@ -495,3 +495,24 @@ def test_a_stopped_sweep_takes_its_workers_along_and_resumes_without_losing_a_po
         time.sleep(GRACE_S + 1)
     assert _grid_sweep(synthetic, spec_path) == 0
     assert _trained_sizes(_study(synthetic, "stopped")) == [4, 8, 12, 16]
+
+
+def test_a_data_error_in_a_sweep_is_one_line_without_optunas_traceback(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(_spec()))
+    code = sweep_cli.main(
+        [
+            str(tmp_path / "tiny.yaml"),
+            "--data_dir",
+            str(tmp_path / "empty"),
+            "--mode",
+            "disabled",
+            "--out",
+            str(tmp_path / "report"),
+            "--count",
+            "1",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "data error" in captured.err and "Traceback" not in captured.err + captured.out
