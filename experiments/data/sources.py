@@ -119,6 +119,8 @@ def _validate(name, arrays, source):
             raise DataError(
                 f"{source}: {split} images must be 3-D and labels 1-D, got {x.shape} and {y.shape}"
             )
+        if x.shape[0] == 0:
+            raise DataError(f"{source}: the {split} files hold no images; they are empty or cut")
         if x.shape[0] != y.shape[0]:
             raise DataError(
                 f"{source}: {x.shape[0]} {split} images but {y.shape[0]} labels; "

@@ -109,6 +109,23 @@ def test_mismatched_files_and_bad_labels(tmp_path):
         load_dataset("mnist", tmp_path / "c")
 
 
+def test_files_with_no_images_are_a_clear_error(tmp_path):
+    """0-sample IDX files used to end in a traceback from the stratified split."""
+    from experiments.data import FILES, write_idx
+
+    folder = tmp_path / "zero"
+    folder.mkdir()
+    for key, shape in (
+        ("x_train", (0, 28, 28)),
+        ("y_train", (0,)),
+        ("x_test", (0, 28, 28)),
+        ("y_test", (0,)),
+    ):
+        write_idx(folder / (FILES[key] + ".gz"), np.zeros(shape, np.uint8))
+    with pytest.raises(DataError, match="train files hold no images"):
+        load_dataset("mnist", folder)
+
+
 def test_incomplete_folder(tmp_path):
     write_dataset(tmp_path / "d")
     (tmp_path / "d" / "t10k-images-idx3-ubyte.gz").unlink()
