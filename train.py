@@ -17,7 +17,11 @@ def main(argv=None):
     # `kill`, `timeout`, `docker stop` and cluster pre-emption send SIGTERM: stop as on
     # Ctrl-C, saving the model trained so far (marked interrupted).
     signal.signal(signal.SIGTERM, _interrupt)
-    return run(config).exit_code
+    try:
+        return run(config).exit_code
+    except KeyboardInterrupt:  # before the training loop, which handles it itself
+        print("train.py: interrupted before training started; nothing was saved", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

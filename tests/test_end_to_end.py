@@ -262,3 +262,13 @@ def test_an_unwritable_runs_dir_is_a_one_line_error(synthetic, capsys):
     assert train.main(args) == 1
     out = capsys.readouterr().out
     assert "choose another with --runs_dir" in out and "Traceback" not in out
+
+
+def test_ctrl_c_while_loading_data_is_one_line(synthetic, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(session, "prepare_data", interrupted)
+    assert train.main(_args(synthetic, "-e", "1", "--wandb_mode", "disabled")) == 130
+    err = capsys.readouterr().err
+    assert "interrupted before training started" in err and "Traceback" not in err
