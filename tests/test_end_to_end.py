@@ -225,18 +225,19 @@ def test_sigterm_stops_a_run_like_ctrl_c(synthetic):
         str(Path(train.__file__)),
         *_args(synthetic, "-e", "100000", "--wandb_mode", "disabled"),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait for the first finished epoch
-        if process.stdout.readline().startswith("epoch"):
-            break
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=60)
-    assert process.returncode == 130, output
+    log = synthetic / "train.log"  # a file, not a pipe: a full pipe would stall the child
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 240
+        while "epoch" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)  # wait for the first finished epoch
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=240)
+    output = log.read_text()
+    assert process.returncode == 130, output[-2000:]
     assert "interrupted" in output and "Traceback" not in output
-    run_dir = _only_run(synthetic)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["status"] == "interrupted" and (run_dir / "model.npz").exists()
+    metrics = json.loads((_only_run(synthetic) / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and (_only_run(synthetic) / "model.npz").exists()
 
 
 def test_evaluate_refuses_a_truncated_model_and_an_unwritable_out_in_one_line(synthetic, capsys):

@@ -262,7 +262,9 @@ def plan(study, spec, count):
     trials = study.get_trials(deepcopy=False)
     retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
     for t in trials:
-        if t.state == TrialState.FAIL and not counted(t) and t.number not in retried:
+        # A trial stopped before it drew its parameters has none to retry; its place in
+        # the count (and, for a grid, its point) is simply still open.
+        if t.state == TrialState.FAIL and not counted(t) and t.number not in retried and t.params:
             study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
     trials = study.get_trials(deepcopy=False)
     active = [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
