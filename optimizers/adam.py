@@ -17,6 +17,8 @@ mix of ``m`` and ``g``) and Eve (``d`` from the loss).
 import math
 from typing import NamedTuple
 
+from kernels.config import JIT
+
 from .base import Optimizer
 
 
@@ -33,10 +35,13 @@ class Hyper(NamedTuple):
 LR, B1, REST1, B2, REST2, M_SCALE, G_SCALE, V_SCALE, D, EPS = range(10)
 
 
-def coefficients(hyper, scalars, loss):
-    """Advance ``t = scalars[0]``; return the family's ten coefficients (see ``LR``...)."""
-    scalars[0] += 1.0
-    t = scalars[0]
+@JIT
+def family(hyper, m_scale, g_scale, v_scale, d):
+    """The family's ten coefficients (positions ``LR``...) for a member's four scales.
+
+    Compiled with ``@njit``: Numba compiles it for the CPU, and for the GPU when a
+    member's ``coefficients`` calls it from a device function.
+    """
     b1, b2 = hyper.beta1, hyper.beta2
     return (
         hyper.learning_rate,
@@ -44,12 +49,19 @@ def coefficients(hyper, scalars, loss):
         1.0 - b1,
         b2,
         1.0 - b2,
-        1.0 / (1.0 - b1**t),
-        0.0,
-        1.0 / (1.0 - b2**t),
-        1.0,
+        m_scale,
+        g_scale,
+        v_scale,
+        d,
         hyper.epsilon,
     )
+
+
+def coefficients(hyper, scalars, loss):
+    """Advance ``t = scalars[0]``; return the family's ten coefficients (see ``LR``...)."""
+    scalars[0] += 1.0
+    t = scalars[0]
+    return family(hyper, 1.0 / (1.0 - hyper.beta1**t), 0.0, 1.0 / (1.0 - hyper.beta2**t), 1.0)
 
 
 def element(k, params, grads, slots, c):

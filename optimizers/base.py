@@ -32,6 +32,7 @@ so the casts are hoisted out of the loop.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numba import literal_unroll
@@ -111,17 +112,19 @@ class Optimizer:
     n_slots: int
     n_scalars: int
     formula: str
-    n_coefficients: int = field(init=False, repr=False, compare=False)
     update: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        # One plain-Python call on placeholder values tells how many coefficients a step has.
-        probe = self.hyper(*[0.5] * len(self.hyper._fields))
-        n_coefficients = len(self.coefficients(probe, np.zeros(self.n_scalars), 1.0))
-        object.__setattr__(self, "n_coefficients", n_coefficients)
         object.__setattr__(
             self, "update", make_cpu_update(self.coefficients, self.element, self.n_slots)
         )
+
+    @cached_property
+    def n_coefficients(self):
+        """How many coefficients a step has: one call of ``coefficients`` on placeholder
+        values tells (asked only by the GPU path, so importing costs no compilation)."""
+        probe = self.hyper(*[0.5] * len(self.hyper._fields))
+        return len(self.coefficients(probe, np.zeros(self.n_scalars), 1.0))
 
     @property
     def hyperparameters(self):

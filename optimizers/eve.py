@@ -44,18 +44,8 @@ def coefficients(hyper, scalars, loss):
         r = abs(f_new - f_prev) / min(f_new, f_prev)
         scalars[1] = BETA3 * scalars[1] + (1.0 - BETA3) * r
         scalars[2] = f_new
-    b1, b2 = hyper.beta1, hyper.beta2
-    return (
-        hyper.learning_rate,
-        b1,
-        1.0 - b1,
-        b2,
-        1.0 - b2,
-        1.0 / (1.0 - b1**t),
-        0.0,
-        1.0 / (1.0 - b2**t),
-        scalars[1],
-        hyper.epsilon,
+    return adam.family(
+        hyper, 1.0 / (1.0 - hyper.beta1**t), 0.0, 1.0 / (1.0 - hyper.beta2**t), scalars[1]
     )
 
 

@@ -19,18 +19,13 @@ from .base import Optimizer
 def coefficients(hyper, scalars, loss):
     scalars[0] += 1.0
     t = scalars[0]
-    b1, b2 = hyper.beta1, hyper.beta2
-    return (
-        hyper.learning_rate,
-        b1,
-        1.0 - b1,
-        b2,
-        1.0 - b2,
+    b1 = hyper.beta1
+    return adam.family(
+        hyper,
         b1 / (1.0 - b1 ** (t + 1.0)),
         (1.0 - b1) / (1.0 - b1**t),
-        1.0 / (1.0 - b2**t),
+        1.0 / (1.0 - hyper.beta2**t),
         1.0,
-        hyper.epsilon,
     )
 
 
