@@ -102,8 +102,14 @@ def open_study(spec, storage_url, study_name, seed=0):
     failed after ``grace_period`` seconds, so a resumed sweep does not wait on them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # SQLite lets one process write at a time; on a loaded machine a worker may wait
+        # longer than the driver's default 5 s for the lock, so it waits up to a minute.
+        engine = {"connect_args": {"timeout": 60}} if storage_url.startswith("sqlite") else None
         storage = optuna.storages.RDBStorage(
-            storage_url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
+            storage_url,
+            engine_kwargs=engine,
+            heartbeat_interval=HEARTBEAT_S,
+            grace_period=GRACE_S,
         )
     return optuna.create_study(
         study_name=study_name,
@@ -396,6 +402,15 @@ def run_offline(
         for process in processes:
             process.terminate()
         raise
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        # A worker that crashed (its traceback is above) left its share untrained: plan
+        # again and train what is missing here, so the sweep never ends short in silence.
+        notify(
+            f"{len(failed)} worker(s) stopped early (exit codes {failed}); "
+            "training their remaining trials in this process"
+        )
+        return optimize(spec, base_config, storage_url, study_name, count, seed, notify=notify)
     return open_study(spec, storage_url, study_name, seed)
 
 
