@@ -103,8 +103,8 @@ def open_study(spec, storage_url, study_name, seed=0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         # SQLite lets one process write at a time; on a loaded machine a worker may wait
-        # longer than the driver's default 5 s for the lock, so it waits up to a minute.
-        engine = {"connect_args": {"timeout": 60}} if storage_url.startswith("sqlite") else None
+        # longer than the driver's default 5 s for the lock, so it waits up to 20 s.
+        engine = {"connect_args": {"timeout": 20}} if storage_url.startswith("sqlite") else None
         storage = optuna.storages.RDBStorage(
             storage_url,
             engine_kwargs=engine,
@@ -337,7 +337,7 @@ def _fail_interrupted(study, number):
 DUPLICATE_CAP = 10
 
 
-def _die_with_parent():
+def _die_with_parent(parent_pid):
     """Ask Linux to send this process SIGTERM when its parent dies (even by SIGKILL), and
     turn SIGTERM into KeyboardInterrupt, so the trial in progress ends as FAIL and is
     retried when the sweep resumes. Elsewhere the workers outlive a killed parent."""
@@ -347,8 +347,10 @@ def _die_with_parent():
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        raise KeyboardInterrupt
+    # The parent may have died before prctl took effect; this process then belongs to
+    # another (init, or a container's reaper), so compare with the parent it was born to.
+    if os.getppid() != parent_pid:
+        _interrupt(signal.SIGTERM, None)
 
 
 _stopping = False  # set once this process was told to stop
@@ -360,10 +362,10 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _worker(spec_path, base_config, storage_url, study_name, count, seed, share):
-    _die_with_parent()
+def _worker(spec_path, base_config, storage_url, study_name, count, seed, share, parent_pid):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
+        _die_with_parent(parent_pid)
         optimize(
             load_spec(spec_path), base_config, storage_url, study_name, count, seed, share=share
         )
@@ -388,7 +390,16 @@ def run_offline(
     processes = [
         context.Process(
             target=_worker,
-            args=(spec.path, base_config, storage_url, study_name, count, seed + i, shares[i]),
+            args=(
+                spec.path,
+                base_config,
+                storage_url,
+                study_name,
+                count,
+                seed + i,
+                shares[i],
+                os.getpid(),
+            ),
         )
         for i in range(workers)
         if shares[i]

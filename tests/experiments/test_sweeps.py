@@ -423,16 +423,19 @@ def test_bad_count_or_workers_is_a_one_line_error(synthetic, argv, capsys):
     assert "must be >= 1" in err and "Traceback" not in err
 
 
-def _children(pid):
-    children = []
+def _workers(pid):
+    """The trial processes started by ``pid`` (multiprocessing's spawned children; not its
+    resource tracker, which leaves by itself once the parent's pipe closes)."""
+    workers = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
+        if int(fields[1]) == pid and b"spawn_main" in command:
+            workers.append(int(stat.parent.name))
+    return workers
 
 
 def _alive(pid):
@@ -480,10 +483,11 @@ def test_a_stopped_sweep_takes_its_workers_along_and_resumes_without_losing_a_po
     else:
         parent.kill()
         pytest.fail("the workers never started a trial")
-    workers = _children(parent.pid)
+    workers = _workers(parent.pid)
+    assert workers, "no worker process found"
     parent.send_signal(stop_signal)
     parent.wait(timeout=60)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # a worker may first wait out SQLite's 20 s lock timeout
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(w) for w in workers), "a worker outlived its parent"
