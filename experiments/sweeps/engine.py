@@ -23,6 +23,7 @@ import time
 import warnings
 
 import optuna
+import sqlalchemy
 from optuna.trial import TrialState
 
 from ..app.tracking import Tracker
@@ -97,20 +98,39 @@ def default_storage(out_dir):
     return f"sqlite:///{(out_dir / 'study.db').resolve()}"
 
 
+def _serialize_sqlite(engine):
+    """Begin every SQLite transaction with ``BEGIN IMMEDIATE`` (it takes the write lock).
+
+    Optuna hands a queued trial to one process by reading it ``FOR UPDATE`` and moving it
+    from WAITING to RUNNING. SQLite ignores ``FOR UPDATE``: two workers could both read
+    WAITING before either wrote, and both trained the same trial (measured: 80 claims by
+    4 processes gave 71 distinct trials). Taking the lock before the read makes the
+    read-check-write of a claim atomic; PostgreSQL's row locks already do this.
+    """
+    sqlalchemy.event.listen(
+        engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN IMMEDIATE")
+    )
+
+
 def open_study(spec, storage_url, study_name, seed=0):
     """Create or reopen the study. The heartbeat marks trials of a killed process as
     failed after ``grace_period`` seconds, so a resumed sweep does not wait on them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sqlite = storage_url.startswith("sqlite")
         # SQLite lets one process write at a time; on a loaded machine a worker may wait
-        # longer than the driver's default 5 s for the lock, so it waits up to 20 s.
-        engine = {"connect_args": {"timeout": 20}} if storage_url.startswith("sqlite") else None
+        # longer than the driver's default 5 s for the lock, so it waits up to 20 s. The
+        # driver's own transaction handling is switched off so that _serialize_sqlite can
+        # begin every transaction itself.
+        engine = {"connect_args": {"timeout": 20, "isolation_level": None}} if sqlite else None
         storage = optuna.storages.RDBStorage(
             storage_url,
             engine_kwargs=engine,
             heartbeat_interval=HEARTBEAT_S,
             grace_period=GRACE_S,
         )
+        if sqlite:
+            _serialize_sqlite(storage.engine)
     return optuna.create_study(
         study_name=study_name,
         storage=storage,
@@ -414,15 +434,19 @@ def run_offline(
             process.terminate()
         raise
     failed = [p.exitcode for p in processes if p.exitcode != 0]
-    if failed:
-        # A worker that crashed (its traceback is above) left its share untrained: plan
-        # again and train what is missing here, so the sweep never ends short in silence.
-        notify(
-            f"{len(failed)} worker(s) stopped early (exit codes {failed}); "
-            "training their remaining trials in this process"
+    study = open_study(spec, storage_url, study_name, seed)
+    if failed or plan(study, spec, count):
+        # A worker that crashed (its traceback is above) left its share untrained, or the
+        # study holds fewer trials than planned: train what is missing here, so the sweep
+        # never ends short in silence.
+        why = (
+            f"{len(failed)} worker(s) stopped early (exit codes {failed})"
+            if failed
+            else ("the workers left trials untrained")
         )
+        notify(f"{why}; training the remaining trials in this process")
         return optimize(spec, base_config, storage_url, study_name, count, seed, notify=notify)
-    return open_study(spec, storage_url, study_name, seed)
+    return study
 
 
 def run_online(spec, base_config, count, wandb_module=None, notify=print):

@@ -405,6 +405,44 @@ def test_a_grid_with_two_workers_trains_every_point_exactly_once(synthetic):
     assert len(study.trials) == 3
 
 
+def _claim(storage_url, claims, numbers):
+    from experiments.sweeps.engine import open_study
+
+    study = open_study(_claims_spec(), storage_url, "claims")
+    with pytest.warns(UserWarning, match="Heartbeat"):  # ask() outside optimize() says so
+        numbers.put([study.ask().number for _ in range(claims)])
+
+
+def _claims_spec():
+    return parse_spec(_spec(), "claims.yaml")
+
+
+def test_concurrent_workers_never_claim_the_same_queued_trial(tmp_path):
+    """Regression: SQLite ignores SELECT ... FOR UPDATE, so two processes could both move
+    one WAITING trial to RUNNING and train it twice (80 claims by 4 processes gave 71
+    distinct trials before every transaction began with BEGIN IMMEDIATE)."""
+    import multiprocessing
+
+    from experiments.sweeps.engine import open_study
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = open_study(_claims_spec(), url, "claims")
+    processes, claims = 4, 20
+    for i in range(processes * claims):
+        study.enqueue_trial({"hidden_size": 4 + i})
+    context = multiprocessing.get_context("spawn")
+    numbers = context.Queue()
+    workers = [
+        context.Process(target=_claim, args=(url, claims, numbers)) for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    claimed = sum((numbers.get(timeout=120) for _ in workers), [])
+    for worker in workers:
+        worker.join()
+    assert sorted(claimed) == list(range(processes * claims))
+
+
 def test_count_is_exact_with_several_workers(synthetic):
     assert _sweep(synthetic, "--count", "3", "--workers", "2") == 0
     study = optuna.load_study(
