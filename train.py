@@ -5,7 +5,7 @@ import signal
 import sys
 
 from experiments.app.session import run
-from experiments.config import parse_config
+from experiments.config import parse_command
 
 
 def _interrupt(signum, frame):
@@ -13,12 +13,12 @@ def _interrupt(signum, frame):
 
 
 def main(argv=None):
-    config = parse_config(argv)
+    config, resume = parse_command(argv)
     # `kill`, `timeout`, `docker stop` and cluster pre-emption send SIGTERM: stop as on
     # Ctrl-C, saving the model trained so far (marked interrupted).
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return run(config).exit_code
+        return run(config, resume=resume).exit_code
     except KeyboardInterrupt:  # before the training loop, which handles it itself
         print("train.py: interrupted before training started; nothing was saved", file=sys.stderr)
         return 130

@@ -17,8 +17,10 @@ assignment's behaviour.
 
 import argparse
 import dataclasses
+import json
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import optimizers
 from kernels.config import ACTIVATIONS, LOSSES
@@ -529,14 +531,72 @@ def build_parser(prog="train.py"):
         if meta["metavar"]:
             kwargs["metavar"] = meta["metavar"]
         groups[meta["group"]].add_argument(*meta["flags"], f"--{name}", **kwargs)
+    groups[OUTPUT].add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        default=None,
+        help="continue a stopped or killed run in its folder from its last finished epoch, "
+        "with its own settings (only " + ", ".join(f"--{n}" for n in RESUME_MAY_CHANGE) + " "
+        "may be given); it ends as the run that was never stopped would have",
+    )
     return parser
 
 
-def parse_config(argv=None):
-    """Parse ``train.py``'s command line into a RunConfig (a one-line error on bad input)."""
+#: Settings that may differ when a run is resumed: where the data is and what is shown.
+RESUME_MAY_CHANGE = ("data_dir", "wandb_mode", "quiet")
+#: The settings file of a run folder.
+CONFIG_FILE = "config.json"
+
+
+def parse_command(argv=None):
+    """Parse ``train.py``'s command line (a one-line error on bad input).
+
+    Returns
+    -------
+    config : RunConfig
+        The command's settings, or with ``--resume`` the run folder's own.
+    resume : pathlib.Path or None
+        The run folder to continue.
+    """
     parser = build_parser()
     values = vars(parser.parse_args(argv))
+    resume = values.pop("resume")
     try:
-        return RunConfig(**values)
+        if resume is None:
+            return RunConfig(**values), None
+        return config_of_run(resume, values), Path(resume)
     except ConfigError as exc:  # checks that only the whole config can make
         parser.error(str(exc))
+
+
+def parse_config(argv=None):
+    """The RunConfig of ``train.py``'s command line (see :func:`parse_command`)."""
+    return parse_command(argv)[0]
+
+
+def config_of_run(run_dir, given=None):
+    """The settings a run folder was started with, for ``--resume``.
+
+    ``given`` holds the command line's values; those in :data:`RESUME_MAY_CHANGE`
+    replace the run's when they differ from their defaults, and any other setting
+    that differs is an error (a resumed run trains as it started).
+    """
+    path = Path(run_dir) / CONFIG_FILE
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"--resume {run_dir}: no {CONFIG_FILE} there; give a run folder that "
+            "train.py created (runs/<time>_<name>)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--resume {run_dir}: cannot read {CONFIG_FILE} ({exc})") from None
+    given = {k: v for k, v in (given or {}).items() if v != FIELDS[k].default}
+    fixed = [f"--{name}" for name in given if name not in RESUME_MAY_CHANGE]
+    if fixed:
+        raise ConfigError(
+            f"--resume continues the run with its own settings; drop {', '.join(fixed)} "
+            f"(only {', '.join(f'--{n}' for n in RESUME_MAY_CHANGE)} may change)"
+        )
+    values = {k: v for k, v in saved.items() if k in FIELDS}
+    return RunConfig(**{**values, **given})

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import optimizers
-from kernels.dropout import seed_rng
 from network import MLP
 from network.backends import make_trainer
+
+from .checkpoint import Checkpoint, CheckpointError, epoch_seed
 
 
 class Diverged(RuntimeError):
@@ -162,7 +163,16 @@ def compile_kernels(net, config, optimizer, x_train, y_train, x_val, y_val):
 
 
 def train(
-    net, config, x_train, y_train, x_val, y_val, callback=None, history=None, chunks_per_epoch=40
+    net,
+    config,
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    callback=None,
+    history=None,
+    chunks_per_epoch=40,
+    checkpoints=None,
 ):
     """Train ``net`` in place for ``config.epochs`` epochs.
 
@@ -179,6 +189,9 @@ def train(
     history : History, optional
         Filled epoch by epoch; pass one in to keep the finished epochs when the
         run ends with ``Diverged`` or ``KeyboardInterrupt``.
+    checkpoints : experiments.checkpoint.CheckpointFile, optional
+        Written after every epoch; when it already holds a checkpoint, training goes
+        on from there (the history then starts with the checkpoint's epochs).
 
     Returns
     -------
@@ -189,26 +202,38 @@ def train(
     Diverged
         At the first non-finite batch loss. ``KeyboardInterrupt`` passes
         through; either way ``net`` holds the parameters trained so far.
+    CheckpointError
+        The checkpoint is damaged or belongs to another network or optimizer.
     """
     callback = callback or Callback()
     history = history if history is not None else History()
     optimizer = optimizers.get(config.optimizer)
     state = optimizer.init(net.layout.n_params, net.dtype, config)
+    rng = np.random.default_rng(config.seed)  # shuffles each epoch
+    best = Best(config.restore_best)
+    resumed = checkpoints.load() if checkpoints is not None else None
+    if resumed is not None:
+        _restore(resumed, net, state, rng, history, best)
     history.compile_seconds = compile_kernels(
         net, config, optimizer, x_train, y_train, x_val, y_val
     )
     epochs = Epochs(len(x_train), config.batch_size, chunks_per_epoch, loss_limit(net))
     trainer = make_trainer(
-        config.device, net, optimizer, state, x_train, y_train, config.batch_size, seed=config.seed
+        config.device, net, optimizer, state, x_train, y_train, config.batch_size
     )
-    rng = np.random.default_rng(config.seed)
-    seed_rng(config.seed % 2**31)  # dropout masks: reproducible per seed
-    best = Best(config.restore_best)
+    first = 1 if resumed is None else resumed.epoch + 1
     try:
-        for epoch in range(1, config.epochs + 1):
+        if (
+            resumed is not None
+            and resumed.epoch < config.epochs
+            and _stops_early(config, best, resumed.epoch, len(x_val))
+        ):
+            history.stopped_early, first = True, config.epochs + 1
+        for epoch in range(first, config.epochs + 1):
             trainer.set_learning_rate(
                 learning_rate(config.lr_schedule, config.learning_rate, epoch, config.epochs)
             )
+            trainer.seed_dropout(epoch_seed(config.seed, epoch))
             order = rng.permutation(len(x_train)).astype(np.int64)
             callback.on_epoch_start(epoch, epochs.steps)
             metrics = epochs.metrics(epoch, epochs.run(trainer, order, epoch, config, callback))
@@ -219,8 +244,10 @@ def train(
             history.epochs.append(metrics)
             best.update(epoch, metrics["val_accuracy"], trainer)
             callback.on_epoch_end(metrics)
-            patience = config.early_stopping
-            if patience and len(x_val) and epoch - best.epoch >= patience and epoch < config.epochs:
+            if checkpoints is not None:
+                trainer.download()
+                checkpoints.save(_checkpoint(epoch, net, state, rng, history, best))
+            if epoch < config.epochs and _stops_early(config, best, epoch, len(x_val)):
                 history.stopped_early = True
                 break
     finally:
@@ -231,6 +258,45 @@ def train(
             history.restored_epoch = best.epoch
         trainer.download()
     return history
+
+
+def _stops_early(config, best, epoch, n_val):
+    """Early stopping: ``early_stopping`` epochs without a better validation accuracy."""
+    patience = config.early_stopping
+    return bool(patience and n_val and epoch - best.epoch >= patience)
+
+
+def _checkpoint(epoch, net, state, rng, history, best):
+    return Checkpoint(
+        epoch=epoch,
+        params=net.params,
+        slots=state.slots,
+        scalars=state.scalars,
+        shuffle_state=rng.bit_generator.state,
+        history=history.epochs,
+        best_epoch=best.epoch,
+        best_accuracy=best.accuracy,
+        best_params=best.params,
+    )
+
+
+def _restore(checkpoint, net, state, rng, history, best):
+    """Put a checkpoint's state into a fresh run's network, optimizer state, shuffler,
+    history and best epoch (before the trainer copies them to its device)."""
+    if checkpoint.params.shape != net.params.shape or checkpoint.slots.shape != state.slots.shape:
+        raise CheckpointError(
+            f"the checkpoint holds {checkpoint.params.size:,} parameters and optimizer state "
+            f"{checkpoint.slots.shape}; this run's network has {net.params.size:,} and "
+            f"{state.slots.shape}: it belongs to another run"
+        )
+    net.params[:] = checkpoint.params
+    state.slots[:] = checkpoint.slots
+    state.scalars[:] = checkpoint.scalars
+    rng.bit_generator.state = checkpoint.shuffle_state
+    history.epochs[:] = checkpoint.history
+    best.epoch, best.accuracy = checkpoint.best_epoch, checkpoint.best_accuracy
+    if best.keep_params and checkpoint.best_params is not None:
+        best.params = checkpoint.best_params.copy()
 
 
 def loss_limit(net):

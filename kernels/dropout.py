@@ -10,7 +10,7 @@ simply skips dropout). The backward pass multiplies by the same ``m``:
 ``dL/da = m * dL/da_dropped``, and the activation's derivative is taken at the
 undropped output ``a = a_dropped * keep`` of the kept units.
 
-Random numbers come from Numba's generator, seeded once per run with
+Random numbers come from Numba's generator, seeded at the start of every epoch with
 :func:`seed_rng`, so a seeded run is reproducible.
 """
 

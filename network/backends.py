@@ -3,9 +3,13 @@
 A trainer owns a network's training state for one run and offers
 ``train_steps(order, first_step, n_steps, weight_decay, losses, corrects, dropout) -> done``,
 ``evaluate(x, labels) -> (loss, accuracy)``, ``set_learning_rate(value)`` (for
-schedules), ``snapshot()``/``restore(params)`` (host copies, for restore-best) and
-``download()`` (bring the parameters back into the host network; a no-op on the CPU).
+schedules), ``seed_dropout(seed)`` (the masks of the steps that follow),
+``snapshot()``/``restore(params)`` (host copies, for restore-best) and ``download()``
+(bring the parameters and optimizer state back into the host network and state; a
+no-op on the CPU).
 """
+
+from kernels.dropout import seed_rng
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -39,6 +43,10 @@ class CpuTrainer:
 
     def set_learning_rate(self, value):
         self.state.hyper = self.state.hyper._replace(learning_rate=float(value))
+
+    def seed_dropout(self, seed):
+        """Seed Numba's generator, which draws the CPU's dropout masks."""
+        seed_rng(seed)
 
     def snapshot(self):
         """A host copy of the current parameters."""
@@ -86,11 +94,10 @@ def simulated():
     return bool(config.ENABLE_CUDASIM)
 
 
-def make_trainer(device, net, optimizer, state, x, labels, batch_size, seed=0):
-    """The trainer for ``device``; ``seed`` seeds the GPU's dropout masks (the CPU's come
-    from :func:`kernels.dropout.seed_rng`)."""
+def make_trainer(device, net, optimizer, state, x, labels, batch_size):
+    """The trainer for ``device``."""
     if device == "cuda":
         from .cuda_trainer import CudaTrainer
 
-        return CudaTrainer(net, optimizer, state, x, labels, batch_size, seed=seed)
+        return CudaTrainer(net, optimizer, state, x, labels, batch_size)
     return CpuTrainer(net, optimizer, state, x, labels, batch_size)

@@ -176,6 +176,10 @@ class CudaTrainer:
     def set_learning_rate(self, value):
         self.state.hyper = self.state.hyper._replace(learning_rate=float(value))
 
+    def seed_dropout(self, seed):
+        """Draw the masks of the steps that follow from ``(seed, counter)``, counter from 0."""
+        self.seed, self.draws = int(seed), 0
+
     def snapshot(self):
         return self.params.copy_to_host()
 

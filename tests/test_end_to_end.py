@@ -74,7 +74,7 @@ def test_train_offline_saves_a_model_that_reloads_and_predicts_the_same(syntheti
     metrics = json.loads((run_dir / "metrics.json").read_text())
     config = json.loads((run_dir / "config.json").read_text())
     assert metrics["status"] == "finished" and len(metrics["epochs"]) == 1
-    assert config["hidden_sizes"] == [16] and config["wandb_entity"] == "myname"
+    assert config["layer_widths"] == [16] and config["wandb_entity"] == "myname"
     assert (run_dir / "confusion_matrix.csv").exists()
     assert list((synthetic / "wandb").glob("offline-run-*")), "W&B offline run folder missing"
 
@@ -273,3 +273,120 @@ def test_ctrl_c_while_loading_data_is_one_line(synthetic, monkeypatch, capsys):
     assert train.main(_args(synthetic, "-e", "1", "--wandb_mode", "disabled")) == 130
     err = capsys.readouterr().err
     assert "interrupted before training started" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ checkpoints and --resume
+RESUME_ARGS = ["-e", "12", "-nhl", "2", "-sz", "64", "-b", "4", "-o", "nadam", "--dropout", "0.2"]
+
+
+def _train_process(tmp_path, runs, *extra):
+    return subprocess.Popen(
+        [sys.executable, "train.py", *_args(tmp_path, *RESUME_ARGS, "-q", *extra)]
+        + ["--runs_dir", str(tmp_path / runs), "--wandb_mode", "disabled"],
+        cwd=Path(train.__file__).parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _without_timings(metrics):
+    return [{k: v for k, v in m.items() if k != "train_seconds"} for m in metrics["epochs"]]
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_model_bit_for_bit(synthetic):
+    from experiments.checkpoint import CheckpointFile
+
+    whole = _train_process(synthetic, "whole")
+    assert whole.wait(timeout=300) == 0, whole.stdout.read()
+    killed = _train_process(synthetic, "killed")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # kill it once a few epochs are checkpointed
+        run_dirs = list((synthetic / "killed").glob("*"))
+        if run_dirs and CheckpointFile(run_dirs[0]).last_epoch() >= 3:
+            break
+        assert killed.poll() is None, killed.stdout.read()
+        time.sleep(0.005)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=60)
+    (run_dir,) = run_dirs
+    stopped_after = CheckpointFile(run_dir).last_epoch()
+    assert 3 <= stopped_after < 12 and not (run_dir / "metrics.json").exists()
+
+    assert train.main(["--resume", str(run_dir)]) == 0
+    (whole_dir,) = list((synthetic / "whole").iterdir())
+    expected, got = MLP.load(whole_dir / "model.npz")[0], MLP.load(run_dir / "model.npz")[0]
+    np.testing.assert_array_equal(got.params, expected.params)
+    metrics = [json.loads((d / "metrics.json").read_text()) for d in (whole_dir, run_dir)]
+    assert _without_timings(metrics[1]) == _without_timings(metrics[0])
+    assert metrics[1]["test_accuracy"] == metrics[0]["test_accuracy"]
+    assert not (run_dir / "checkpoint.npz").exists(), "a finished run keeps no checkpoint"
+
+
+def test_an_interrupted_run_says_how_to_resume_and_a_finished_one_refuses(synthetic, capsys):
+    process = _train_process(synthetic, "runs", "-e", "400")
+    deadline = time.monotonic() + 300
+    while not list((synthetic / "runs").glob("*/checkpoint.npz")):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == session.EXIT_INTERRUPTED
+    run_dir = _only_run(synthetic)
+    assert f"resume it with: python train.py --resume {run_dir}\n" in out
+
+    assert train.main(["--resume", str(run_dir), "--wandb_mode", "disabled"]) == 0
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "finished"
+    capsys.readouterr()
+    assert train.main(["--resume", str(run_dir)]) == 1
+    assert "the run has finished; nothing to resume" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--resume", "{tmp}/nowhere"], "no config.json there"),
+        (["--resume", "{run}", "--epochs", "3"], "drop --epochs"),
+    ],
+)
+def test_bad_resume_arguments_are_one_line_errors(synthetic, capsys, argv, message):
+    assert train.main(_args(synthetic, "-e", "1", "-q", "--wandb_mode", "disabled")) == 0
+    run_dir = _only_run(synthetic)
+    (run_dir / "metrics.json").unlink()  # as if killed
+    argv = [a.format(tmp=synthetic, run=run_dir) for a in argv]
+    with pytest.raises(SystemExit) as stop:
+        train.main(argv)
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_diverged_run_is_not_resumed(synthetic, capsys):
+    argv = _args(synthetic, "-e", "3", "-o", "sgd", "-lr", "1e30", "--wandb_mode", "disabled")
+    assert train.main(argv) == 1
+    capsys.readouterr()
+    assert train.main(["--resume", str(_only_run(synthetic))]) == 1
+    assert "the run diverged and would diverge again" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_resumed_run_continues_its_wandb_run(synthetic):
+    from tests.experiments.test_tracking import fake_wandb
+
+    wandb = fake_wandb()
+    config = train.parse_command(_args(synthetic, "-e", "2", "-q", "--wandb_mode", "online"))[0]
+    original = RichProgress.on_epoch_end
+
+    def interrupt(self, metrics):
+        original(self, metrics)
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RichProgress, "on_epoch_end", interrupt)
+        first = session.run(config, wandb_module=wandb)
+    assert first.status == "interrupted"
+    ((mode, started),) = wandb.calls
+    assert "id" not in started and "resume" not in started
+    run_id = json.loads((first.run_dir / "wandb_run.json").read_text())["id"]
+
+    resumed, again = train.parse_command(["--resume", str(first.run_dir)])
+    assert session.run(resumed, wandb_module=wandb, resume=again).status == "finished"
+    assert wandb.calls[-1][1]["id"] == run_id and wandb.calls[-1][1]["resume"] == "allow"

@@ -21,6 +21,15 @@ def new_run_dir(runs_dir, name):
     return folder
 
 
+def read_status(run_dir):
+    """The ``status`` a run folder's ``metrics.json`` records (None: the run never got
+    that far, or the file is unreadable)."""
+    try:
+        return json.loads((Path(run_dir) / "metrics.json").read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def strict(value):
     """``value`` with every NaN or infinite float replaced by None: strict JSON has no NaN
     (Python's json writes one that most other parsers reject)."""

@@ -10,12 +10,15 @@ from rich.table import Table
 
 from network.backends import resolve_device
 
+from ..checkpoint import FILE as CHECKPOINT
+from ..checkpoint import CheckpointError, CheckpointFile
+from ..config import CONFIG_FILE
 from ..data import DataError, as_inputs, load_dataset, stratified_split
 from ..report.metrics import confusion_matrix, most_confused
 from ..training import Callback, Diverged, History, build_network, train
 from .progress import RichProgress, make_console, print_problem
-from .runs import new_run_dir, write_confusion_csv, write_json
-from .tracking import Tracker
+from .runs import new_run_dir, read_status, write_confusion_csv, write_json
+from .tracking import Tracker, remember_tracked_run, tracked_run_id
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -75,9 +78,9 @@ def prepare_data(config, include_test=True):
     )
 
 
-def run(config, console=None, wandb_module=None):
+def run(config, console=None, wandb_module=None, resume=None):
     """Train one model as ``config`` (a RunConfig) says and report it; returns an
-    :class:`Outcome`."""
+    :class:`Outcome`. ``resume``: a run folder to continue from its checkpoint."""
     console = console or make_console()
     start = time.perf_counter()
     try:
@@ -92,14 +95,11 @@ def run(config, console=None, wandb_module=None):
         return Outcome("failed", EXIT_ERROR)
     name = config.name()
     try:
-        run_dir = new_run_dir(config.runs_dir, name)
-    except OSError as exc:
-        print_problem(
-            console,
-            "error",
-            f"cannot create a run folder in {config.runs_dir} "
-            f"({exc.strerror}); choose another with --runs_dir",
-        )
+        run_dir = open_run_dir(config, name, resume)
+        checkpoints = CheckpointFile(run_dir)
+        resumed_after = checkpoints.last_epoch() if resume else None
+    except (RunFolderError, CheckpointError) as exc:
+        print_problem(console, "error", exc)
         return Outcome("failed", EXIT_ERROR)
     net = build_network(config, dataset.n_features, len(dataset.class_names))
     if not config.quiet:
@@ -109,9 +109,23 @@ def run(config, console=None, wandb_module=None):
             f"{len(y_val)} validation{test} images; "
             f"network {' -> '.join(map(str, net.sizes))}, {net.layout.n_params:,} parameters"
         )
+        if resume:
+            console.print(
+                escape(
+                    f"resuming {run_dir} after epoch {resumed_after} of {config.epochs}"
+                    if resumed_after
+                    else f"resuming {run_dir}: no epoch had finished, starting from epoch 1"
+                )
+            )
     tracker = Tracker(
-        config, name, directory=config.wandb_dir, wandb_module=wandb_module, notify=console.print
+        config,
+        name,
+        directory=config.wandb_dir,
+        wandb_module=wandb_module,
+        notify=console.print,
+        resume_id=tracked_run_id(run_dir),
     )
+    remember_tracked_run(run_dir, tracker)
     if not config.quiet:
         console.print(escape(tracker.message))
 
@@ -128,6 +142,7 @@ def run(config, console=None, wandb_module=None):
                 y_val,
                 history=history,
                 callback=_Both(progress, _TrackerCallback(tracker)),
+                checkpoints=checkpoints,
             )
     except Diverged as exc:
         print_problem(console, "diverged", f"{exc}. {DIVERGED_ADVICE}")
@@ -138,6 +153,10 @@ def run(config, console=None, wandb_module=None):
             {"status": "diverged", "message": str(exc), "epochs": history.epochs},
         )
         return Outcome("diverged", EXIT_ERROR, run_dir)
+    except CheckpointError as exc:
+        print_problem(console, "error", exc)
+        tracker.finish(exit_code=1)
+        return Outcome("failed", EXIT_ERROR, run_dir)
     except KeyboardInterrupt:
         status, exit_code = "interrupted", EXIT_INTERRUPTED
         print_problem(console, "interrupted", "saving what was trained so far", "yellow")
@@ -157,10 +176,56 @@ def run(config, console=None, wandb_module=None):
         )
         tracker.finish(exit_code=1)
         return Outcome("failed", EXIT_ERROR, run_dir, history)
+    if status == "finished":
+        checkpoints.remove()  # the model is saved; nothing is left to resume
     tracker.log_summary({k: metrics[k] for k in SUMMARY if k in metrics})
     tracker.finish(exit_code=0 if status == "finished" else 1)
     _summary(console, config, net, metrics, run_dir, model_path, tracker, dataset.name)
     return Outcome(status, exit_code, run_dir, history, metrics.get("test_accuracy"))
+
+
+class RunFolderError(OSError):
+    """A run folder that cannot be created or resumed; the message says what to do."""
+
+
+def open_run_dir(config, name, resume=None):
+    """A new run folder holding ``config.json``, or the folder ``resume`` to go on in.
+
+    Raises
+    ------
+    RunFolderError
+        The folder cannot be created or written, or the run to resume has already
+        finished or diverged.
+    """
+    if resume is not None:
+        run_dir = Path(resume)
+        status = read_status(run_dir)
+        if status == "finished":
+            raise RunFolderError(
+                f"--resume {run_dir}: the run has finished; nothing to resume "
+                f"(evaluate it with python evaluate.py {run_dir})"
+            )
+        if status == "diverged":
+            raise RunFolderError(
+                f"--resume {run_dir}: the run diverged and would diverge again from its "
+                f"last checkpoint; start a new run. {DIVERGED_ADVICE}"
+            )
+        return run_dir
+    try:
+        run_dir = new_run_dir(config.runs_dir, name)
+        write_json(run_dir / CONFIG_FILE, saved_config(config))
+    except OSError as exc:
+        raise RunFolderError(
+            f"cannot create a run folder in {config.runs_dir} "
+            f"({exc.strerror or exc}); choose another with --runs_dir"
+        ) from None
+    return run_dir
+
+
+def saved_config(config):
+    """What ``config.json`` and the model file record: every setting, plus the hidden
+    layers' widths however they were given."""
+    return {**config.to_dict(), "layer_widths": config.layer_widths}
 
 
 #: What the W&B run's summary and the saved model record of a run's metrics.
@@ -202,9 +267,8 @@ def _test(net, dataset, tracker, run_dir):
 
 def _save(config, net, metrics, run_dir):
     """config.json, metrics.json and (unless told not to) model.npz; returns the model's path."""
-    saved = config.to_dict()
-    saved["hidden_sizes"] = config.layer_widths
-    write_json(run_dir / "config.json", saved)
+    saved = saved_config(config)
+    write_json(run_dir / CONFIG_FILE, saved)
     write_json(run_dir / "metrics.json", metrics)
     if not config.save_model:
         return None
@@ -253,3 +317,6 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
         )
     table.add_row("W&B", escape(tracker.message))
     console.print(table)
+    if metrics["status"] == "interrupted" and (run_dir / CHECKPOINT).exists():
+        # On a line of its own, unwrapped, so that it can be copied.
+        console.print(escape(f"resume it with: python train.py --resume {run_dir}"), soft_wrap=True)

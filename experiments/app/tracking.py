@@ -9,6 +9,7 @@ run continues offline and says so; any other W&B error disables tracking for the
 rest of the run instead of stopping the training.
 """
 
+import json
 import netrc
 import os
 from pathlib import Path
@@ -66,9 +67,20 @@ class Tracker:
         Groups runs of one sweep together.
     wandb_module : module, optional
         Injected by tests; ``import wandb`` otherwise.
+    resume_id : str, optional
+        The id of a W&B run to continue (a resumed training run), else a new run.
     """
 
-    def __init__(self, config, name, directory=".", group=None, wandb_module=None, notify=print):
+    def __init__(
+        self,
+        config,
+        name,
+        directory=".",
+        group=None,
+        wandb_module=None,
+        notify=print,
+        resume_id=None,
+    ):
         values = config.to_dict() if hasattr(config, "to_dict") else dict(config)
         self.mode = resolve_mode(values.get("wandb_mode", "auto"))
         self.run = None
@@ -90,6 +102,8 @@ class Tracker:
             dir=str(directory),
             reinit="finish_previous",
         )
+        if resume_id:
+            kwargs.update(id=resume_id, resume="allow")
         try:
             self.run = self._init(self.mode, kwargs)
         except Exception as exc:  # any failure of an online start: keep training, offline
@@ -134,6 +148,10 @@ class Tracker:
     def active(self):
         return self.run is not None
 
+    @property
+    def run_id(self):
+        return getattr(self.run, "id", None)
+
     def _safely(self, action, *args, **kwargs):
         if self.run is None:
             return
@@ -172,3 +190,23 @@ class Tracker:
     def finish(self, exit_code=0):
         self._safely(lambda: self.run.finish(exit_code=exit_code))
         self.run = None
+
+
+#: Where a run folder remembers its W&B run, so that ``--resume`` continues that run.
+TRACKING_FILE = "wandb_run.json"
+
+
+def tracked_run_id(run_dir):
+    """The W&B run id a run folder recorded (None if it has none)."""
+    try:
+        return json.loads((Path(run_dir) / TRACKING_FILE).read_text()).get("id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def remember_tracked_run(run_dir, tracker):
+    """Record ``tracker``'s W&B run id and mode in the run folder (when it has a run)."""
+    if tracker.run_id:
+        (Path(run_dir) / TRACKING_FILE).write_text(
+            json.dumps({"id": tracker.run_id, "mode": tracker.mode}) + "\n"
+        )

@@ -142,7 +142,7 @@ def mnist(args, out, tracker):
             continue
         metrics = json.loads(metrics_path.read_text())
         config = json.loads((run_dir / "config.json").read_text())
-        arch = "-".join(map(str, config["hidden_sizes"]))
+        arch = "-".join(map(str, config.get("layer_widths") or config["hidden_sizes"]))
         desc = (
             f"{arch} {config['activation']}, {config['optimizer']} lr {config['learning_rate']:g}"
             f", batch {config['batch_size']}, {len(metrics['epochs'])} epochs"

@@ -31,7 +31,9 @@ def fake_wandb(fail_online=False, fail_on_log=False):
         calls.append((mode, kwargs))
         if mode == "online" and fail_online:
             raise RuntimeError("api.wandb.ai unreachable\nmore lines")
-        return FakeRun(mode, fail_on_log)
+        run = FakeRun(mode, fail_on_log)
+        run.id = kwargs.get("id", f"run{len(calls)}")
+        return run
 
     module = types.SimpleNamespace(
         init=init,

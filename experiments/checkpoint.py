@@ -1,0 +1,145 @@
+"""Per-epoch checkpoints: what a run needs to go on exactly where it stopped.
+
+After every epoch the training loop replaces ``checkpoint.npz`` in the run
+folder atomically (a temporary file, flushed to disk, then renamed over the old
+one), so a run killed at any moment, SIGKILL included, loses at most the epoch
+in progress, and a failed write keeps the previous checkpoint. A checkpoint
+holds the parameters, the optimizer's state, the state of the generator that
+shuffles each epoch, the finished epochs' metrics and the best epoch so far.
+Dropout masks need no state of their own: each epoch's come from a generator
+seeded by ``(seed, epoch)`` (:func:`epoch_seed`). Continuing from a checkpoint
+therefore ends with the same parameters and metrics, bit for bit, as the run
+that was never stopped (same device, same BLAS threads).
+"""
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FILE = "checkpoint.npz"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit the run; the message says what to do."""
+
+
+def epoch_seed(seed, epoch):
+    """The seed of ``epoch``'s dropout masks: a 31-bit integer mixed from ``(seed, epoch)``."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] >> 1)
+
+
+@dataclass
+class Checkpoint:
+    """A run's state at the end of ``epoch``.
+
+    Attributes
+    ----------
+    epoch : int
+        The last finished epoch (1-based).
+    params : ndarray, shape (P,)
+    slots : ndarray, shape (n_slots, P)
+    scalars : ndarray, shape (n_scalars,)
+        The optimizer's state (:class:`optimizers.base.OptimizerState`).
+    shuffle_state : dict
+        ``numpy.random.Generator.bit_generator.state`` after the epoch's permutation.
+    history : list of dict
+        Every finished epoch's metrics.
+    best_epoch : int
+        The epoch with the best validation accuracy so far (0: none yet).
+    best_accuracy : float
+    best_params : ndarray or None
+        That epoch's parameters, kept when the run restores the best epoch.
+    """
+
+    epoch: int
+    params: np.ndarray
+    slots: np.ndarray
+    scalars: np.ndarray
+    shuffle_state: dict
+    history: list
+    best_epoch: int
+    best_accuracy: float
+    best_params: np.ndarray | None = None
+
+
+class CheckpointFile:
+    """``checkpoint.npz`` in a run folder."""
+
+    def __init__(self, run_dir):
+        self.path = Path(run_dir) / FILE
+
+    def save(self, checkpoint):
+        """Write ``checkpoint`` atomically; on any failure the previous one stays."""
+        meta = {
+            "epoch": checkpoint.epoch,
+            "shuffle_state": checkpoint.shuffle_state,
+            "history": checkpoint.history,
+            "best_epoch": checkpoint.best_epoch,
+            "best_accuracy": checkpoint.best_accuracy,
+        }
+        arrays = {"params": checkpoint.params, "slots": checkpoint.slots}
+        arrays["scalars"] = checkpoint.scalars
+        if checkpoint.best_params is not None:
+            arrays["best_params"] = checkpoint.best_params
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                # Python's json keeps NaN (no validation set) and every float exactly.
+                np.savez(handle, meta=np.array(json.dumps(meta)), **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def load(self):
+        """The checkpoint, or None when the run has none yet.
+
+        Raises
+        ------
+        CheckpointError
+            The file is truncated or not a checkpoint.
+        """
+        if not self.path.exists():
+            return None
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                return Checkpoint(
+                    epoch=int(meta["epoch"]),
+                    params=data["params"],
+                    slots=data["slots"],
+                    scalars=data["scalars"],
+                    shuffle_state=meta["shuffle_state"],
+                    history=meta["history"],
+                    best_epoch=int(meta["best_epoch"]),
+                    best_accuracy=float(meta["best_accuracy"]),
+                    best_params=data["best_params"] if "best_params" in data else None,
+                )
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise self._damaged(exc) from None
+
+    def last_epoch(self):
+        """The epoch the checkpoint was taken after (0: no checkpoint); reads only its
+        metadata. Raises CheckpointError like :meth:`load`."""
+        if not self.path.exists():
+            return 0
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                return int(json.loads(str(data["meta"]))["epoch"])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc):
+        return CheckpointError(
+            f"{self.path} is damaged ({type(exc).__name__}: {exc}); delete it to "
+            "restart the run from its first epoch"
+        )
+
+    def remove(self):
+        self.path.unlink(missing_ok=True)

@@ -1,0 +1,162 @@
+"""experiments.checkpoint: per-epoch checkpoints, and training that goes on from one
+exactly as if it had never stopped."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from experiments.checkpoint import Checkpoint, CheckpointError, CheckpointFile, epoch_seed
+from experiments.config import RunConfig
+from experiments.training import Callback, History, train
+from network import MLP
+from tests.conftest import HYPER
+
+
+def _checkpoint(rng, best_params=True):
+    return Checkpoint(
+        epoch=3,
+        params=rng.normal(size=7).astype(np.float32),
+        slots=rng.normal(size=(2, 7)).astype(np.float32),
+        scalars=np.array([3.0, 0.5]),
+        shuffle_state=np.random.default_rng(5).bit_generator.state,
+        history=[{"epoch": 1, "val_loss": float("nan"), "train_loss": 0.1 + 0.2}],
+        best_epoch=2,
+        best_accuracy=0.875,
+        best_params=rng.normal(size=7).astype(np.float32) if best_params else None,
+    )
+
+
+@pytest.mark.parametrize("best_params", [True, False])
+def test_a_checkpoint_reads_back_exactly(tmp_path, rng, best_params):
+    saved = _checkpoint(rng, best_params)
+    store = CheckpointFile(tmp_path)
+    assert store.load() is None and store.last_epoch() == 0
+    store.save(saved)
+    loaded = store.load()
+    assert store.last_epoch() == 3
+    for name in ("params", "slots", "scalars"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(saved, name))
+        assert getattr(loaded, name).dtype == getattr(saved, name).dtype
+    assert loaded.shuffle_state == saved.shuffle_state
+    assert loaded.history[0]["train_loss"] == 0.1 + 0.2  # every bit of a float
+    assert np.isnan(loaded.history[0]["val_loss"])
+    assert (loaded.best_epoch, loaded.best_accuracy) == (2, 0.875)
+    if best_params:
+        np.testing.assert_array_equal(loaded.best_params, saved.best_params)
+    else:
+        assert loaded.best_params is None
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, rng, monkeypatch):
+    store = CheckpointFile(tmp_path)
+    first = _checkpoint(rng)
+    store.save(first)
+
+    def full_disk(handle, **arrays):
+        handle.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError):
+        store.save(_checkpoint(rng))
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.npz"]
+    np.testing.assert_array_equal(store.load().params, first.params)
+
+
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 truncated", b"not a zip"])
+def test_a_damaged_checkpoint_is_one_line_that_says_what_to_do(tmp_path, damage):
+    (tmp_path / "checkpoint.npz").write_bytes(damage)
+    store = CheckpointFile(tmp_path)
+    for read in (store.load, store.last_epoch):
+        with pytest.raises(CheckpointError, match="is damaged .*delete it to restart") as err:
+            read()
+        assert "\n" not in str(err.value)
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), epoch=st.integers(1, 10_000))
+def test_epoch_seeds_are_31_bit_and_differ_between_epochs_and_seeds(seed, epoch):
+    value = epoch_seed(seed, epoch)
+    assert 0 <= value < 2**31
+    assert value != epoch_seed(seed, epoch + 1)
+    assert value != epoch_seed(seed + 1, epoch)
+
+
+# ------------------------------------------------------------------ resuming a run
+class _StopMidEpoch(Callback):
+    """Interrupts the run halfway through ``epoch`` (as Ctrl-C or SIGTERM would)."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_steps(self, epoch, done, steps, running_loss):
+        if epoch == self.epoch and done >= steps // 2:
+            raise KeyboardInterrupt
+
+
+def _data(rng, n=240):
+    """Hard enough (noisy labels) that validation accuracy goes up and down."""
+    centers = rng.normal(0, 1, size=(4, 6))
+    y = rng.integers(0, 4, n)
+    x = (centers[y] + rng.normal(size=(n, 6))).astype(np.float32)
+    y[: n // 4] = rng.integers(0, 4, n // 4)
+    return x[:180], y[:180].astype(np.int64), x[180:], y[180:].astype(np.int64)
+
+
+RESUMABLE = [
+    dict(optimizer="nadam", dropout=0.3, lr_schedule="cosine"),
+    dict(optimizer="momentum", restore_best=True, early_stopping=3),
+    dict(optimizer="rmsprop", restore_best=True, dropout=0.1),
+]
+
+
+@pytest.mark.parametrize("changes", RESUMABLE, ids=lambda c: c["optimizer"])
+@pytest.mark.parametrize("stop_epoch", [1, 4])
+def test_a_run_resumed_from_its_checkpoint_ends_bit_identical(tmp_path, rng, changes, stop_epoch):
+    x, y, x_val, y_val = _data(rng)
+    config = RunConfig(
+        **{**HYPER, "learning_rate": 0.01},
+        epochs=7,
+        batch_size=8,
+        weight_decay=1e-4,
+        seed=3,
+        **{k: v for k, v in changes.items()},
+    )
+
+    def network():
+        return MLP([6, 16, 12, 4], activation="tanh", weight_init="Xavier", seed=3)
+
+    whole = network()
+    expected = train(whole, config, x, y, x_val, y_val)
+
+    stopped, store = network(), CheckpointFile(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        train(stopped, config, x, y, x_val, y_val, _StopMidEpoch(stop_epoch), checkpoints=store)
+    assert store.last_epoch() == stop_epoch - 1
+    resumed = network()  # a fresh process would build it from the seed again
+    history = History()
+    train(resumed, config, x, y, x_val, y_val, history=history, checkpoints=store)
+
+    np.testing.assert_array_equal(resumed.params, whole.params)
+
+    def strip(epochs):
+        return json.dumps([{k: v for k, v in m.items() if k != "train_seconds"} for m in epochs])
+
+    assert strip(history.epochs) == strip(expected.epochs)
+    assert (history.restored_epoch, history.stopped_early) == (
+        expected.restored_epoch,
+        expected.stopped_early,
+    )
+
+
+def test_a_checkpoint_of_another_network_is_refused(tmp_path, rng):
+    x, y, x_val, y_val = _data(rng)
+    config = RunConfig(**HYPER, optimizer="adam", epochs=1, batch_size=8, seed=0)
+    store = CheckpointFile(tmp_path)
+    train(MLP([6, 5, 4], seed=0), config, x, y, x_val, y_val, checkpoints=store)
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        train(MLP([6, 9, 4], seed=0), config, x, y, x_val, y_val, checkpoints=store)
