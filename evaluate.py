@@ -56,12 +56,21 @@ def main(argv=None):
         print_problem(console, "error", exc)
         return 1
     config = metadata.get("config", {})
+    trained_on = metadata.get("dataset", {}).get("name") or config.get("dataset", "fashion_mnist")
     try:
-        name = canonical_name(args.dataset or config.get("dataset", "fashion_mnist"))
-        dataset = load_dataset(name, args.data_dir or config.get("data_dir"))
+        name = canonical_name(args.dataset or trained_on)
+        if name != canonical_name(trained_on):
+            raise DataError(
+                f"the model was trained on {trained_on}; its accuracy on {name} would mean "
+                f"nothing (drop -d, or evaluate a model trained on {name})"
+            )
+        # Always strict: another dataset's test files give a meaningless accuracy.
+        dataset = load_dataset(name, args.data_dir or config.get("data_dir"), strict=True)
     except (DataError, ValueError) as exc:
         print_problem(console, "data error", exc)
         return 1
+    if dataset.note:
+        console.print(escape(f"note: {dataset.note}"), style="dim")
     if dataset.n_features != net.sizes[0] or len(dataset.class_names) != net.sizes[-1]:
         print_problem(
             console,

@@ -284,6 +284,15 @@ class RunConfig:
         group=DATA,
         sweepable=False,
     )
+    strict_data: bool = setting(
+        False,
+        "refuse files that are the other dataset's published files (by their SHA-256 "
+        "digests) instead of warning",
+        group=DATA,
+        kind=bool,
+        sweepable=False,
+        boolean="switch",
+    )
     val_fraction: float = setting(
         0.1,
         "fraction of the training set held out (stratified) for validation",
@@ -543,7 +552,7 @@ def build_parser(prog="train.py"):
 
 
 #: Settings that may differ when a run is resumed: where the data is and what is shown.
-RESUME_MAY_CHANGE = ("data_dir", "wandb_mode", "quiet")
+RESUME_MAY_CHANGE = ("data_dir", "strict_data", "wandb_mode", "quiet")
 #: The settings file of a run folder.
 CONFIG_FILE = "config.json"
 

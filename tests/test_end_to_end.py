@@ -390,3 +390,31 @@ def test_a_resumed_run_continues_its_wandb_run(synthetic):
     resumed, again = train.parse_command(["--resume", str(first.run_dir)])
     assert session.run(resumed, wandb_module=wandb, resume=again).status == "finished"
     assert wandb.calls[-1][1]["id"] == run_id and wandb.calls[-1][1]["resume"] == "allow"
+
+
+# ------------------------------------------------------------------ dataset identity
+def test_training_on_the_other_datasets_files_warns_and_strict_data_refuses(tmp_path, capsys):
+    fashion = shared_dataset("fashion-mnist")
+    argv = ["-d", "mnist", "--data_dir", str(fashion), "--runs_dir", str(tmp_path / "runs")]
+    argv += ["--wandb_mode", "disabled", "-q", "--no-evaluate_test", "--no-save_model"]
+    assert train.main([*argv, "--strict_data"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "data error:" in out and "holds fashion_mnist's published files" in out
+    assert train.main([*argv, "-e", "1", "-nhl", "1", "-sz", "8", "--val_fraction", "0.5"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "warning:" in out and "pass -d fashion_mnist" in out
+
+
+def test_a_model_records_its_dataset_and_evaluate_refuses_another(synthetic, capsys):
+    assert train.main(_args(synthetic, "-e", "1", "-q", "--wandb_mode", "disabled")) == 0
+    run_dir = _only_run(synthetic)
+    _, metadata = MLP.load(run_dir / "model.npz")
+    assert metadata["dataset"]["name"] == "fashion_mnist"
+    assert metadata["dataset"]["verified"] is False  # synthetic files
+    capsys.readouterr()
+    assert evaluate.main([str(run_dir), "-d", "mnist"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the model was trained on fashion_mnist; its accuracy on mnist would mean nothing" in out
+    # Its own dataset's name, but MNIST's published files: refused too.
+    assert evaluate.main([str(run_dir), "--data_dir", str(shared_dataset("mnist"))]) == 1
+    assert "holds mnist's published files" in " ".join(capsys.readouterr().out.split())

@@ -66,7 +66,9 @@ class Outcome:
 
 def prepare_data(config, include_test=True):
     """Load the dataset and split it; returns ``(dataset, x_tr, y_tr, x_val, y_val)``."""
-    dataset = load_dataset(config.dataset, config.data_dir, include_test=include_test)
+    dataset = load_dataset(
+        config.dataset, config.data_dir, include_test=include_test, strict=config.strict_data
+    )
     split = stratified_split(dataset.y_train, config.val_fraction, config.seed)
     x_all = as_inputs(dataset.x_train)
     return (
@@ -93,6 +95,8 @@ def run(config, console=None, wandb_module=None, resume=None):
     except DataError as exc:
         print_problem(console, "data error", exc)
         return Outcome("failed", EXIT_ERROR)
+    if dataset.warning:  # shown even with --quiet: the run may be training the wrong data
+        print_problem(console, "warning", dataset.warning, "yellow")
     name = config.name()
     try:
         run_dir = open_run_dir(config, name, resume)
@@ -109,6 +113,8 @@ def run(config, console=None, wandb_module=None, resume=None):
             f"{len(y_val)} validation{test} images; "
             f"network {' -> '.join(map(str, net.sizes))}, {net.layout.n_params:,} parameters"
         )
+        if dataset.note:
+            console.print(escape(f"note: {dataset.note}"), style="dim")
         if resume:
             console.print(
                 escape(
@@ -166,7 +172,7 @@ def run(config, console=None, wandb_module=None, resume=None):
         metrics.update(_test(net, dataset, tracker, run_dir))
     metrics["wall_seconds"] = time.perf_counter() - start
     try:
-        model_path = _save(config, net, metrics, run_dir)
+        model_path = _save(config, net, metrics, run_dir, dataset)
     except OSError as exc:
         print_problem(
             console,
@@ -265,7 +271,7 @@ def _test(net, dataset, tracker, run_dir):
     }
 
 
-def _save(config, net, metrics, run_dir):
+def _save(config, net, metrics, run_dir, dataset):
     """config.json, metrics.json and (unless told not to) model.npz; returns the model's path."""
     saved = saved_config(config)
     write_json(run_dir / CONFIG_FILE, saved)
@@ -273,7 +279,7 @@ def _save(config, net, metrics, run_dir):
     if not config.save_model:
         return None
     kept = {k: metrics.get(k) for k in ("status", *SUMMARY)}
-    return net.save(run_dir / "model.npz", config=saved, metrics=kept)
+    return net.save(run_dir / "model.npz", config=saved, metrics=kept, dataset=dataset.record())
 
 
 def _summary(console, config, net, metrics, run_dir, model_path, tracker, dataset_name):

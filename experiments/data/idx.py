@@ -66,11 +66,16 @@ def read_idx(path, ndim):
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
 
 
-def write_idx(path, array):
-    """Write a uint8 array as an IDX file (gzip when ``path`` ends in ``.gz``)."""
+def idx_bytes(array):
+    """The bytes of ``array`` (uint8) as an uncompressed IDX file: header, then data."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
     header = bytes([0, 0, UBYTE, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
-    payload = header + array.tobytes()
+    return header + array.tobytes()
+
+
+def write_idx(path, array):
+    """Write a uint8 array as an IDX file (gzip when ``path`` ends in ``.gz``)."""
+    payload = idx_bytes(array)
     path = Path(path)
     if path.suffix == ".gz":
         with gzip.open(path, "wb") as handle:

@@ -17,11 +17,12 @@ Where the files are looked for, in this order (the first complete set wins):
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .identity import digest, foreign, identify
 from .idx import DataError, read_idx
 
 FILES = {
@@ -54,7 +55,12 @@ DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 
 @dataclass
 class Dataset:
-    """A dataset as uint8 images and int64 labels, with where it came from."""
+    """A dataset as uint8 images and int64 labels, with where it came from.
+
+    ``digests`` holds the SHA-256 of each loaded array as an uncompressed IDX file
+    (:mod:`.identity`); ``warning`` says when the files are another dataset's
+    published files, ``note`` when they are none of the published files.
+    """
 
     name: str
     x_train: np.ndarray  # (n_train, height, width) uint8
@@ -62,6 +68,18 @@ class Dataset:
     x_test: np.ndarray | None  # None when loaded with include_test=False
     y_test: np.ndarray | None
     source: str
+    digests: dict = field(default_factory=dict)
+    warning: str | None = None
+    note: str | None = None
+
+    @property
+    def verified(self):
+        """True when every loaded file is one of ``name``'s published files."""
+        return identify(self.digests) == self.name
+
+    def record(self):
+        """What a model file keeps of the data it was trained on."""
+        return {"name": self.name, "verified": self.verified, "digests": self.digests}
 
     @property
     def class_names(self):
@@ -135,6 +153,7 @@ def _validate(name, arrays, source):
         raise DataError(
             f"{source}: train images are {x_train.shape[1:]} but test images {x_test.shape[1:]}"
         )
+    digests = {key: digest(array) for key, array in arrays.items() if array is not None}
     return Dataset(
         name,
         x_train,
@@ -142,7 +161,29 @@ def _validate(name, arrays, source):
         x_test,
         None if y_test is None else y_test.astype(np.int64),
         source,
+        digests,
     )
+
+
+def check_identity(dataset, strict=False):
+    """Set ``dataset.warning`` when its files are the other dataset's published files
+    (raise DataError instead with ``strict``), or ``dataset.note`` when they are not
+    published files at all (a user's own data still loads). Returns ``dataset``."""
+    other = foreign(dataset.name, dataset.digests)
+    if other is not None:
+        message = (
+            f"{dataset.source} holds {other}'s published files, not {dataset.name}'s; "
+            f"pass -d {other}, or a --data_dir with {dataset.name}"
+        )
+        if strict:
+            raise DataError(message + " (refused: --strict_data)")
+        dataset.warning = message
+    elif not dataset.verified:
+        dataset.note = (
+            f"{dataset.source}: not the published {dataset.name} files "
+            "(their SHA-256 digests are unknown); loaded as they are"
+        )
+    return dataset
 
 
 def _wanted(include_test):
@@ -217,19 +258,25 @@ def _download(name, data_dir, include_test):
     return _validate(name, arrays, f"keras.datasets.{name} (cached in {keras_cache()})")
 
 
-def load_dataset(name, data_dir=None, download=True, include_test=True):
+def load_dataset(name, data_dir=None, download=True, include_test=True, strict=False):
     """Load ``name`` from the first place that has it (see the module docstring).
 
     With ``include_test=False`` the test files are neither opened nor required
     (sweeps select models without ever touching the test set); ``x_test`` and
-    ``y_test`` are then None.
+    ``y_test`` are then None. The files' digests are checked against the published
+    ones (:func:`check_identity`; ``strict`` refuses the other dataset's files).
 
     Raises
     ------
     DataError
-        A file is corrupt or mismatched (names the file), or the data is nowhere
-        and cannot be downloaded (lists the ways to get it).
+        A file is corrupt or mismatched (names the file), the files are the other
+        dataset's and ``strict`` is set, or the data is nowhere and cannot be
+        downloaded (lists the ways to get it).
     """
+    return check_identity(_find(name, data_dir, download, include_test), strict)
+
+
+def _find(name, data_dir, download, include_test):
     name = canonical_name(name)
     if data_dir and not Path(data_dir).expanduser().is_dir():
         raise DataError(f"--data_dir {data_dir}: no such folder")

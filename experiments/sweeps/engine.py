@@ -175,7 +175,11 @@ class TrialRunner:
     def data(self, config):
         key = (config.dataset, config.data_dir, config.val_fraction, config.seed)
         if key not in self._data:
-            dataset = load_dataset(config.dataset, config.data_dir, include_test=False)
+            dataset = load_dataset(
+                config.dataset, config.data_dir, include_test=False, strict=config.strict_data
+            )
+            if dataset.warning:
+                self.notify(f"warning: {dataset.warning}")
             split = stratified_split(dataset.y_train, config.val_fraction, config.seed)
             x = as_inputs(dataset.x_train)
             self._data[key] = (

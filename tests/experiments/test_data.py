@@ -232,3 +232,40 @@ def test_train_only_loading_never_opens_the_test_files(tmp_path):
     assert ds.x_test is None and ds.x_train.shape == (600, 28, 28)
     with pytest.raises(DataError):
         load_dataset("mnist", tmp_path / "d")
+
+
+# ------------------------------------------------------------------ dataset identity
+@pytest.mark.parametrize("name", ["fashion_mnist", "mnist"])
+def test_the_real_files_are_recognised_by_their_published_digests(name):
+    from experiments.data.identity import PUBLISHED
+
+    ds = load_dataset(name, shared_dataset(name.replace("_", "-")))
+    assert ds.digests == PUBLISHED[name] and ds.verified
+    assert ds.warning is None and ds.note is None
+
+
+def test_an_uncompressed_copy_has_the_same_identity(tmp_path):
+    """Digests are of the content: a gunzipped (or recompressed) copy is the same dataset."""
+    folder = shared_dataset("mnist")
+    for path in folder.glob("*.gz"):
+        (tmp_path / path.stem).write_bytes(gzip.decompress(path.read_bytes()))
+    assert load_dataset("mnist", tmp_path).verified
+
+
+def test_the_other_datasets_files_warn_or_are_refused_with_strict():
+    fashion = shared_dataset("fashion-mnist")
+    ds = load_dataset("mnist", fashion, include_test=False)
+    assert "holds fashion_mnist's published files, not mnist's; pass -d fashion_mnist" in (
+        ds.warning
+    )
+    assert not ds.verified
+    with pytest.raises(DataError, match="refused: --strict_data"):
+        load_dataset("mnist", fashion, include_test=False, strict=True)
+
+
+def test_a_users_own_files_load_with_a_note(tmp_path):
+    write_dataset(tmp_path / "d")
+    ds = load_dataset("mnist", tmp_path / "d", strict=True)
+    assert not ds.verified and ds.warning is None
+    assert "not the published mnist files" in ds.note
+    assert set(ds.record()["digests"]) == {"x_train", "y_train", "x_test", "y_test"}
