@@ -418,3 +418,44 @@ def test_a_model_records_its_dataset_and_evaluate_refuses_another(synthetic, cap
     # Its own dataset's name, but MNIST's published files: refused too.
     assert evaluate.main([str(run_dir), "--data_dir", str(shared_dataset("mnist"))]) == 1
     assert "holds mnist's published files" in " ".join(capsys.readouterr().out.split())
+
+
+def _full_disk(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+def test_a_full_disk_stops_the_run_in_one_line_and_it_resumes_later(synthetic, capsys):
+    from experiments.checkpoint import CheckpointFile
+
+    original = CheckpointFile.save
+    saves = {"n": 0}
+
+    def fill_up_after_two(self, checkpoint):
+        saves["n"] += 1
+        if saves["n"] > 2:
+            _full_disk()
+        original(self, checkpoint)
+
+    argv = _args(synthetic, "-e", "4", "-q", "--wandb_mode", "disabled")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(CheckpointFile, "save", fill_up_after_two)
+        assert train.main(argv) == 1
+    run_dir = _only_run(synthetic)
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"could not write a checkpoint into {run_dir} (No space left on device)" in out
+    assert "Traceback" not in out and CheckpointFile(run_dir).last_epoch() == 2
+    assert train.main(["--resume", str(run_dir)]) == 0
+    assert len(json.loads((run_dir / "metrics.json").read_text())["epochs"]) == 4
+
+
+def test_a_full_disk_at_the_final_save_keeps_the_checkpoint_to_finish_from(synthetic, capsys):
+    argv = _args(synthetic, "-e", "2", "-q", "--wandb_mode", "disabled")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(MLP, "save", _full_disk)
+        assert train.main(argv) == 1
+    run_dir = _only_run(synthetic)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "free space, then finish it from its last checkpoint" in out
+    assert train.main(["--resume", str(run_dir)]) == 0
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "finished"
+    assert (run_dir / "model.npz").exists()

@@ -163,6 +163,15 @@ def run(config, console=None, wandb_module=None, resume=None):
         print_problem(console, "error", exc)
         tracker.finish(exit_code=1)
         return Outcome("failed", EXIT_ERROR, run_dir)
+    except OSError as exc:  # the checkpoint could not be written; the previous one stays
+        print_problem(
+            console,
+            "error",
+            f"could not write a checkpoint into {run_dir} ({exc.strerror or exc}); "
+            f"free space, then go on from the last one: python train.py --resume {run_dir}",
+        )
+        tracker.finish(exit_code=1)
+        return Outcome("failed", EXIT_ERROR, run_dir, history)
     except KeyboardInterrupt:
         status, exit_code = "interrupted", EXIT_INTERRUPTED
         print_problem(console, "interrupted", "saving what was trained so far", "yellow")
@@ -174,11 +183,16 @@ def run(config, console=None, wandb_module=None, resume=None):
     try:
         model_path = _save(config, net, metrics, run_dir, dataset)
     except OSError as exc:
+        advice = (
+            f"free space, then finish it from its last checkpoint: "
+            f"python train.py --resume {run_dir}"
+            if (run_dir / CHECKPOINT).exists()
+            else "the trained model is lost, free space and rerun"
+        )
         print_problem(
             console,
             "error",
-            f"could not write the run's files into {run_dir} "
-            f"({exc.strerror or exc}); the trained model is lost, free space and rerun",
+            f"could not write the run's files into {run_dir} ({exc.strerror or exc}); {advice}",
         )
         tracker.finish(exit_code=1)
         return Outcome("failed", EXIT_ERROR, run_dir, history)
@@ -272,14 +286,19 @@ def _test(net, dataset, tracker, run_dir):
 
 
 def _save(config, net, metrics, run_dir, dataset):
-    """config.json, metrics.json and (unless told not to) model.npz; returns the model's path."""
+    """config.json, model.npz (unless told not to) and metrics.json, in that order:
+    metrics.json's status marks the run as ended, so it is written last. Returns the
+    model's path."""
     saved = saved_config(config)
     write_json(run_dir / CONFIG_FILE, saved)
+    model_path = None
+    if config.save_model:
+        kept = {k: metrics.get(k) for k in ("status", *SUMMARY)}
+        model_path = net.save(
+            run_dir / "model.npz", config=saved, metrics=kept, dataset=dataset.record()
+        )
     write_json(run_dir / "metrics.json", metrics)
-    if not config.save_model:
-        return None
-    kept = {k: metrics.get(k) for k in ("status", *SUMMARY)}
-    return net.save(run_dir / "model.npz", config=saved, metrics=kept, dataset=dataset.record())
+    return model_path
 
 
 def _summary(console, config, net, metrics, run_dir, model_path, tracker, dataset_name):

@@ -438,17 +438,20 @@ def run_offline(
             process.terminate()
         raise
     failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        # A worker that crashed or was killed (a traceback, if any, is above) left its
+        # share untrained and its trial RUNNING: once that trial's heartbeat is older than
+        # the grace period, plan() marks it failed and queues it again.
+        notify(
+            f"{len(failed)} worker(s) stopped early (exit codes {failed}); waiting {GRACE_S} s "
+            "for their trials to count as dead, then training what is left in this process"
+        )
+        time.sleep(GRACE_S)
     study = open_study(spec, storage_url, study_name, seed)
     if failed or plan(study, spec, count):
-        # A worker that crashed (its traceback is above) left its share untrained, or the
-        # study holds fewer trials than planned: train what is missing here, so the sweep
-        # never ends short in silence.
-        why = (
-            f"{len(failed)} worker(s) stopped early (exit codes {failed})"
-            if failed
-            else ("the workers left trials untrained")
-        )
-        notify(f"{why}; training the remaining trials in this process")
+        # Train what is missing here, so that the sweep never ends short in silence.
+        if not failed:
+            notify("the workers left trials untrained; training them in this process")
         return optimize(spec, base_config, storage_url, study_name, count, seed, notify=notify)
     return study
 

@@ -2,6 +2,7 @@
 sweep on synthetic data, resuming, the test set never read, and the online path on a fake."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -537,6 +538,41 @@ def test_a_stopped_sweep_takes_its_workers_along_and_resumes_without_losing_a_po
         time.sleep(GRACE_S + 1)
     assert _grid_sweep(synthetic, spec_path) == 0
     assert _trained_sizes(_study(synthetic, "stopped")) == [4, 8, 12, 16]
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="needs Linux's /proc to find the workers")
+def test_a_worker_killed_mid_trial_is_replaced_and_every_point_is_trained_once(synthetic):
+    """SIGKILL of one of two workers (the OOM killer's way): the parent notices, retries the
+    killed worker's trial once its heartbeat is stale, and the report counts four trials."""
+    spec_path = _grid(synthetic, sizes=(4, 8, 12, 16), epochs=800, name="killed")
+    command = [sys.executable, str(Path(sweep_cli.__file__)), str(spec_path)]
+    command += ["--data_dir", str(synthetic / "data"), "--mode", "disabled"]
+    command += ["--out", str(synthetic / "killed"), "--workers", "2"]
+    parent = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            running = [t for t in _study(synthetic, "killed").trials if t.state.name == "RUNNING"]
+        except Exception:  # the study is created by the parent; not there yet
+            continue
+        workers = _workers(parent.pid)
+        if running and len(workers) == 2:
+            break
+    else:
+        parent.kill()
+        pytest.fail("the workers never started a trial")
+    os.kill(workers[0], signal.SIGKILL)
+    out, _ = parent.communicate(timeout=600)
+    assert parent.returncode == 0, out
+    assert "1 worker(s) stopped early (exit codes [-9])" in " ".join(out.split())
+    study = _study(synthetic, "killed")
+    assert _trained_sizes(study) == [4, 8, 12, 16]
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 4
+    best = json.loads((synthetic / "killed" / "best.json").read_text())
+    assert best["trials"] == best["completed"] == 4
+    with open(synthetic / "killed" / "trials.csv") as handle:
+        assert len(handle.read().strip().splitlines()) == 1 + 4  # header + counted trials
 
 
 def test_a_data_error_in_a_sweep_is_one_line_without_optunas_traceback(tmp_path, capsys):
