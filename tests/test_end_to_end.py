@@ -442,7 +442,7 @@ def test_a_full_disk_stops_the_run_in_one_line_and_it_resumes_later(synthetic, c
         assert train.main(argv) == 1
     run_dir = _only_run(synthetic)
     out = " ".join(capsys.readouterr().out.split())
-    assert f"could not write a checkpoint into {run_dir} (No space left on device)" in out
+    assert "could not write a checkpoint into" in out and "(No space left on device)" in out
     assert "Traceback" not in out and CheckpointFile(run_dir).last_epoch() == 2
     assert train.main(["--resume", str(run_dir)]) == 0
     assert len(json.loads((run_dir / "metrics.json").read_text())["epochs"]) == 4
