@@ -471,6 +471,39 @@ def test_training_with_dropout_on_cuda_is_seeded():
     assert not np.array_equal(trained(0.0), with_dropout)
 
 
+@wrapping_uint64
+def test_a_gpu_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_one(tmp_path):
+    """Checkpoints on the GPU: parameters and optimizer state come back from the device
+    after each epoch, and each epoch's dropout masks depend on (seed, epoch) only."""
+    from experiments.checkpoint import CheckpointFile
+    from experiments.config import RunConfig
+    from experiments.training import Callback, train
+
+    x, y = _tiny_problem(np.random.default_rng(9), n=12)
+    config = RunConfig(
+        **HYPER, optimizer="nadam", epochs=3, batch_size=4, seed=1, device="cuda", dropout=0.3
+    )
+
+    class StopInEpoch3(Callback):
+        def on_steps(self, epoch, done, steps, running_loss):
+            if epoch == 3:
+                raise KeyboardInterrupt
+
+    whole = MLP([5, 4, 3], dtype=np.float64, seed=0)
+    expected = train(whole, config, x[:8], y[:8], x[8:], y[8:], chunks_per_epoch=2)
+    store = CheckpointFile(tmp_path)
+    stopped = MLP([5, 4, 3], dtype=np.float64, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        train(stopped, config, x[:8], y[:8], x[8:], y[8:], StopInEpoch3(), None, 2, store)
+    assert store.last_epoch() == 2
+    resumed = MLP([5, 4, 3], dtype=np.float64, seed=0)
+    history = train(
+        resumed, config, x[:8], y[:8], x[8:], y[8:], chunks_per_epoch=2, checkpoints=store
+    )
+    np.testing.assert_array_equal(resumed.params, whole.params)
+    assert [m["val_loss"] for m in history.epochs] == [m["val_loss"] for m in expected.epochs]
+
+
 # ------------------------------------------------------------------ device resolution
 def test_resolve_device_runs_a_test_kernel_and_reports_a_broken_stack_in_one_line(monkeypatch):
     from kernels.cuda import steps
