@@ -270,6 +270,14 @@ class RunConfig:
         choices=lambda: DEVICES,
     )
     seed: int = setting(0, "seeds the split, the initialisation and the shuffling", kind=int)
+    threads: int = setting(
+        0,
+        "BLAS threads; 0 = nbnet's policy: one per 8 million multiply-adds of the largest "
+        "matrix product, at most the cores this process may use",
+        kind=int,
+        within=AT_LEAST_0,
+        sweepable=False,
+    )
     dataset: str = setting(
         "fashion_mnist",
         "mnist or fashion_mnist (fashion-mnist accepted)",

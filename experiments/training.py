@@ -16,6 +16,7 @@ from network import MLP
 from network.backends import make_trainer
 
 from .checkpoint import Checkpoint, CheckpointError, epoch_seed
+from .threads import blas_threads, threads_for
 
 
 class Diverged(RuntimeError):
@@ -39,6 +40,7 @@ class Callback:
 class History:
     """Per-epoch metrics and timings of a run.
 
+    ``blas_threads`` is the BLAS thread count the run used (:mod:`experiments.threads`);
     ``restored_epoch`` is the epoch whose parameters the network holds at the end
     when ``restore_best`` is on (else None: the last epoch's); ``stopped_early``
     is True when early stopping ended the run before ``epochs``.
@@ -46,6 +48,7 @@ class History:
 
     epochs: list = field(default_factory=list)
     compile_seconds: float = 0.0
+    blas_threads: int = 1
     restored_epoch: int | None = None
     stopped_early: bool = False
 
@@ -205,8 +208,27 @@ def train(
     CheckpointError
         The checkpoint is damaged or belongs to another network or optimizer.
     """
-    callback = callback or Callback()
     history = history if history is not None else History()
+    history.blas_threads = threads_for(config, net.sizes)
+    with blas_threads(history.blas_threads):
+        return _train(
+            net,
+            config,
+            x_train,
+            y_train,
+            x_val,
+            y_val,
+            callback,
+            history,
+            chunks_per_epoch,
+            checkpoints,
+        )
+
+
+def _train(
+    net, config, x_train, y_train, x_val, y_val, callback, history, chunks_per_epoch, checkpoints
+):
+    callback = callback or Callback()
     optimizer = optimizers.get(config.optimizer)
     state = optimizer.init(net.layout.n_params, net.dtype, config)
     rng = np.random.default_rng(config.seed)  # shuffles each epoch

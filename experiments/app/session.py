@@ -258,6 +258,7 @@ def _run_metrics(status, history):
         "status": status,
         "epochs": history.epochs,
         "compile_seconds": history.compile_seconds,
+        "blas_threads": history.blas_threads,
         "restored_epoch": history.restored_epoch,
         "stopped_early": history.stopped_early,
     }
@@ -333,7 +334,8 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
         table.add_row(
             "time",
             f"{metrics['seconds_per_epoch']:.2f} s/epoch (median), compile "
-            f"{metrics['compile_seconds']:.1f} s, {metrics['wall_seconds']:.1f} s in all",
+            f"{metrics['compile_seconds']:.1f} s, {metrics['wall_seconds']:.1f} s in all, "
+            f"{metrics['blas_threads']} BLAS thread(s)",
         )
     table.add_row("run folder", escape(str(run_dir)))
     if model_path:
