@@ -19,7 +19,13 @@ import optuna
 from experiments.app.tracking import MODES, resolve_mode
 from experiments.config import RunConfig
 from experiments.data import DataError
-from experiments.sweeps.engine import default_storage, open_study, run_offline, run_online
+from experiments.sweeps.engine import (
+    default_storage,
+    open_study,
+    resolve_workers,
+    run_offline,
+    run_online,
+)
 from experiments.sweeps.report import write_report
 from experiments.sweeps.spec import SweepSpecError, load_spec
 
@@ -34,6 +40,10 @@ def positive_int(text):
     return value
 
 
+def workers_arg(text):
+    return "auto" if text == "auto" else positive_int(text)
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="sweep.py", description=__doc__.splitlines()[1])
     p.add_argument("spec", help="W&B sweep YAML file (see sweeps/)")
@@ -46,9 +56,10 @@ def build_parser():
     )
     p.add_argument(
         "--workers",
-        type=positive_int,
-        default=1,
-        help="trial processes on this machine (offline)",
+        type=workers_arg,
+        default="auto",
+        help="trial processes on this machine (offline); auto = one per usable core, each "
+        "pinned to its core and one BLAS thread",
     )
     p.add_argument(
         "--storage",
@@ -120,11 +131,12 @@ def main(argv=None):
             )
             return 0
         else:
+            workers = resolve_workers(args.workers)
             print(
-                f"sweep {name}: {spec.method} search, up to {count} trials, {args.workers} "
+                f"sweep {name}: {spec.method} search, up to {count} trials, up to {workers} "
                 f"worker(s), study in {storage}"
             )
-            study = run_offline(args.spec, base, storage, name, count, args.workers, args.seed)
+            study = run_offline(args.spec, base, storage, name, count, workers, args.seed)
     except DataError as exc:
         print(f"sweep.py: data error: {exc}", file=sys.stderr)
         return 1

@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 
 from ..app.tracking import Tracker
 from ..data import as_inputs, load_dataset, stratified_split
+from ..threads import set_core_budget, usable_cores
 from ..training import Callback, Diverged, build_network, train
 from .spec import load_spec
 
@@ -252,6 +253,8 @@ class TrialRunner:
         trial.set_user_attr("seconds", seconds)
         trial.set_user_attr("train_seconds", train_seconds)
         trial.set_user_attr("compile_seconds", history.compile_seconds)
+        trial.set_user_attr("blas_threads", history.blas_threads)
+        trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("epochs", history.epochs)  # per-epoch curves, for the report
         self.notify(
             f"trial {trial.number}: val_accuracy {value:.4f} in {seconds:.1f} s  {config.name()}"
@@ -386,10 +389,36 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _worker(spec_path, base_config, storage_url, study_name, count, seed, share, parent_pid):
+def core_sets(workers):
+    """The cores each of ``workers`` processes is pinned to: this process's usable cores
+    split into contiguous, nearly equal groups (one core each when workers >= cores)."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows: no affinity, only a budget
+        cores = list(range(os.cpu_count() or 1))
+    if workers >= len(cores):
+        return [[cores[i % len(cores)]] for i in range(workers)]
+    bounds = [round(i * len(cores) / workers) for i in range(workers + 1)]
+    return [cores[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _pin(cores):
+    """Keep this worker, every thread of it (OpenBLAS's pool included), on ``cores``, and
+    size its runs' BLAS threads to them, so N workers never start N pools of all cores
+    that fight for the machine."""
+    set_core_budget(len(cores))
+    try:
+        for task in os.listdir("/proc/self/task"):
+            os.sched_setaffinity(int(task), cores)
+    except (AttributeError, OSError):  # no affinity here: the budget alone limits the threads
+        pass
+
+
+def _worker(spec_path, base_config, storage_url, study_name, count, seed, share, parent_pid, cores):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         _die_with_parent(parent_pid)
+        _pin(cores)
         optimize(
             load_spec(spec_path), base_config, storage_url, study_name, count, seed, share=share
         )
@@ -400,16 +429,24 @@ def _worker(spec_path, base_config, storage_url, study_name, count, seed, share,
             raise
 
 
+def resolve_workers(workers):
+    """``auto`` -> one trial process per usable core; a number passes through."""
+    return usable_cores() if workers == "auto" else int(workers)
+
+
 def run_offline(
     spec_path, base_config, storage_url, study_name, count, workers=1, seed=0, notify=print
 ):
-    """Run the sweep locally with ``workers`` processes sharing one study."""
+    """Run the sweep locally with ``workers`` processes sharing one study (``auto``: one per
+    usable core, each pinned to its own cores: :func:`core_sets`)."""
     spec = load_spec(spec_path)
+    workers = resolve_workers(workers)
     if workers <= 1:
         return optimize(spec, base_config, storage_url, study_name, count, seed, notify=notify)
     # Planned once, before the workers race: every worker then trains exactly its share.
     left = plan(open_study(spec, storage_url, study_name, seed), spec, count)
     shares = [left // workers + (i < left % workers) for i in range(workers)]
+    cores = core_sets(sum(1 for share in shares if share))
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(
@@ -421,12 +458,12 @@ def run_offline(
                 study_name,
                 count,
                 seed + i,
-                shares[i],
+                share,
                 os.getpid(),
+                cores[i],
             ),
         )
-        for i in range(workers)
-        if shares[i]
+        for i, share in enumerate(s for s in shares if s)
     ]
     for process in processes:
         process.start()
