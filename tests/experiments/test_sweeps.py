@@ -341,6 +341,38 @@ def test_two_worker_processes_share_one_study(synthetic):
     assert (synthetic / "report" / "index.html").exists()
 
 
+@pytest.mark.parametrize(
+    "cores, workers, expected",
+    [
+        (range(16), 4, [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14, 15]]),
+        (range(16), 3, [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15]]),
+        ([2, 3], 2, [[2], [3]]),
+        ([2, 3], 3, [[2], [3], [2]]),  # more workers than cores: one core each, shared
+        ([0, 1], 1, [[0, 1]]),
+    ],
+)
+def test_workers_get_disjoint_groups_of_the_usable_cores(monkeypatch, cores, workers, expected):
+    from experiments.sweeps import engine
+
+    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: set(cores), raising=False)
+    assert engine.core_sets(workers) == expected
+
+
+def test_auto_workers_are_one_per_usable_core_each_with_one_blas_thread(synthetic, monkeypatch):
+    from experiments import threads
+
+    monkeypatch.setattr(threads, "_core_budget", None)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    # 64 x 784 x 1024 = 51 M multiply-adds: the policy gives a whole 2-core machine 2 threads,
+    # a worker pinned to one core 1.
+    assert threads.policy([784, 1024, 10], 64) == 2
+    spec_path = _grid(synthetic, sizes=(1024, 1040), name="wide")
+    assert _grid_sweep(synthetic, spec_path) == 0  # --workers auto is the default
+    trained = _study(synthetic, "wide").trials
+    assert len(trained) == 2 and len({t.user_attrs["pid"] for t in trained}) == 2
+    assert {t.user_attrs["blas_threads"] for t in trained} == {1}
+
+
 def test_level_summary_bins_continuous_parameters():
     from experiments.sweeps.report import level_summary
 
