@@ -7,7 +7,7 @@ in progress, and a failed write keeps the previous checkpoint. A checkpoint
 holds the parameters, the optimizer's state, the state of the generator that
 shuffles each epoch, the finished epochs' metrics and the best epoch so far.
 Dropout masks need no state of their own: each epoch's come from a generator
-seeded by ``(seed, epoch)`` (:func:`epoch_seed`). Continuing from a checkpoint
+seeded by ``(seed, epoch)`` (:func:`experiments.seeds.derived_seed`). Continuing from a checkpoint
 therefore ends with the same parameters and metrics, bit for bit, as the run
 that was never stopped (same device, same BLAS threads).
 """
@@ -25,11 +25,6 @@ FILE = "checkpoint.npz"
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the run; the message says what to do."""
-
-
-def epoch_seed(seed, epoch):
-    """The seed of ``epoch``'s dropout masks: a 31-bit integer mixed from ``(seed, epoch)``."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0] >> 1)
 
 
 @dataclass

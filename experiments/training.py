@@ -15,7 +15,8 @@ import optimizers
 from network import MLP
 from network.backends import make_trainer
 
-from .checkpoint import Checkpoint, CheckpointError, epoch_seed
+from .checkpoint import Checkpoint, CheckpointError
+from .seeds import derived_seed
 from .threads import blas_threads, threads_for
 
 
@@ -255,7 +256,7 @@ def _train(
             trainer.set_learning_rate(
                 learning_rate(config.lr_schedule, config.learning_rate, epoch, config.epochs)
             )
-            trainer.seed_dropout(epoch_seed(config.seed, epoch))
+            trainer.seed_dropout(derived_seed(config.seed, epoch))
             order = rng.permutation(len(x_train)).astype(np.int64)
             callback.on_epoch_start(epoch, epochs.steps)
             metrics = epochs.metrics(epoch, epochs.run(trainer, order, epoch, config, callback))

@@ -47,15 +47,16 @@ SPEC = {
 TRIALS_PER_WORKER = 8
 
 
-def measure(workers, folder):
-    """Seconds for a sweep of ``TRIALS_PER_WORKER * workers`` trials, and its study."""
+def measure(workers, folder, storage=None, name="throughput"):
+    """Seconds for a sweep of ``TRIALS_PER_WORKER * workers`` trials, and its study
+    (stored in ``storage``, by default a new sqlite file in ``folder``)."""
     spec_path = folder / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(SPEC))
-    storage = f"sqlite:///{folder / 'study.db'}"
+    storage = storage or f"sqlite:///{folder / 'study.db'}"
     base = RunConfig(data_dir=str(DATA), wandb_mode="disabled", quiet=True, save_model=False)
     count = TRIALS_PER_WORKER * workers
     start = time.perf_counter()
-    study = run_offline(spec_path, base, storage, "throughput", count, workers, notify=lambda m: 0)
+    study = run_offline(spec_path, base, storage, name, count, workers, notify=lambda m: 0)
     return time.perf_counter() - start, study, count
 
 

@@ -21,13 +21,16 @@ import os
 import signal
 import time
 import warnings
+from datetime import datetime, timedelta
 
 import optuna
 import sqlalchemy
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from ..app.tracking import Tracker
 from ..data import as_inputs, load_dataset, stratified_split
+from ..seeds import derived_seed
 from ..threads import set_core_budget, usable_cores
 from ..training import Callback, Diverged, build_network, train
 from .spec import load_spec
@@ -67,6 +70,8 @@ def suggest(trial, spec):
 
 
 def make_sampler(spec, seed):
+    """The YAML method's sampler. Grid points come from the queue :func:`plan` fills;
+    random and bayes draw trial ``n``'s values with a generator seeded by ``(seed, n)``."""
     if spec.method == "grid":
         space = {
             n: [_encode(v) for v in p.values]
@@ -75,8 +80,43 @@ def make_sampler(spec, seed):
         }
         return optuna.samplers.GridSampler(space, seed=seed)
     if spec.method == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+        return TrialSeeded(optuna.samplers.RandomSampler, seed)
+    return TrialSeeded(lambda seed: optuna.samplers.TPESampler(seed=seed, multivariate=True), seed)
+
+
+class TrialSeeded(optuna.samplers.BaseSampler):
+    """A sampler whose draws for trial ``n`` come from ``make(derived_seed(seed, n))``.
+
+    An Optuna sampler seeded once per process draws the same sequence in every process:
+    two machines started with the same command proposed the same learning rates and
+    trained each configuration twice. Seeded per trial number instead (unique in the
+    study), every trial draws its own values, whichever process or machine runs it, and
+    a sweep is reproducible whatever its worker count (for bayes, given the same history).
+    """
+
+    def __init__(self, make, seed):
+        self._make, self._seed = make, seed
+        self._current = (None, None)  # (trial number, its sampler)
+
+    def _sampler(self, trial):
+        if self._current[0] != trial.number:
+            self._current = (trial.number, self._make(derived_seed(self._seed, trial.number)))
+        return self._current[1]
+
+    def infer_relative_search_space(self, study, trial):
+        return self._sampler(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._sampler(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._sampler(trial).sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study, trial):
+        self._sampler(trial).before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values):
+        self._sampler(trial).after_trial(study, trial, state, values)
 
 
 def make_pruner(spec):
@@ -113,6 +153,14 @@ def _serialize_sqlite(engine):
     )
 
 
+def _with_driver(storage_url):
+    """``postgresql://`` names no driver, and SQLAlchemy's default for it changed (psycopg2,
+    then psycopg 3): use the one the ``postgres`` extra installs."""
+    if storage_url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + storage_url[len("postgresql://") :]
+    return storage_url
+
+
 def open_study(spec, storage_url, study_name, seed=0):
     """Create or reopen the study. The heartbeat marks trials of a killed process as
     failed after ``grace_period`` seconds, so a resumed sweep does not wait on them."""
@@ -124,12 +172,22 @@ def open_study(spec, storage_url, study_name, seed=0):
         # driver's own transaction handling is switched off so that _serialize_sqlite can
         # begin every transaction itself.
         engine = {"connect_args": {"timeout": 20, "isolation_level": None}} if sqlite else None
-        storage = optuna.storages.RDBStorage(
-            storage_url,
-            engine_kwargs=engine,
-            heartbeat_interval=HEARTBEAT_S,
-            grace_period=GRACE_S,
-        )
+        for attempt in range(3):
+            try:
+                storage = optuna.storages.RDBStorage(
+                    _with_driver(storage_url),
+                    engine_kwargs=engine,
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                )
+                break
+            except sqlalchemy.exc.SQLAlchemyError:
+                # Machines starting together on a fresh database race to create Optuna's
+                # tables (PostgreSQL: "duplicate key ... pg_type"); the loser finds them
+                # made a moment later.
+                if attempt == 2:
+                    raise
+                time.sleep(1 + attempt)
         if sqlite:
             _serialize_sqlite(storage.engine)
     return optuna.create_study(
@@ -164,9 +222,13 @@ class TrialRunner:
     allocation and the W&B run (measured in the sweep report).
     """
 
-    def __init__(self, base_config, sweep_name, wandb_module=None, notify=print):
+    def __init__(
+        self, base_config, sweep_name, wandb_module=None, notify=print, spec=None, count=None
+    ):
         self.base = base_config
+        self.spec, self.count = spec, count  # count: the study's total, for surplus checks
         self.trained = 0  # trials this runner has started training
+        self.full = False  # set when a trial found the study already full
         self.current = None  # the number of the trial in progress
         self.sweep_name = sweep_name
         self.wandb_module = wandb_module
@@ -229,6 +291,12 @@ class TrialRunner:
 
     def objective(self, trial):
         self.current = trial.number
+        if self.count is not None and _ahead(trial) >= self.count:
+            # Another process (another machine) started the last trials at the same moment:
+            # this one would exceed --count. It ends as FAIL, marked, and is not retried.
+            trial.set_user_attr("surplus", True)
+            self.full = True
+            raise Surplus(f"the study already holds {self.count} trials")
         params = suggest(trial, self.spec)
         # TPE often proposes a configuration it already tried; reuse that result
         # instead of training it again (such trials do not count towards --count).
@@ -262,6 +330,21 @@ class TrialRunner:
         return value
 
 
+class Surplus(RuntimeError):
+    """A trial begun when the study already held ``--count`` trials (by other processes)."""
+
+
+def _ahead(trial):
+    """Trials numbered before ``trial`` that count or may still count: counted ones, and
+    running ones that are not re-proposals of a trained configuration."""
+    return sum(
+        1
+        for t in trial.study.get_trials(deepcopy=False)
+        if t.number < trial.number
+        and (counted(t) or (t.state == TrialState.RUNNING and "duplicate_of" not in t.user_attrs))
+    )
+
+
 def counted(trial):
     """Whether ``--count`` includes ``trial``: it trained to an end that belongs to its
     configuration (completed, pruned, or diverged), and it is not a re-proposal of an
@@ -292,6 +375,7 @@ def plan(study, spec, count):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+    _fail_trials_without_heartbeat(study)
     trials = study.get_trials(deepcopy=False)
     retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
     for t in trials:
@@ -317,6 +401,28 @@ def plan(study, spec, count):
     return max(0, count - done - running)
 
 
+def _fail_trials_without_heartbeat(study):
+    """Fail RUNNING trials that never had a heartbeat and began over ``GRACE_S`` ago.
+
+    Optuna fails a running trial only once its heartbeat is stale, and a process killed
+    between claiming a trial and its first heartbeat leaves one with none: it would stay
+    RUNNING forever, and the sweep would wait for it (or end short). Optuna keeps the
+    heartbeats in its ``trial_heartbeats`` table, read here directly: no public call
+    says whether a trial has one.
+    """
+    storage = getattr(study._storage, "_backend", study._storage)
+    engine = getattr(storage, "engine", None)
+    if engine is None:  # not a database storage: no heartbeats at all
+        return
+    with engine.connect() as connection:
+        query = sqlalchemy.text("SELECT trial_id FROM trial_heartbeats")
+        beating = {row[0] for row in connection.execute(query)}
+    cutoff = datetime.now() - timedelta(seconds=GRACE_S)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial._trial_id not in beating and trial.datetime_start < cutoff:
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+
+
 def optimize(
     spec,
     base_config,
@@ -328,24 +434,49 @@ def optimize(
     notify=print,
     share=None,
 ):
-    """Train trials in this process: ``share`` of them, or (alone) until the study holds
-    ``count`` counted trials. Re-proposals of a trained configuration reuse its result
-    and do not count."""
+    """Train trials in this process: ``share`` of them (a worker of :func:`run_offline`), or
+    until the study holds ``count`` counted trials (alone, or as one of several machines on
+    one storage). Re-proposals of a trained configuration reuse its result and do not count."""
     study = open_study(spec, storage_url, study_name, seed)
-    if share is None:
-        share = plan(study, spec, count)
-    runner = TrialRunner(base_config, study_name, wandb_module, notify)
-    runner.spec = spec
-    # Duplicates cost nothing but a lookup; the cap only guards a space smaller than count.
+    runner = TrialRunner(base_config, study_name, wandb_module, notify, spec, count)
     try:
-        for _ in range(DUPLICATE_CAP * share):
-            if runner.trained >= share:
-                break
-            study.optimize(runner.objective, catch=(Diverged,), gc_after_trial=False, n_trials=1)
+        if share is None:
+            _train_until_full(study, spec, runner, count)
+        else:
+            _train_share(study, runner, share)
     except BaseException:  # an interrupt can surface as another error from Optuna's cleanup
         _fail_interrupted(study, runner.current)
         raise
     return study
+
+
+def _one_trial(study, runner):
+    study.optimize(runner.objective, catch=(Diverged, Surplus), gc_after_trial=False, n_trials=1)
+
+
+def _train_share(study, runner, share):
+    # Duplicates cost nothing but a lookup; the cap only guards a space smaller than count.
+    for _ in range(DUPLICATE_CAP * share):
+        if runner.trained >= share or runner.full:
+            break
+        _one_trial(study, runner)
+
+
+def _train_until_full(study, spec, runner, count):
+    """Train until the study holds ``count`` counted trials. Trials that other processes
+    are running count as theirs; when one of those processes dies, its trial's heartbeat
+    goes stale and :func:`plan` queues the trial again, and this process trains it: so a
+    process waits, polling, until no other is running a trial."""
+    idle = 0  # trials in a row that trained nothing (re-proposals, surplus)
+    while idle < DUPLICATE_CAP:
+        if plan(study, spec, count) > 0:
+            trained = runner.trained
+            _one_trial(study, runner)
+            idle = 0 if runner.trained > trained else idle + 1
+        elif any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
+            time.sleep(HEARTBEAT_S)
+        else:
+            break
 
 
 def _fail_interrupted(study, number):
@@ -457,7 +588,7 @@ def run_offline(
                 storage_url,
                 study_name,
                 count,
-                seed + i,
+                seed,
                 share,
                 os.getpid(),
                 cores[i],
@@ -477,13 +608,12 @@ def run_offline(
     failed = [p.exitcode for p in processes if p.exitcode != 0]
     if failed:
         # A worker that crashed or was killed (a traceback, if any, is above) left its
-        # share untrained and its trial RUNNING: once that trial's heartbeat is older than
-        # the grace period, plan() marks it failed and queues it again.
+        # share untrained and its trial RUNNING until its heartbeat goes stale.
         notify(
-            f"{len(failed)} worker(s) stopped early (exit codes {failed}); waiting {GRACE_S} s "
-            "for their trials to count as dead, then training what is left in this process"
+            f"{len(failed)} worker(s) stopped early (exit codes {failed}); training what is "
+            f"left in this process (a killed trial is retried once its heartbeat is "
+            f"{GRACE_S} s old)"
         )
-        time.sleep(GRACE_S)
     study = open_study(spec, storage_url, study_name, seed)
     if failed or plan(study, spec, count):
         # Train what is missing here, so that the sweep never ends short in silence.
@@ -517,7 +647,7 @@ def run_online(spec, base_config, count, wandb_module=None, notify=print):
     )
     project, entity = base_config.wandb_project, base_config.wandb_entity
     sweep_id = wandb.sweep(sweep_config, project=project, entity=entity)
-    runner = TrialRunner(base_config, spec.name or sweep_id, wandb, notify)
+    runner = TrialRunner(base_config, spec.name or sweep_id, wandb, notify, spec)
 
     def one_trial():
         run = wandb.init()

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from experiments.checkpoint import Checkpoint, CheckpointError, CheckpointFile, epoch_seed
+from experiments.checkpoint import Checkpoint, CheckpointError, CheckpointFile
 from experiments.config import RunConfig
+from experiments.seeds import derived_seed
 from experiments.training import Callback, History, train
 from network import MLP
 from tests.conftest import HYPER
@@ -79,11 +80,11 @@ def test_a_damaged_checkpoint_is_one_line_that_says_what_to_do(tmp_path, damage)
 
 @settings(max_examples=50, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), epoch=st.integers(1, 10_000))
-def test_epoch_seeds_are_31_bit_and_differ_between_epochs_and_seeds(seed, epoch):
-    value = epoch_seed(seed, epoch)
+def test_derived_seeds_are_31_bit_and_differ_between_epochs_and_seeds(seed, epoch):
+    value = derived_seed(seed, epoch)
     assert 0 <= value < 2**31
-    assert value != epoch_seed(seed, epoch + 1)
-    assert value != epoch_seed(seed + 1, epoch)
+    assert value != derived_seed(seed, epoch + 1)
+    assert value != derived_seed(seed + 1, epoch)
 
 
 # ------------------------------------------------------------------ resuming a run

@@ -181,6 +181,23 @@ def test_samplers_stay_inside_the_space(method):
         assert p["num_layers"] in (1, 2, 3) and isinstance(p["num_layers"], int)
 
 
+@pytest.mark.parametrize("method", ["random", "bayes"])
+def test_trial_n_draws_the_same_values_in_every_process_and_other_trials_differ(method):
+    """Regression: two machines with the same command drew the same sequence and trained
+    each configuration twice. Now trial n's values depend on (seed, n) only."""
+    spec = parse_spec(_spec(method=method), "s.yaml")
+
+    def draws(n_trials):
+        study = optuna.create_study(direction="maximize", sampler=make_sampler(spec, seed=7))
+        for _ in range(n_trials):
+            trial = study.ask()
+            study.tell(trial, 0.5)
+        return [t.params["learning_rate"] for t in study.trials]
+
+    first, second = draws(6), draws(6)
+    assert first == second and len(set(first)) == 6
+
+
 def test_grid_enumerates_the_whole_space():
     raw = _spec(
         method="grid",
