@@ -182,20 +182,34 @@ def test_samplers_stay_inside_the_space(method):
 
 
 @pytest.mark.parametrize("method", ["random", "bayes"])
-def test_trial_n_draws_the_same_values_in_every_process_and_other_trials_differ(method):
-    """Regression: two machines with the same command drew the same sequence and trained
-    each configuration twice. Now trial n's values depend on (seed, n) only."""
+def test_two_processes_on_one_study_never_draw_the_same_values(method):
+    """Regression: each process's sampler, seeded alike, drew the same sequence, so two
+    machines with the same command trained each configuration twice. Now trial n's values
+    depend on (seed, n) only: the same in any process, different between trials."""
     spec = parse_spec(_spec(method=method), "s.yaml")
+    storage = optuna.storages.InMemoryStorage()
 
-    def draws(n_trials):
-        study = optuna.create_study(direction="maximize", sampler=make_sampler(spec, seed=7))
-        for _ in range(n_trials):
-            trial = study.ask()
-            study.tell(trial, 0.5)
-        return [t.params["learning_rate"] for t in study.trials]
+    def machine():
+        return optuna.create_study(
+            study_name="shared",
+            storage=storage,
+            direction="maximize",
+            sampler=make_sampler(spec, seed=7),
+            load_if_exists=True,
+        )
 
-    first, second = draws(6), draws(6)
-    assert first == second and len(set(first)) == 6
+    machines = [machine(), machine()]
+    for i in range(8):  # the machines take turns, as they would finish trials
+        study = machines[i % 2]
+        trial = study.ask()
+        study.tell(trial, suggest(trial, spec)["learning_rate"])
+    rates = [t.params["learning_rate"] for t in machines[0].trials]
+    assert len(set(rates)) == 8
+    again = optuna.create_study(direction="maximize", sampler=make_sampler(spec, seed=7))
+    for _ in range(8):
+        trial = again.ask()
+        again.tell(trial, suggest(trial, spec)["learning_rate"])
+    assert [t.params["learning_rate"] for t in again.trials] == rates
 
 
 def test_grid_enumerates_the_whole_space():
