@@ -248,7 +248,14 @@ def synthetic(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _one_worker_unless_asked(extra):
+    """Tests run one trial process unless they test workers: starting a process per core
+    for every small sweep would double the suite's time on 2 cores."""
+    return extra if "--workers" in extra else (*extra, "--workers", "1")
+
+
 def _sweep(tmp_path, *extra):
+    extra = _one_worker_unless_asked(extra)
     return sweep_cli.main(
         [
             str(tmp_path / "tiny.yaml"),
@@ -389,6 +396,11 @@ def test_workers_get_disjoint_groups_of_the_usable_cores(monkeypatch, cores, wor
     assert engine.core_sets(workers) == expected
 
 
+def test_workers_default_to_auto():
+    assert sweep_cli.build_parser().parse_args(["s.yaml"]).workers == "auto"
+    assert sweep_cli.build_parser().parse_args(["s.yaml", "--workers", "3"]).workers == 3
+
+
 def test_auto_workers_are_one_per_usable_core_each_with_one_blas_thread(synthetic, monkeypatch):
     from experiments import threads
 
@@ -398,7 +410,7 @@ def test_auto_workers_are_one_per_usable_core_each_with_one_blas_thread(syntheti
     # a worker pinned to one core 1.
     assert threads.policy([784, 1024, 10], 64) == 2
     spec_path = _grid(synthetic, sizes=(1024, 1040), name="wide")
-    assert _grid_sweep(synthetic, spec_path) == 0  # --workers auto is the default
+    assert _grid_sweep(synthetic, spec_path, "--workers", "auto") == 0
     trained = _study(synthetic, "wide").trials
     assert len(trained) == 2 and len({t.user_attrs["pid"] for t in trained}) == 2
     assert {t.user_attrs["blas_threads"] for t in trained} == {1}
@@ -445,6 +457,7 @@ def _trained_sizes(study):
 
 
 def _grid_sweep(tmp_path, spec_path, *extra):
+    extra = _one_worker_unless_asked(extra)
     name = spec_path.stem
     return sweep_cli.main(
         [
