@@ -212,81 +212,94 @@ def train(
     history = history if history is not None else History()
     history.blas_threads = threads_for(config, net.sizes)
     with blas_threads(history.blas_threads):
-        return _train(
-            net,
-            config,
-            x_train,
-            y_train,
-            x_val,
-            y_val,
-            callback,
-            history,
-            chunks_per_epoch,
-            checkpoints,
-        )
-
-
-def _train(
-    net, config, x_train, y_train, x_val, y_val, callback, history, chunks_per_epoch, checkpoints
-):
-    callback = callback or Callback()
-    optimizer = optimizers.get(config.optimizer)
-    state = optimizer.init(net.layout.n_params, net.dtype, config)
-    rng = np.random.default_rng(config.seed)  # shuffles each epoch
-    best = Best(config.restore_best)
-    resumed = checkpoints.load() if checkpoints is not None else None
-    if resumed is not None:
-        _restore(resumed, net, state, rng, history, best)
-    history.compile_seconds = compile_kernels(
-        net, config, optimizer, x_train, y_train, x_val, y_val
-    )
-    epochs = Epochs(len(x_train), config.batch_size, chunks_per_epoch, loss_limit(net))
-    trainer = make_trainer(
-        config.device, net, optimizer, state, x_train, y_train, config.batch_size
-    )
-    first = 1 if resumed is None else resumed.epoch + 1
-    try:
-        if (
-            resumed is not None
-            and resumed.epoch < config.epochs
-            and _stops_early(config, best, resumed.epoch, len(x_val))
-        ):
-            history.stopped_early, first = True, config.epochs + 1
-        for epoch in range(first, config.epochs + 1):
-            trainer.set_learning_rate(
-                learning_rate(config.lr_schedule, config.learning_rate, epoch, config.epochs)
-            )
-            trainer.seed_dropout(derived_seed(config.seed, epoch))
-            order = rng.permutation(len(x_train)).astype(np.int64)
-            callback.on_epoch_start(epoch, epochs.steps)
-            metrics = epochs.metrics(epoch, epochs.run(trainer, order, epoch, config, callback))
-            metrics["val_loss"], metrics["val_accuracy"] = (
-                trainer.evaluate(x_val, y_val) if len(x_val) else (float("nan"), float("nan"))
-            )
-            metrics["learning_rate"] = state.hyper.learning_rate
-            history.epochs.append(metrics)
-            best.update(epoch, metrics["val_accuracy"], trainer)
-            callback.on_epoch_end(metrics)
-            if checkpoints is not None:
-                trainer.download()
-                checkpoints.save(_checkpoint(epoch, net, state, rng, history, best))
-            if epoch < config.epochs and _stops_early(config, best, epoch, len(x_val)):
-                history.stopped_early = True
-                break
-    finally:
-        # Whatever ended the run (last epoch, early stop, Ctrl-C, divergence), the network
-        # gets the parameters trained so far, or the best epoch's with restore_best.
-        if best.params is not None:
-            trainer.restore(best.params)
-            history.restored_epoch = best.epoch
-        trainer.download()
+        run = _Run(net, config, x_train, y_train, x_val, y_val, history)
+        first = run.start(callback or Callback(), chunks_per_epoch, checkpoints)
+        try:
+            for epoch in range(first, config.epochs + 1):
+                if not run.epoch(epoch):
+                    history.stopped_early = True
+                    break
+        finally:
+            run.finish()
     return history
 
 
-def _stops_early(config, best, epoch, n_val):
-    """Early stopping: ``early_stopping`` epochs without a better validation accuracy."""
-    patience = config.early_stopping
-    return bool(patience and n_val and epoch - best.epoch >= patience)
+class _Run:
+    """The state of one :func:`train` call: network, optimizer state, shuffler, best epoch."""
+
+    def __init__(self, net, config, x_train, y_train, x_val, y_val, history):
+        self.net, self.config, self.history = net, config, history
+        self.x_train, self.y_train, self.x_val, self.y_val = x_train, y_train, x_val, y_val
+        self.optimizer = optimizers.get(config.optimizer)
+        self.state = self.optimizer.init(net.layout.n_params, net.dtype, config)
+        self.rng = np.random.default_rng(config.seed)  # shuffles each epoch
+        self.best = Best(config.restore_best)
+        self.trainer = None
+
+    def start(self, callback, chunks_per_epoch, checkpoints):
+        """Go on from the checkpoint if there is one, compile, and build the trainer;
+        returns the first epoch to train (past the last when early stopping had ended
+        the run)."""
+        config, net = self.config, self.net
+        self.callback, self.checkpoints = callback, checkpoints
+        resumed = checkpoints.load() if checkpoints is not None else None
+        if resumed is not None:
+            _restore(resumed, net, self.state, self.rng, self.history, self.best)
+        self.history.compile_seconds = compile_kernels(
+            net, config, self.optimizer, self.x_train, self.y_train, self.x_val, self.y_val
+        )
+        n, batch = len(self.x_train), config.batch_size
+        self.epochs = Epochs(n, batch, chunks_per_epoch, loss_limit(net))
+        self.trainer = make_trainer(
+            config.device, net, self.optimizer, self.state, self.x_train, self.y_train, batch
+        )
+        if resumed is None:
+            return 1
+        if resumed.epoch < config.epochs and self._stops_early(resumed.epoch):
+            self.history.stopped_early = True
+            return config.epochs + 1
+        return resumed.epoch + 1
+
+    def epoch(self, epoch):
+        """Train, evaluate and checkpoint ``epoch``; False when early stopping ends the run."""
+        config, trainer = self.config, self.trainer
+        trainer.set_learning_rate(
+            learning_rate(config.lr_schedule, config.learning_rate, epoch, config.epochs)
+        )
+        trainer.seed_dropout(derived_seed(config.seed, epoch))
+        order = self.rng.permutation(len(self.x_train)).astype(np.int64)
+        self.callback.on_epoch_start(epoch, self.epochs.steps)
+        seconds = self.epochs.run(trainer, order, epoch, config, self.callback)
+        metrics = self.epochs.metrics(epoch, seconds)
+        no_validation = (float("nan"), float("nan"))
+        metrics["val_loss"], metrics["val_accuracy"] = (
+            trainer.evaluate(self.x_val, self.y_val) if len(self.x_val) else no_validation
+        )
+        metrics["learning_rate"] = self.state.hyper.learning_rate
+        self.history.epochs.append(metrics)
+        self.best.update(epoch, metrics["val_accuracy"], trainer)
+        self.callback.on_epoch_end(metrics)
+        if self.checkpoints is not None:
+            trainer.download()
+            self.checkpoints.save(
+                _checkpoint(epoch, self.net, self.state, self.rng, self.history, self.best)
+            )
+        return epoch == config.epochs or not self._stops_early(epoch)
+
+    def _stops_early(self, epoch):
+        """``early_stopping`` epochs without a better validation accuracy."""
+        patience = self.config.early_stopping
+        return bool(patience and len(self.x_val) and epoch - self.best.epoch >= patience)
+
+    def finish(self):
+        """Whatever ended the run (last epoch, early stop, Ctrl-C, divergence), the network
+        gets the parameters trained so far, or the best epoch's with restore_best."""
+        if self.trainer is None:  # stopped before training began
+            return
+        if self.best.params is not None:
+            self.trainer.restore(self.best.params)
+            self.history.restored_epoch = self.best.epoch
+        self.trainer.download()
 
 
 def _checkpoint(epoch, net, state, rng, history, best):
