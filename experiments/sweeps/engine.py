@@ -468,15 +468,23 @@ def _train_until_full(study, spec, runner, count):
     goes stale and :func:`plan` queues the trial again, and this process trains it: so a
     process waits, polling, until no other is running a trial."""
     idle = 0  # trials in a row that trained nothing (re-proposals, surplus)
+    told = False
     while idle < DUPLICATE_CAP:
         if plan(study, spec, count) > 0:
             trained = runner.trained
             _one_trial(study, runner)
             idle = 0 if runner.trained > trained else idle + 1
-        elif any(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False)):
-            time.sleep(HEARTBEAT_S)
-        else:
+            continue
+        running = sum(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False))
+        if not running:
             break
+        if not told:
+            runner.notify(
+                f"waiting for {running} trial(s) running in other processes; a trial whose "
+                f"process died is trained here once its heartbeat is {GRACE_S} s old"
+            )
+            told = True
+        time.sleep(HEARTBEAT_S)
 
 
 def _fail_interrupted(study, number):

@@ -79,7 +79,8 @@ def test_a_machine_killed_mid_trial_leaves_its_trial_to_the_other(server, folder
     """SIGKILL of one machine: its trial stays RUNNING until its heartbeat is stale, then the
     other machine's sweep marks it failed and trains it again (a retry, not a loss)."""
     slow = {**SPEC, "parameters": {**SPEC["parameters"], "epochs": {"value": 2000}}}
-    first = _machine(folder, server, "killed", 4, slow, "a")
+    # One trial: the second machine has nothing to do but wait for the first one's.
+    first = _machine(folder, server, "killed", 1, slow, "a")
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         time.sleep(0.5)
@@ -96,12 +97,13 @@ def test_a_machine_killed_mid_trial_leaves_its_trial_to_the_other(server, folder
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=60)
     (killed,) = [t for t in _study(server, "killed").trials if t.state.name == "RUNNING"]
-    second = _machine(folder, server, "killed", 4, slow, "b")
+    second = _machine(folder, server, "killed", 1, slow, "b")
     out = second.communicate(timeout=600 + GRACE_S)[0]
     assert second.returncode == 0, out
+    assert "waiting for 1 trial(s) running in other processes" in out
     trials = _study(server, "killed").trials
     killed = trials[killed.number]
     assert killed.state.name == "FAIL" and not counted(killed)
     retry = [t for t in trials if t.user_attrs.get("retry_of") == killed.number]
     assert len(retry) == 1 and retry[0].params == killed.params and counted(retry[0])
-    assert sum(counted(t) for t in trials) == 4
+    assert sum(counted(t) for t in trials) == 1
