@@ -41,8 +41,9 @@ WORK = 3e9
 
 
 def step_function(x, y, sizes, batch, threads):
-    """A function running a fixed number of steps under ``threads`` BLAS threads, and
-    that number. Every column sets its count the same way, so they pay the same."""
+    """A function running a fixed number of steps under ``threads`` BLAS threads, that
+    number, and the network it trains. Every column sets its count the same way, so they
+    pay the same."""
     net = MLP(sizes, seed=0)
     opt = optimizers.get("nadam")
     state = opt.init(net.layout.n_params, net.dtype, NADAM)
@@ -55,7 +56,7 @@ def step_function(x, y, sizes, batch, threads):
         with threadpool_limits(threads, user_api="blas"):
             net.train_steps(x, y, order, 0, steps, batch, opt, state)
 
-    return run, steps
+    return run, steps, net
 
 
 def main():
@@ -69,21 +70,24 @@ def main():
     rows = []
     header = (
         f"| network | batch | policy threads | 1 thread ms/step | policy ms/step | "
-        f"default ({default}) ms/step | policy / 1 thread | default / 1 thread |\n"
-        "|---|---|---|---|---|---|---|---|\n"
+        f"default ({default}) ms/step | policy / 1 thread | default / 1 thread | "
+        f"default's parameters = 1 thread's |\n|---|---|---|---|---|---|---|---|---|\n"
     )
     print(header, end="", flush=True)
     for sizes, batch in CASES:
         chosen = policy(sizes, batch, cores)
-        runs = {}
+        runs, nets = {}, {}
         for name, threads in (("one", 1), ("policy", chosen), ("default", default)):
-            runs[name], steps = step_function(x, y, sizes, batch, threads)
+            runs[name], steps, nets[name] = step_function(x, y, sizes, batch, threads)
         seconds = interleaved_medians(runs, args.repeats)
+        # Every column ran the same steps from the same start: equal parameters mean the
+        # thread count did not change the arithmetic.
+        same = np.array_equal(nets["one"].params, nets["default"].params)
         ms = {name: 1e3 * s / steps for name, s in seconds.items()}
         row = (
             f"| {'-'.join(map(str, sizes))} | {batch} | {chosen} | {ms['one']:.3f} | "
             f"{ms['policy']:.3f} | {ms['default']:.3f} | {ms['policy'] / ms['one']:.2f} | "
-            f"{ms['default'] / ms['one']:.2f} |\n"
+            f"{ms['default'] / ms['one']:.2f} | {'yes' if same else 'no'} |\n"
         )
         print(row, end="", flush=True)
         rows.append(row)

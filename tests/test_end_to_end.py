@@ -74,6 +74,7 @@ def test_train_offline_saves_a_model_that_reloads_and_predicts_the_same(syntheti
     metrics = json.loads((run_dir / "metrics.json").read_text())
     config = json.loads((run_dir / "config.json").read_text())
     assert metrics["status"] == "finished" and len(metrics["epochs"]) == 1
+    assert metrics["blas_threads"] == 1 and "BLAS thread" in out  # a tiny network: one
     assert config["layer_widths"] == [16] and config["wandb_entity"] == "myname"
     assert (run_dir / "confusion_matrix.csv").exists()
     assert list((synthetic / "wandb").glob("offline-run-*")), "W&B offline run folder missing"
