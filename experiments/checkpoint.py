@@ -5,8 +5,9 @@ folder atomically (a temporary file, flushed to disk, then renamed over the old
 one), so a run killed at any moment, SIGKILL included, loses at most the epoch
 in progress, and a failed write keeps the previous checkpoint. A checkpoint
 holds the parameters, the optimizer's state, the state of the generator that
-shuffles each epoch, the finished epochs' metrics and the best epoch so far.
-Dropout masks need no state of their own: each epoch's come from a generator
+shuffles each epoch, the finished epochs' metrics, the best epoch so far and the
+moving average of the parameters. Dropout masks and image distortions need no
+state of their own: each epoch's come from a generator
 seeded by ``(seed, epoch)`` (:func:`experiments.seeds.derived_seed`). Continuing from a checkpoint
 therefore ends with the same parameters and metrics, bit for bit, as the run
 that was never stopped (same device, same BLAS threads).
@@ -48,6 +49,8 @@ class Checkpoint:
     best_accuracy : float
     best_params : ndarray or None
         That epoch's parameters, kept when the run restores the best epoch.
+    ema : ndarray or None
+        The moving average of the parameters, shape (P,), when the run keeps one.
     """
 
     epoch: int
@@ -59,6 +62,7 @@ class Checkpoint:
     best_epoch: int
     best_accuracy: float
     best_params: np.ndarray | None = None
+    ema: np.ndarray | None = None
 
 
 class CheckpointFile:
@@ -78,8 +82,9 @@ class CheckpointFile:
         }
         arrays = {"params": checkpoint.params, "slots": checkpoint.slots}
         arrays["scalars"] = checkpoint.scalars
-        if checkpoint.best_params is not None:
-            arrays["best_params"] = checkpoint.best_params
+        for name in ("best_params", "ema"):
+            if getattr(checkpoint, name) is not None:
+                arrays[name] = getattr(checkpoint, name)
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             with open(tmp, "wb") as handle:
@@ -115,6 +120,7 @@ class CheckpointFile:
                     best_epoch=int(meta["best_epoch"]),
                     best_accuracy=float(meta["best_accuracy"]),
                     best_params=data["best_params"] if "best_params" in data else None,
+                    ema=data["ema"] if "ema" in data else None,
                 )
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise self._damaged(exc) from None

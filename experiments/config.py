@@ -10,9 +10,9 @@ are all generated from these fields; nothing else lists the settings.
 
 The shipped defaults are the best configuration of the project's own sweeps
 among those that use only the assignment's flags (docs/results.md, "How the
-defaults were chosen"); the extensions (``lr_schedule``, ``restore_best``,
-``early_stopping``, ``dropout``) are off, so a default run keeps the
-assignment's behaviour.
+defaults were chosen"); the extensions (:data:`EXTENSIONS`: dropout, a
+schedule, restore-best, early stopping, max-norm, the moving average,
+augmentation) are off, so a default run keeps the assignment's behaviour.
 """
 
 import argparse
@@ -30,6 +30,9 @@ from network.init import INITIALIZERS
 from .app.tracking import MODES
 from .data import CLASS_NAMES
 from .training import SCHEDULES
+
+#: ``--augment`` modes (kernels/augment.py).
+AUGMENTATIONS = ("none", "affine")
 
 
 class ConfigError(ValueError):
@@ -240,6 +243,57 @@ class RunConfig:
         metavar="PATIENCE",
         tag="es",
     )
+    max_norm: float = setting(
+        0.0,
+        "cap each hidden unit's incoming weight vector at this L2 norm after every update "
+        "(max-norm, as with dropout in Srivastava et al. 2014; 0 = off)",
+        kind=float,
+        within=AT_LEAST_0,
+        tag="mn",
+    )
+    ema: float = setting(
+        0.0,
+        "validate, test and save the exponential moving average of the parameters with "
+        "this decay per step, e.g. 0.999 (0 = off)",
+        kind=float,
+        within=FRACTION,
+        metavar="DECAY",
+        tag="ema",
+    )
+    augment: str = setting(
+        "none",
+        "affine: distort every training image anew each epoch by a random rotation, "
+        "scale and shift (and mirror, with --aug_flip); none: train on the images as they are",
+        choices=AUGMENTATIONS,
+        tag="aug",
+    )
+    aug_shift: float = setting(
+        2.0,
+        "--augment affine: largest shift, in pixels along each axis",
+        kind=float,
+        within=AT_LEAST_0,
+        tag="ash",
+    )
+    aug_rotate: float = setting(
+        10.0,
+        "--augment affine: largest rotation, in degrees",
+        kind=float,
+        within=Range(0, 180),
+        tag="arot",
+    )
+    aug_scale: float = setting(
+        0.1,
+        "--augment affine: largest change of size, as a fraction (0.1: 90%% to 110%%)",
+        kind=float,
+        within=FRACTION,
+        tag="asc",
+    )
+    aug_flip: bool = setting(
+        False,
+        "--augment affine: mirror left-right half the time (suits clothes, not digits)",
+        kind=bool,
+        tag="aflip",
+    )
     momentum: float = setting(
         0.9, "momentum for momentum and nag", flags=("-m",), kind=float, within=FRACTION
     )
@@ -385,8 +439,8 @@ class RunConfig:
         ``hl_3_sz_128_bs_16_ac_tanh_o_adam_lr_0.0001_wd_0_wi_Xavier_ep_10_l_ce``.
 
         The assignment's settings always appear; ``hidden_sizes`` replaces
-        ``num_layers`` and ``hidden_size`` when given; the extensions (dropout, a
-        schedule, restore-best, early stopping) only when used.
+        ``num_layers`` and ``hidden_size`` when given; the extensions
+        (:data:`EXTENSIONS`) only when they differ from their defaults.
         """
         parts = []
         for name, meta in SETTINGS.items():
@@ -403,6 +457,25 @@ class RunConfig:
             parts += [tag, _short(value)]
         return "_".join(parts)
 
+    def regularization(self):
+        """The extensions to plain training this config uses, in words ("" when none)."""
+        parts = []
+        if self.dropout:
+            parts.append(f"dropout {self.dropout:g}")
+        if self.max_norm:
+            parts.append(f"max-norm {self.max_norm:g}")
+        if self.ema:
+            parts.append(f"moving average {self.ema:g}")
+        if self.augment != "none":
+            parts.append(
+                f"{self.augment} distortions (shift {self.aug_shift:g} px, rotation "
+                f"{self.aug_rotate:g} deg, scale {self.aug_scale:.0%}"
+                + (", mirrored half the time)" if self.aug_flip else ")")
+            )
+        if self.lr_schedule != "constant":
+            parts.append(f"{self.lr_schedule} learning rate")
+        return ", ".join(parts)
+
     def command(self, names=None, program="train.py"):
         """The ``python train.py ...`` command that sets ``names`` (default: every setting
         that differs from its default) to this config's values."""
@@ -417,7 +490,21 @@ class RunConfig:
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 SETTINGS = {name: f.metadata for name, f in FIELDS.items()}
 #: Settings that appear in a run's name only when they differ from their default.
-EXTENSIONS = ("dropout", "lr_schedule", "restore_best", "early_stopping")
+EXTENSIONS = (
+    "dropout",
+    "lr_schedule",
+    "restore_best",
+    "early_stopping",
+    "max_norm",
+    "ema",
+    "augment",
+    "aug_shift",
+    "aug_rotate",
+    "aug_scale",
+    "aug_flip",
+)
+#: Settings that only apply with ``--augment affine``.
+AUGMENT_SETTINGS = ("aug_shift", "aug_rotate", "aug_scale", "aug_flip")
 #: What a sweep may vary.
 SWEEPABLE = tuple(name for name, meta in SETTINGS.items() if meta["sweepable"])
 DEFAULTS = {name: f.default for name, f in FIELDS.items()}
@@ -580,10 +667,19 @@ def parse_command(argv=None):
     resume = values.pop("resume")
     try:
         if resume is None:
-            return RunConfig(**values), None
+            config = RunConfig(**values)
+            _check_augment_settings(config)
+            return config, None
         return config_of_run(resume, values), Path(resume)
     except ConfigError as exc:  # checks that only the whole config can make
         parser.error(str(exc))
+
+
+def _check_augment_settings(config):
+    """A distortion setting given without ``--augment affine`` would do nothing: say so."""
+    given = [f"--{n}" for n in AUGMENT_SETTINGS if getattr(config, n) != FIELDS[n].default]
+    if given and config.augment == "none":
+        raise ConfigError(f"{', '.join(given)}: take effect only with --augment affine")
 
 
 def parse_config(argv=None):
@@ -615,5 +711,11 @@ def config_of_run(run_dir, given=None):
             f"--resume continues the run with its own settings; drop {', '.join(fixed)} "
             f"(only {', '.join(f'--{n}' for n in RESUME_MAY_CHANGE)} may change)"
         )
+    return from_saved(saved, given)
+
+
+def from_saved(saved, changes=None):
+    """The RunConfig of a run's ``config.json`` content (its extra keys, such as
+    ``layer_widths``, left out), with ``changes`` applied."""
     values = {k: v for k, v in saved.items() if k in FIELDS}
-    return RunConfig(**{**values, **given})
+    return RunConfig(**{**values, **(changes or {})})

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import optimizers
+from kernels.augment import OFF, Augment
 from network import MLP
-from network.backends import make_trainer
+from network.backends import Extras, make_trainer
 
 from .checkpoint import Checkpoint, CheckpointError
 from .seeds import derived_seed
@@ -147,6 +148,31 @@ class Epochs:
         }
 
 
+def augmentation(config, n_features):
+    """The :class:`kernels.augment.Augment` of ``config`` for square images of ``n_features``
+    pixels (its seed is set per epoch)."""
+    if config.augment == "none":
+        return OFF
+    side = math.isqrt(n_features)
+    if side * side != n_features:
+        raise ValueError(f"--augment needs square images; {n_features} features are not")
+    rotate = math.radians(config.aug_rotate)
+    return Augment(True, side, config.aug_shift, rotate, config.aug_scale, config.aug_flip, 0)
+
+
+def extras_of(config, net, ema=None):
+    """The trainer's :class:`network.backends.Extras` for ``config``; ``ema`` is the moving
+    average's buffer (a copy of the parameters is made when it is needed and not given)."""
+    if config.ema > 0 and ema is None:
+        ema = net.params.copy()
+    return Extras(
+        max_norm=config.max_norm,
+        ema_decay=config.ema,
+        ema=ema if config.ema > 0 else None,
+        augment=augmentation(config, net.sizes[0]),
+    )
+
+
 def compile_kernels(net, config, optimizer, x_train, y_train, x_val, y_val):
     """Compile (or load from cache) the step loop and the evaluation, outside the timed
     epochs: one step and one evaluation on a scratch copy of ``net``. Returns the seconds."""
@@ -155,7 +181,14 @@ def compile_kernels(net, config, optimizer, x_train, y_train, x_val, y_val):
     scratch = MLP(net.sizes, net.activation, net.loss_name, net.weight_init, dtype=net.dtype)
     state = optimizer.init(net.layout.n_params, net.dtype, config)
     trainer = make_trainer(
-        config.device, scratch, optimizer, state, x_train[:batch], y_train[:batch], batch
+        config.device,
+        scratch,
+        optimizer,
+        state,
+        x_train[:batch],
+        y_train[:batch],
+        batch,
+        extras_of(config, scratch),
     )
     rows = min(len(x_train), batch)
     trainer.train_steps(
@@ -234,6 +267,8 @@ class _Run:
         self.state = self.optimizer.init(net.layout.n_params, net.dtype, config)
         self.rng = np.random.default_rng(config.seed)  # shuffles each epoch
         self.best = Best(config.restore_best)
+        #: The moving average of the parameters (None when off), checkpointed with them.
+        self.ema = net.params.copy() if config.ema > 0 else None
         self.trainer = None
 
     def start(self, callback, chunks_per_epoch, checkpoints):
@@ -244,14 +279,21 @@ class _Run:
         self.callback, self.checkpoints = callback, checkpoints
         resumed = checkpoints.load() if checkpoints is not None else None
         if resumed is not None:
-            _restore(resumed, net, self.state, self.rng, self.history, self.best)
+            _restore(resumed, self)
         self.history.compile_seconds = compile_kernels(
             net, config, self.optimizer, self.x_train, self.y_train, self.x_val, self.y_val
         )
         n, batch = len(self.x_train), config.batch_size
         self.epochs = Epochs(n, batch, chunks_per_epoch, loss_limit(net))
         self.trainer = make_trainer(
-            config.device, net, self.optimizer, self.state, self.x_train, self.y_train, batch
+            config.device,
+            net,
+            self.optimizer,
+            self.state,
+            self.x_train,
+            self.y_train,
+            batch,
+            extras_of(config, net, self.ema),
         )
         if resumed is None:
             return 1
@@ -266,7 +308,7 @@ class _Run:
         trainer.set_learning_rate(
             learning_rate(config.lr_schedule, config.learning_rate, epoch, config.epochs)
         )
-        trainer.seed_dropout(derived_seed(config.seed, epoch))
+        trainer.seed_epoch(derived_seed(config.seed, epoch))
         order = self.rng.permutation(len(self.x_train)).astype(np.int64)
         self.callback.on_epoch_start(epoch, self.epochs.steps)
         seconds = self.epochs.run(trainer, order, epoch, config, self.callback)
@@ -281,9 +323,7 @@ class _Run:
         self.callback.on_epoch_end(metrics)
         if self.checkpoints is not None:
             trainer.download()
-            self.checkpoints.save(
-                _checkpoint(epoch, self.net, self.state, self.rng, self.history, self.best)
-            )
+            self.checkpoints.save(_checkpoint(epoch, self))
         return epoch == config.epochs or not self._stops_early(epoch)
 
     def _stops_early(self, epoch):
@@ -293,46 +333,60 @@ class _Run:
 
     def finish(self):
         """Whatever ended the run (last epoch, early stop, Ctrl-C, divergence), the network
-        gets the parameters trained so far, or the best epoch's with restore_best."""
+        gets the parameters trained so far (their moving average when there is one), or the
+        best epoch's with restore_best."""
         if self.trainer is None:  # stopped before training began
             return
         if self.best.params is not None:
             self.trainer.restore(self.best.params)
             self.history.restored_epoch = self.best.epoch
+        elif self.ema is not None:
+            self.trainer.restore(self.trainer.snapshot())
         self.trainer.download()
 
 
-def _checkpoint(epoch, net, state, rng, history, best):
+def _checkpoint(epoch, run):
     return Checkpoint(
         epoch=epoch,
-        params=net.params,
-        slots=state.slots,
-        scalars=state.scalars,
-        shuffle_state=rng.bit_generator.state,
-        history=history.epochs,
-        best_epoch=best.epoch,
-        best_accuracy=best.accuracy,
-        best_params=best.params,
+        params=run.net.params,
+        slots=run.state.slots,
+        scalars=run.state.scalars,
+        shuffle_state=run.rng.bit_generator.state,
+        history=run.history.epochs,
+        best_epoch=run.best.epoch,
+        best_accuracy=run.best.accuracy,
+        best_params=run.best.params,
+        ema=run.ema,
     )
 
 
-def _restore(checkpoint, net, state, rng, history, best):
+def _restore(checkpoint, run):
     """Put a checkpoint's state into a fresh run's network, optimizer state, shuffler,
-    history and best epoch (before the trainer copies them to its device)."""
+    history, best epoch and moving average (before the trainer copies them to its device)."""
+    net, state = run.net, run.state
     if checkpoint.params.shape != net.params.shape or checkpoint.slots.shape != state.slots.shape:
         raise CheckpointError(
             f"the checkpoint holds {checkpoint.params.size:,} parameters and optimizer state "
             f"{checkpoint.slots.shape}; this run's network has {net.params.size:,} and "
             f"{state.slots.shape}: it belongs to another run"
         )
+    if (checkpoint.ema is None) != (run.ema is None):
+        raise CheckpointError(
+            "the checkpoint was written by a run with"
+            + ("out" if checkpoint.ema is None else "")
+            + " --ema and this one is not: it belongs to another run"
+        )
     net.params[:] = checkpoint.params
     state.slots[:] = checkpoint.slots
     state.scalars[:] = checkpoint.scalars
-    rng.bit_generator.state = checkpoint.shuffle_state
-    history.epochs[:] = checkpoint.history
+    run.rng.bit_generator.state = checkpoint.shuffle_state
+    run.history.epochs[:] = checkpoint.history
+    best = run.best
     best.epoch, best.accuracy = checkpoint.best_epoch, checkpoint.best_accuracy
     if best.keep_params and checkpoint.best_params is not None:
         best.params = checkpoint.best_params.copy()
+    if run.ema is not None:
+        run.ema[:] = checkpoint.ema
 
 
 def loss_limit(net):

@@ -25,11 +25,13 @@ from typing import NamedTuple
 import numpy as np
 
 from .activations import activation_backward
+from .augment import Augment, augmented_row
 from .config import IDENTITY, JIT, JIT_UNCACHED
 from .dense import add_weight_decay, dense_backward_input, dense_backward_params, dense_forward
 from .dropout import dropout_activation_backward, dropout_forward
 from .losses import softmax_loss_grad, softmax_rows
 from .prefetch import prefetch
+from .regularize import ema_update, max_norm
 
 
 class Net(NamedTuple):
@@ -49,6 +51,7 @@ class Epoch(NamedTuple):
     labels: np.ndarray  # (N,) int64
     order: np.ndarray  # (M,) int64, rows in this epoch's order
     batch_size: int
+    augment: Augment  # distortions of the gathered images (kernels.augment.OFF: none)
 
 
 #: How many rows ahead the step loop prefetches while it gathers a batch (kernels/prefetch.py);
@@ -143,28 +146,46 @@ def forward_backward(params, grads, net, work, n, weight_decay, keep):
 
 
 @JIT
-def gather_batch(X, labels, order, start, n, x, y):
+def gather_batch(data, start, n, x, y):
     """Copy the rows ``order[start : start + n]`` of ``X`` and ``labels`` into ``x`` and ``y``.
 
-    ``X`` is (N, n_features), ``x`` (n, n_features), ``y`` (at least n,). The
-    rows come from shuffled addresses, so each is prefetched
+    ``data`` is the :class:`Epoch`; ``x`` is (n, n_features), ``y`` (at least n,).
+    With ``data.augment.on`` each row is distorted on its way
+    (:func:`kernels.augment.augmented_row`, drawn for its place ``start + i`` in
+    the epoch). The rows come from shuffled addresses, so each is prefetched
     :data:`PREFETCH_AHEAD` rows before it is copied (:mod:`kernels.prefetch`);
     the prefetches may run past the batch into the next one, never past ``order``.
     """
+    X, order, aug = data.X, data.order, data.augment
     total = order.shape[0]
     for i in range(n):
         if start + i + PREFETCH_AHEAD < total:
             prefetch(X[order[start + i + PREFETCH_AHEAD]])
         row = order[start + i]
-        x[i, :] = X[row]
-        y[i] = labels[row]
+        if aug.on:
+            augmented_row(X, row, aug, start + i, x[i])
+        else:
+            x[i, :] = X[row]
+        y[i] = data.labels[row]
+
+
+@JIT
+def constrain_and_average(params, net, work, reg):
+    """After an update: max-norm on every hidden layer's weights, then the moving average
+    (:mod:`kernels.regularize`; each only when switched on in ``reg``)."""
+    if reg.max_norm > 0:
+        sizes = net.sizes
+        for l in range(sizes.shape[0] - 2):
+            n_in, n_out = sizes[l], sizes[l + 1]
+            W = _layer_view(params, net.param_offsets[l], n_in, n_out)
+            max_norm(W, reg.max_norm, work.column_norms)
+    if reg.ema_decay > 0:
+        ema_update(reg.ema, params, reg.ema_decay)
 
 
 @JIT_UNCACHED
-def train_steps(
-    data, first_step, n_steps, params, grads, net, work, weight_decay, keep, update, rule, out
-):
-    """Run ``n_steps`` mini-batch steps (gather, forward, backward, update).
+def train_steps(data, first_step, n_steps, params, grads, net, work, reg, update, rule, out):
+    """Run ``n_steps`` mini-batch steps (gather, forward, backward, update, constrain, average).
 
     Step ``s`` uses the samples ``data.order[(first_step + s) * data.batch_size :]``,
     at most ``batch_size`` of them, so the last batch of an epoch may be shorter.
@@ -176,7 +197,8 @@ def train_steps(
     data : Epoch
         ``X`` (N, n_features), C-contiguous, the dtype of ``params``; ``labels``
         (N,) int64; ``order`` (M,) int64, the rows of this epoch in order (a
-        shuffled permutation); ``batch_size``.
+        shuffled permutation); ``batch_size``; ``augment``, the distortions of
+        the gathered images (:mod:`kernels.augment`).
     first_step, n_steps : int
     params, grads : ndarray, shape (P,)
         Flat parameter and gradient buffers (layout in the module docstring).
@@ -184,8 +206,9 @@ def train_steps(
         The network's sizes, offsets, activation and loss codes.
     work : network.workspace.Workspace
         Work buffers sized for ``batch_size`` rows.
-    weight_decay, keep : float
-        The L2 penalty's factor and dropout's keep probability (1.0 = off).
+    reg : kernels.regularize.Regularizer
+        Weight decay, dropout's keep probability, max-norm and the moving average
+        of the parameters (updated in ``reg.ema`` after every step when on).
     update : compiled function
         ``update(params, grads, slots, hyper, scalars, loss)``, one optimizer
         step in place (see :mod:`optimizers.base`).
@@ -212,13 +235,14 @@ def train_steps(
         start = (first_step + s) * batch_size
         n = min(batch_size, total - start)
         x = _layer_view(work.acts, 0, n, n_features)
-        gather_batch(X, data.labels, order, start, n, x, work.y_batch)
-        loss, correct = forward_backward(params, grads, net, work, n, weight_decay, keep)
+        gather_batch(data, start, n, x, work.y_batch)
+        loss, correct = forward_backward(params, grads, net, work, n, reg.weight_decay, reg.keep)
         losses[s] = loss
         corrects[s] = correct
         if not np.isfinite(loss):
             return s + 1
         update(params, grads, slots, hyper, scalars, loss)
+        constrain_and_average(params, net, work, reg)
     return n_steps
 
 

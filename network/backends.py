@@ -3,13 +3,39 @@
 A trainer owns a network's training state for one run and offers
 ``train_steps(order, first_step, n_steps, weight_decay, losses, corrects, dropout) -> done``,
 ``evaluate(x, labels) -> (loss, accuracy)``, ``set_learning_rate(value)`` (for
-schedules), ``seed_dropout(seed)`` (the masks of the steps that follow),
-``snapshot()``/``restore(params)`` (host copies, for restore-best) and ``download()``
-(bring the parameters and optimizer state back into the host network and state; a
-no-op on the CPU).
+schedules), ``seed_epoch(seed)`` (the dropout masks and image distortions of the
+steps that follow), ``snapshot()``/``restore(params)`` (host copies of the
+parameters the run would end with now, for restore-best: the moving average when
+there is one) and ``download()`` (bring the parameters, their average and the
+optimizer state back into the host arrays; a no-op on the CPU).
+
+Both take the same :class:`Extras`: max-norm, the moving average of the
+parameters and the image distortions, fixed for the run.
 """
 
+from typing import NamedTuple
+
+import numpy as np
+
+from kernels.augment import OFF, Augment
 from kernels.dropout import seed_rng
+
+
+class Extras(NamedTuple):
+    """A run's optional step-loop settings (:mod:`kernels.regularize`, :mod:`kernels.augment`).
+
+    ``max_norm``: the cap on each hidden unit's incoming weights (0.0: off).
+    ``ema_decay`` and ``ema``: the decay of the parameters' moving average (0.0:
+    off) and its host buffer, shape (P,), which the trainer keeps up to date (on
+    the GPU, at :meth:`download`). ``augment``: the image distortions; its seed is
+    set per epoch by ``seed_epoch``.
+    """
+
+    max_norm: float = 0.0
+    ema_decay: float = 0.0
+    ema: np.ndarray | None = None
+    augment: Augment = OFF
+
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -17,11 +43,13 @@ DEVICES = ("cpu", "cuda", "auto")
 class CpuTrainer:
     """The compiled CPU step loop of :meth:`network.MLP.train_steps`."""
 
-    def __init__(self, net, optimizer, state, x, labels, batch_size):
+    def __init__(self, net, optimizer, state, x, labels, batch_size, extras=Extras()):
         self.net, self.optimizer, self.state = net, optimizer, state
         self.x, self.labels, self.batch_size = x, labels, int(batch_size)
+        self.extras = extras
 
     def train_steps(self, order, first_step, n_steps, weight_decay, losses, corrects, dropout=0.0):
+        extras = self.extras
         done, _, _ = self.net.train_steps(
             self.x,
             self.labels,
@@ -35,22 +63,31 @@ class CpuTrainer:
             losses=losses,
             corrects=corrects,
             dropout=dropout,
+            max_norm=extras.max_norm,
+            ema=extras.ema,
+            ema_decay=extras.ema_decay,
+            augment=extras.augment,
         )
         return done
 
     def evaluate(self, x, labels):
-        return self.net.evaluate(x, labels)
+        return self.net.evaluate(x, labels, params=self._final())
+
+    def _final(self):
+        """The parameters the run would end with now: their average when there is one."""
+        return self.extras.ema if self.extras.ema_decay > 0 else self.net.params
 
     def set_learning_rate(self, value):
         self.state.hyper = self.state.hyper._replace(learning_rate=float(value))
 
-    def seed_dropout(self, seed):
-        """Seed Numba's generator, which draws the CPU's dropout masks."""
+    def seed_epoch(self, seed):
+        """Seed Numba's generator, which draws the CPU's dropout masks, and the distortions."""
         seed_rng(seed)
+        self.extras = self.extras._replace(augment=self.extras.augment._replace(seed=int(seed)))
 
     def snapshot(self):
-        """A host copy of the current parameters."""
-        return self.net.params.copy()
+        """A host copy of the parameters the run would end with now."""
+        return self._final().copy()
 
     def restore(self, params):
         self.net.params[:] = params
@@ -94,10 +131,10 @@ def simulated():
     return bool(config.ENABLE_CUDASIM)
 
 
-def make_trainer(device, net, optimizer, state, x, labels, batch_size):
+def make_trainer(device, net, optimizer, state, x, labels, batch_size, extras=Extras()):
     """The trainer for ``device``."""
     if device == "cuda":
         from .cuda_trainer import CudaTrainer
 
-        return CudaTrainer(net, optimizer, state, x, labels, batch_size)
-    return CpuTrainer(net, optimizer, state, x, labels, batch_size)
+        return CudaTrainer(net, optimizer, state, x, labels, batch_size, extras=extras)
+    return CpuTrainer(net, optimizer, state, x, labels, batch_size, extras)

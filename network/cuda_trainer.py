@@ -11,8 +11,10 @@ epoch), a changed learning rate and the lowering of ``halt`` after a NaN.
 
 import numpy as np
 
+from kernels.regularize import Regularizer
 from kernels.steps import Epoch
 
+from .backends import Extras
 from .workspace import Workspace
 
 
@@ -35,10 +37,23 @@ class CudaTrainer:
     blocks : int, optional
         Blocks of the step kernel's grid; by default as many as its largest phase
         can use, capped at what the GPU keeps resident (a cooperative launch).
+    extras : network.backends.Extras
+        Max-norm, the moving average (uploaded; :meth:`download` brings it back into
+        ``extras.ema``) and the image distortions.
     """
 
     def __init__(
-        self, net, optimizer, state, x, labels, batch_size, eval_chunk=1024, seed=0, blocks=None
+        self,
+        net,
+        optimizer,
+        state,
+        x,
+        labels,
+        batch_size,
+        eval_chunk=1024,
+        seed=0,
+        blocks=None,
+        extras=Extras(),
     ):
         from numba import cuda
 
@@ -56,6 +71,10 @@ class CudaTrainer:
         self.slots, self.scalars = up(state.slots), up(state.scalars)
         self.coef = cuda.device_array(max(optimizer.n_coefficients, 1), dtype=np.float64)
         self.halt, self.halted = up(np.zeros(1, dtype=np.int32)), False
+        self.extras = extras
+        averaging = extras.ema_decay > 0
+        self.ema = up(extras.ema) if averaging else cuda.device_array(1, dtype=net.dtype)
+        self.augment = extras.augment._replace(seed=self.seed)
         # The CPU loop's records, holding device copies of the same arrays.
         self.device_net = net.net._replace(
             sizes=up(net.net.sizes),
@@ -117,16 +136,22 @@ class CudaTrainer:
         if self.halted:
             self.halt.copy_to_device(np.zeros(1, dtype=np.int32))
             self.halted = False
+        reg = Regularizer(
+            float(weight_decay),
+            1.0 - float(dropout),
+            float(self.extras.max_norm),
+            float(self.extras.ema_decay),
+            self.ema,
+        )
         args = (
-            Epoch(self.x, self.labels, self._order[1], self.batch_size),
+            Epoch(self.x, self.labels, self._order[1], self.batch_size, self.augment),
             first_step,
             n_steps,
             self.params,
             self.grads,
             self.device_net,
             self.work,
-            float(weight_decay),
-            1.0 - float(dropout),
+            reg,
             (self.slots, self.state.hyper, self.scalars),
             (losses_d, corrects_d),
             (self.seed, self.draws, self.coef, self.row_loss, self.row_correct, self.halt),
@@ -159,7 +184,7 @@ class CudaTrainer:
         args = (
             x_d,
             y_d,
-            self.params,
+            self._final(),
             self.device_net,
             self.work,
             self.eval_chunk,
@@ -176,19 +201,27 @@ class CudaTrainer:
     def set_learning_rate(self, value):
         self.state.hyper = self.state.hyper._replace(learning_rate=float(value))
 
-    def seed_dropout(self, seed):
-        """Draw the masks of the steps that follow from ``(seed, counter)``, counter from 0."""
+    def seed_epoch(self, seed):
+        """Draw the masks of the steps that follow from ``(seed, counter)``, counter from 0,
+        and their distortions from ``seed``."""
         self.seed, self.draws = int(seed), 0
+        self.augment = self.augment._replace(seed=self.seed)
+
+    def _final(self):
+        """The device parameters the run would end with now: their average when there is one."""
+        return self.ema if self.extras.ema_decay > 0 else self.params
 
     def snapshot(self):
-        return self.params.copy_to_host()
+        return self._final().copy_to_host()
 
     def restore(self, params):
         self.params.copy_to_device(params)
 
     def download(self):
-        """Copy parameters and optimizer state back into the host network and state."""
+        """Copy parameters, their average and optimizer state back into the host arrays."""
         self.params.copy_to_host(self.net.params)
+        if self.extras.ema_decay > 0:
+            self.ema.copy_to_host(self.extras.ema)
         self.slots.copy_to_host(self.state.slots)
         self.scalars.copy_to_host(self.state.scalars)
 

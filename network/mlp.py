@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from kernels import steps
+from kernels.augment import OFF
 from kernels.config import ACTIVATIONS, LOSSES
 from kernels.fpenv import flush_denormals
+from kernels.regularize import Regularizer
 
 from .init import initialize
 from .layout import Layout
@@ -151,15 +153,20 @@ class MLP:
             )
         return loss
 
-    def evaluate(self, x, labels):
-        """Mean loss and accuracy over a whole dataset, in bounded memory."""
+    def evaluate(self, x, labels, params=None):
+        """Mean loss and accuracy over a whole dataset, in bounded memory.
+
+        ``params`` (shape (P,)) evaluates other parameters of this architecture, such
+        as their moving average, instead of :attr:`params`.
+        """
         x, labels = self._inputs(x, labels)
         if x.shape[0] == 0:
             raise ValueError("cannot evaluate on an empty dataset")
         ws = self.workspace(EVAL_CHUNK)
+        params = self.params if params is None else params
         with flush_denormals():
             loss_sum, correct = steps.evaluate(
-                x, labels, self.params, self.net, ws.acts, ws.delta_a, EVAL_CHUNK
+                x, labels, params, self.net, ws.acts, ws.delta_a, EVAL_CHUNK
             )
         return loss_sum / x.shape[0], correct / x.shape[0]
 
@@ -194,11 +201,19 @@ class MLP:
         losses=None,
         corrects=None,
         dropout=0.0,
+        max_norm=0.0,
+        ema=None,
+        ema_decay=0.0,
+        augment=OFF,
     ):
         """Run ``n_steps`` compiled mini-batch steps over ``x[order]``.
 
         Step ``s`` trains on ``order[(first_step+s)*batch_size:][:batch_size]``,
-        with inverted ``dropout`` on the hidden layers when it is above 0.
+        with inverted ``dropout`` on the hidden layers when it is above 0. After
+        each update, ``max_norm > 0`` caps every hidden unit's incoming weights at
+        that norm, and ``ema_decay > 0`` updates the moving average ``ema`` (shape
+        (P,)) of the parameters (:mod:`kernels.regularize`). ``augment`` (a
+        :class:`kernels.augment.Augment`) distorts the images as they are gathered.
         ``x`` and ``labels`` must already be C-contiguous in this network's
         dtype and int64 (checked once by the caller, not here, since this is
         called several times per epoch).
@@ -217,17 +232,25 @@ class MLP:
         if corrects is None:
             corrects = np.empty(n_steps, dtype=np.int64)
         ws = self.workspace(batch_size)
+        if ema_decay > 0 and (ema is None or ema.shape != self.params.shape):
+            raise ValueError(f"ema_decay > 0 needs an ema buffer of shape {self.params.shape}")
+        reg = Regularizer(
+            float(weight_decay),
+            1.0 - float(dropout),
+            float(max_norm),
+            float(ema_decay),
+            ema if ema is not None else self.grads[:1],
+        )
         with flush_denormals():
             done = steps.train_steps(
-                steps.Epoch(x, labels, order, int(batch_size)),
+                steps.Epoch(x, labels, order, int(batch_size), augment),
                 first_step,
                 n_steps,
                 self.params,
                 self.grads,
                 self.net,
                 ws,
-                float(weight_decay),
-                1.0 - float(dropout),
+                reg,
                 optimizer.update,
                 (state.slots, state.hyper, state.scalars),
                 (losses, corrects),

@@ -21,6 +21,8 @@ class Workspace(NamedTuple):
     delta_a, delta_b : ndarray, shape (batch_size * max(sizes[1:]),)
         Ping-pong buffers for dL/dz.
     y_batch : int64 ndarray, shape (batch_size,)
+    column_norms : float64 ndarray, shape (max(sizes[1:]),)
+        Max-norm's per-column sums of squares (:mod:`kernels.regularize`).
     batch_size : int
     """
 
@@ -29,6 +31,7 @@ class Workspace(NamedTuple):
     delta_a: np.ndarray
     delta_b: np.ndarray
     y_batch: np.ndarray
+    column_norms: np.ndarray
     batch_size: int
 
     @classmethod
@@ -45,5 +48,6 @@ class Workspace(NamedTuple):
             delta_a=np.zeros(batch_size * widest, dtype=dtype),
             delta_b=np.zeros(batch_size * widest, dtype=dtype),
             y_batch=np.zeros(batch_size, dtype=np.int64),
+            column_norms=np.zeros(widest, dtype=np.float64),
             batch_size=batch_size,
         )

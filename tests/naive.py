@@ -162,3 +162,45 @@ def eve(w, g, state, hp, loss, beta3=0.999, k=0.1, K=10.0):
 
 
 OPTIMIZERS = {f.__name__: f for f in (sgd, momentum, nag, rmsprop, adam, nadam, eve)}
+
+
+def affine_warp(image, angle, s, tx, ty, mirror):
+    """``image`` (side, side) under the forward map ``p' = M R(angle) s p + t`` of
+    kernels/augment.py, resampled bilinearly with zero outside.
+
+    The inverse map is found by inverting the forward matrix numerically (not by the
+    kernel's closed form), and each output pixel interpolates its four neighbours."""
+    side = image.shape[0]
+    c = (side - 1) / 2
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    forward = np.diag([mirror, 1.0]) @ rotation * s
+    inverse = np.linalg.inv(forward)
+    out = np.zeros((side, side))
+    for y in range(side):
+        for x in range(side):
+            sx, sy = inverse @ np.array([x - c - tx, y - c - ty]) + c
+            x0, y0 = int(np.floor(sx)), int(np.floor(sy))
+            fx, fy = sx - x0, sy - y0
+            value = 0.0
+            for dy, wy in ((0, 1 - fy), (1, fy)):
+                for dx, wx in ((0, 1 - fx), (1, fx)):
+                    yy, xx = y0 + dy, x0 + dx
+                    if 0 <= yy < side and 0 <= xx < side:
+                        value += wy * wx * image[yy, xx]
+            out[y, x] = value
+    return out
+
+
+def max_norm(W, limit):
+    """Each column of ``W`` rescaled to norm ``limit`` if it is longer."""
+    W = np.asarray(W, dtype=np.float64)
+    norms = np.linalg.norm(W, axis=0)
+    return W * np.where(norms > limit, limit / np.maximum(norms, 1e-300), 1.0)
+
+
+def moving_average(start, values, decay):
+    """``ema_t = decay * ema_{t-1} + (1 - decay) * values[t]`` from ``ema_0 = start``."""
+    ema = np.asarray(start, dtype=np.float64)
+    for v in values:
+        ema = decay * ema + (1 - decay) * np.asarray(v, dtype=np.float64)
+    return ema

@@ -317,6 +317,9 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
         f"batch {config.batch_size}, {config.optimizer} "
         f"lr {config.learning_rate:g}, weight decay {config.weight_decay:g}",
     )
+    extras = config.regularization()
+    if extras:
+        table.add_row("regularization", extras)
     if metrics["epochs"]:
         table.add_row(
             "validation accuracy",
@@ -328,7 +331,7 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
             f"best epoch {metrics['restored_epoch']}'s model, restored"
             if metrics["restored_epoch"]
             else "last epoch's model"
-        )
+        ) + (", the parameters' moving average" if config.ema else "")
         table.add_row("test accuracy", f"{metrics['test_accuracy']:.2%} ({which})")
     if metrics["epochs"]:
         table.add_row(

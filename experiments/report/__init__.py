@@ -11,7 +11,12 @@ Parts:
              precision/recall, and a gallery of the most confident mistakes;
 ``losses``   cross-entropy against squared error from the ``loss_comparison`` sweep
              (``sweep_runs/loss_comparison``): curves over epochs, spread across seeds;
-``mnist``    the MNIST transfer runs under ``runs/mnist_transfer``: one table row each.
+``mnist``    the MNIST transfer runs under ``runs/mnist_transfer``: one table row each;
+``augment``  training images of both datasets beside their distortions in later epochs, with
+             the settings of the newest run under ``runs/records/<dataset>_augment*`` (else the
+             defaults of ``--augment affine``);
+``records``  the record attempts under ``runs/records/<group>/``: one row per group (one
+             configuration, several seeds) with the mean and spread of its test accuracy.
 
 Images are also logged to W&B (offline unless logged in; ``--wandb_mode disabled`` skips it),
 the confusion matrices as ``wandb.plot.confusion_matrix`` too. Tables are written as Markdown
@@ -24,14 +29,24 @@ from pathlib import Path
 
 import numpy as np
 
+from kernels import augment as distort
 from network import MLP
 
 from ..app.tracking import MODES, Tracker
+from ..config import from_saved
 from ..data import CLASS_NAMES, as_inputs, load_dataset
-from .figures import confusion_figure, loss_comparison, misclassified_gallery, sample_grid
+from ..seeds import derived_seed
+from ..training import augmentation
+from .figures import (
+    augment_grid,
+    confusion_figure,
+    loss_comparison,
+    misclassified_gallery,
+    sample_grid,
+)
 from .metrics import confusion_matrix, most_confused
 
-PARTS = ("samples", "best", "losses", "mnist")
+PARTS = ("samples", "best", "losses", "mnist", "augment", "records")
 
 
 def newest_run(folder):
@@ -159,6 +174,75 @@ def mnist(args, out, tracker):
             + (f"{test:.2%} |" if test is not None else "- |")
         )
     (out / "mnist_transfer.md").write_text("\n".join(rows) + "\n")
+    return rows
+
+
+def _finished_runs(folder):
+    """``(config, metrics)`` of every finished run directly under ``folder``."""
+    found = []
+    for run_dir in sorted(Path(folder).glob("*")):
+        try:
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            config = json.loads((run_dir / "config.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if metrics.get("status") == "finished":
+            found.append((config, metrics))
+    return found
+
+
+def augment(args, out, tracker):
+    lines = []
+    for name in CLASS_NAMES:
+        runs = []
+        for group in sorted(Path(args.runs, "records").glob(f"{name}_augment*")):
+            runs += _finished_runs(group)
+        saved = runs[-1][0] if runs else {"augment": "affine", "dataset": name}
+        config = from_saved(saved)
+        ds = load_dataset(name, args.data_dir.get(name), include_test=False)
+        x = as_inputs(ds.x_train)
+        rows = [int(np.flatnonzero(ds.y_train == cls)[0]) for cls in range(0, 10, 2)]
+        side = ds.x_train.shape[1]
+        distorted = np.empty((len(rows), 7, side, side), dtype=np.float32)
+        aug = augmentation(config, x.shape[1])
+        for r, row in enumerate(rows):
+            for epoch in range(1, 8):
+                out_row = distorted[r, epoch - 1].reshape(-1)
+                seeded = aug._replace(seed=derived_seed(config.seed, epoch))
+                distort.augmented_row(x, row, seeded, r, out_row)
+        distortions_only = config.replace(
+            dropout=0.0, max_norm=0.0, ema=0.0, lr_schedule="constant"
+        )
+        title = f"{name}: {distortions_only.regularization()}"
+        originals = x[rows].reshape(-1, side, side)
+        path = augment_grid(out / f"augment_{name}.png", originals, distorted, title)
+        tracker.log_image(f"augment/{name}", path, caption=title)
+        lines.append(f"- {path}")
+    return lines
+
+
+def records(args, out, tracker):
+    rows = [
+        "| group | dataset | what is added to plain training | epochs | seeds "
+        "| test acc, mean (min..max) | best val acc, mean | s/epoch (median) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for group in sorted(p for p in Path(args.runs, "records").glob("*") if p.is_dir()):
+        runs = _finished_runs(group)
+        tested = [(c, m) for c, m in runs if m.get("test_accuracy") is not None]
+        if not tested:
+            continue
+        config = from_saved(tested[0][0])
+        test = np.array([m["test_accuracy"] for _, m in tested]) * 100
+        val = np.mean([m["best_val_accuracy"] for _, m in tested]) * 100
+        speed = np.median([m["seconds_per_epoch"] for _, m in tested])
+        seeds = ", ".join(str(c["seed"]) for c, _ in tested)
+        rows.append(
+            f"| `{group.name}` | {config.dataset} | {config.regularization() or 'nothing'} "
+            f"| {config.epochs} | {seeds} | {test.mean():.2f}% "
+            f"({test.min():.2f}..{test.max():.2f}) | {val:.2f}% | {speed:.1f} |"
+        )
+    (out / "records.md").write_text("\n".join(rows) + "\n")
     return rows
 
 

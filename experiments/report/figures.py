@@ -1,4 +1,5 @@
-"""The analysis figures: sample grid, confusion matrix, misclassified gallery, loss curves.
+"""The analysis figures: sample grids (plain and augmented), confusion matrix, misclassified
+gallery, loss curves.
 
 Each function takes plain arrays and writes one PNG (matplotlib, Agg backend).
 """
@@ -37,6 +38,25 @@ def sample_grid(path, images, labels, class_names, title, seed=0):
         ax.set_title(f"{cls}: {class_names[cls]}", fontsize=10)
         ax.axis("off")
     fig.suptitle(title)
+    return save(fig, path)
+
+
+def augment_grid(path, originals, distorted, title):
+    """Each original image (first column) beside its distortions in later epochs.
+
+    ``originals`` is (rows, side, side), ``distorted`` (rows, columns, side, side).
+    """
+    plt = pyplot()
+    rows, columns = distorted.shape[:2]
+    fig, axes = plt.subplots(rows, columns + 1, figsize=(1.3 * (columns + 1), 1.3 * rows + 0.5))
+    axes = np.atleast_2d(axes)
+    for r in range(rows):
+        for c, image in enumerate([originals[r], *distorted[r]]):
+            axes[r, c].imshow(image, cmap="gray_r", vmin=0, vmax=1)
+            axes[r, c].axis("off")
+            if r == 0:
+                axes[r, c].set_title("original" if c == 0 else f"epoch {c}", fontsize=9)
+    fig.suptitle(title, fontsize=10)
     return save(fig, path)
 
 

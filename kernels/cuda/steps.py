@@ -6,10 +6,14 @@ about 26 kernels per step and ran slower than the CPU. Here one launch runs a
 whole chunk of steps, each step the CPU loop's sequence of phases:
 
     gather | layer 1 | ... | layer L | softmax rows | backward L | ... | backward 1 | update
+    [| max-norm]
 
-The phases of a step depend on each other through global memory, so a
-grid-wide barrier (``cuda.cg.this_grid().sync()``, which makes numba-cuda launch
-the kernel cooperatively) separates them: ``2 L + 3`` barriers per step. The
+(the gather distorts the images when augmentation is on; the moving average of
+the parameters goes with the update, or after max-norm when that is on). The
+phases of a step depend on each other through global memory, so a grid-wide
+barrier (``cuda.cg.this_grid().sync()``, which makes numba-cuda launch the
+kernel cooperatively) separates them: ``2 L + 3`` barriers per step, one more
+with max-norm. The
 loss of the step is summed by block 0 while the other blocks start on the
 backward pass; its thread 0 also runs the optimizer's ``coefficients`` (or, on a
 NaN or infinite loss, raises ``halt``, after which every thread leaves before
@@ -32,7 +36,9 @@ from functools import lru_cache
 import numpy as np
 from numba import cuda, float64, from_dtype, int64
 
+from ..augment import DRAWS, bilinear_py, inverse_map_py, transform_py
 from ..config import IDENTITY
+from ..regularize import column_scale_py, ema_value_py
 from .dense import (
     THREADS,
     TILE,
@@ -43,9 +49,16 @@ from .dense import (
     tile_element,
     tile_product,
 )
-from .dropout import dropout_backward, mask_value
+from .dropout import counter_uniform, dropout_backward, mask_value
 from .losses import block_sum, row_loss_grad
 from .optimizers import device_rule
+
+# The CPU's own scalar functions (kernels.augment, kernels.regularize), compiled for the GPU.
+transform = cuda.jit(device=True)(transform_py)
+inverse_map = cuda.jit(device=True)(inverse_map_py)
+bilinear = cuda.jit(device=True)(bilinear_py)
+column_scale = cuda.jit(device=True)(column_scale_py)
+ema_value = cuda.jit(device=True)(ema_value_py)
 
 
 @cuda.jit(device=True)
@@ -59,18 +72,66 @@ def gather_batch(data, start, n, acts, y):
     """Layer 0 of ``acts`` <- the rows ``X[order[start : start + n]]``; ``y[:n]`` <- their labels.
 
     ``data`` is the :class:`kernels.steps.Epoch` record; row ``i`` of the batch
-    lands at ``acts[i * features:]``.
+    lands at ``acts[i * features:]``. With ``data.augment.on`` each pixel is read
+    through its sample's distortion (:mod:`kernels.augment`; every thread draws
+    the distortion of the sample its pixel belongs to, from the same counters as
+    the CPU).
     """
     t, count = grid_thread()
-    X, order = data.X, data.order
+    X, order, aug = data.X, data.order, data.augment
     features = X.shape[1]
     for e in range(t, n * features, count):
         i = e // features
         row = order[start + i]
         j = e - i * features
-        acts[e] = X[row, j]
+        if aug.on:
+            acts[e] = augmented_pixel(X, row, aug, start + i, j)
+        else:
+            acts[e] = X[row, j]
         if j == 0:
             y[i] = data.labels[row]
+
+
+@cuda.jit(device=True)
+def augmented_pixel(X, row, aug, position, j):
+    """Pixel ``j`` of ``X[row]`` distorted as the sample at ``position`` of the epoch
+    (:func:`kernels.augment.augmented_row`, one pixel)."""
+    base = position * DRAWS
+    angle, s, tx, ty, mirror = transform(
+        aug,
+        counter_uniform(aug.seed, base),
+        counter_uniform(aug.seed, base + 1),
+        counter_uniform(aug.seed, base + 2),
+        counter_uniform(aug.seed, base + 3),
+        counter_uniform(aug.seed, base + 4),
+    )
+    a, b, e, c, d, f = inverse_map(aug.side, angle, s, tx, ty, mirror)
+    y = j // aug.side
+    x = j - y * aug.side
+    return bilinear(X, row, aug.side, a * x + b * y + e, c * x + d * y + f)
+
+
+@cuda.jit(device=True)
+def max_norm(params, net, limit):
+    """Cap every hidden unit's incoming weight vector at norm ``limit``
+    (:func:`kernels.regularize.max_norm`): one thread per column of each hidden layer's
+    ``W``, so the threads of a warp read neighbouring elements of a row together; the
+    squares are summed in float64."""
+    t, count = grid_thread()
+    sizes = net.sizes
+    for l in range(sizes.shape[0] - 2):
+        n_in, n_out = sizes[l], sizes[l + 1]
+        w_off = net.param_offsets[l]
+        for j in range(t, n_out, count):
+            total = 0.0
+            for i in range(n_in):
+                w = float64(params[w_off + i * n_out + j])
+                total += w * w
+            scale = column_scale(total, limit)
+            if scale != 1.0:
+                for i in range(n_in):
+                    e = w_off + i * n_out + j
+                    params[e] = params[e] * scale
 
 
 @cuda.jit(device=True)
@@ -214,8 +275,8 @@ def train_steps_kernel(optimizer, dtype):
     """The step kernel for one registered optimizer and one dtype (compiled on first launch).
 
     Launch with ``[blocks, (TILE, TILE)]`` (:func:`cooperative_blocks`) as
-    ``kernel(data, first_step, n_steps, params, grads, net, work, weight_decay,
-    keep, rule, out, gpu)``: the arguments of :func:`kernels.steps.train_steps`
+    ``kernel(data, first_step, n_steps, params, grads, net, work, reg, rule, out,
+    gpu)``: the arguments of :func:`kernels.steps.train_steps`
     (records of device arrays; ``rule`` is ``(slots, hyper, scalars)`` with the
     ``Hyper`` record by value; ``out`` is ``(losses, corrects)``), without the
     compiled ``update`` (the kernel has the optimizer built in), plus ``gpu``,
@@ -243,7 +304,7 @@ def train_steps_kernel(optimizer, dtype):
 
     @cuda.jit
     def train_steps_kernel(
-        data, first_step, n_steps, params, grads, net, work, weight_decay, keep, rule, out, gpu
+        data, first_step, n_steps, params, grads, net, work, reg, rule, out, gpu
     ):
         tiles = (
             cuda.shared.array((TILE, TILE), dtype=nb_type),
@@ -258,7 +319,11 @@ def train_steps_kernel(optimizer, dtype):
         total = data.order.shape[0]
         n_layers = net.sizes.shape[0] - 1
         stride = work.delta_a.shape[0]
+        keep, weight_decay = reg.keep, reg.weight_decay
         scale = params.dtype.type(1.0 / keep)
+        # Without max-norm the average of element k follows its update in the same thread.
+        average_with_update = reg.ema_decay > 0 and reg.max_norm <= 0
+        decay = params.dtype.type(reg.ema_decay)
         for s in range(n_steps):
             start = (first_step + s) * data.batch_size
             n = min(data.batch_size, total - start)
@@ -285,7 +350,15 @@ def train_steps_kernel(optimizer, dtype):
                 return
             for k in range(t, params.shape[0], count):
                 update_element(k, params, grads, slots, coef)
+                if average_with_update:
+                    reg.ema[k] = ema_value(reg.ema[k], params[k], decay)
             grid_sync()
+            if reg.max_norm > 0:
+                max_norm(params, net, reg.max_norm)
+                grid_sync()
+                if reg.ema_decay > 0:  # only this thread touches ema[k]: no barrier after
+                    for k in range(t, params.shape[0], count):
+                        reg.ema[k] = ema_value(reg.ema[k], params[k], decay)
 
     return train_steps_kernel
 

@@ -17,7 +17,9 @@ import numpy as np
 from numba import cuda, typeof
 
 import optimizers  # noqa: E402
+from kernels.augment import Augment
 from kernels.cuda import steps  # noqa: E402
+from kernels.regularize import Regularizer
 from kernels.steps import Epoch
 from network import MLP  # noqa: E402
 from network.workspace import Workspace  # noqa: E402
@@ -41,16 +43,16 @@ def step_kernel_args(net, opt, batch, x, y):
     )
     coef = np.zeros(max(opt.n_coefficients, 1))
     row_loss, row_correct, halt = np.zeros(batch), np.zeros(batch, np.int64), np.zeros(1, np.int32)
+    distort = Augment(True, 3, 1.0, 0.2, 0.1, True, 0)  # the types of every Augment
     return (
-        Epoch(x, y, np.arange(len(x), dtype=np.int64), batch),
+        Epoch(x, y, np.arange(len(x), dtype=np.int64), batch, distort),
         0,
         3,
         net.params,
         net.grads,
         net.net,
         work,
-        0.01,
-        1.0,
+        Regularizer(0.01, 1.0, 3.0, 0.999, net.params.copy()),
         (state.slots, state.hyper, state.scalars),
         (np.zeros(3), np.zeros(3, np.int64)),
         (0, 0, coef, row_loss, row_correct, halt),
@@ -77,8 +79,8 @@ def main():
         print(f"no CUDA compiler libraries: {type(exc).__name__}: {str(exc).splitlines()[0]}")
         sys.exit(77)
     for dtype in (np.float32, np.float64):
-        net = MLP([5, 7, 3], dtype=dtype)
-        x, y = np.zeros((10, 5), dtype=dtype), np.zeros(10, np.int64)
+        net = MLP([9, 7, 3], dtype=dtype)
+        x, y = np.zeros((10, 9), dtype=dtype), np.zeros(10, np.int64)
         for name in optimizers.REGISTRY:
             opt = optimizers.get(name)
             compile_for_gpu(

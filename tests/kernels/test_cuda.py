@@ -26,8 +26,10 @@ if not cuda.is_available():
         allow_module_level=True,
     )
 
+from kernels.augment import Augment  # noqa: E402
 from kernels.cuda import dense as gdense  # noqa: E402
 from kernels.cuda import losses as glosses  # noqa: E402
+from network.backends import Extras  # noqa: E402
 from network.cuda_trainer import CudaTrainer  # noqa: E402
 
 SIM = settings(max_examples=4, deadline=None)
@@ -176,10 +178,11 @@ def _train_both(
     chunks=1,
     hyper=HYPER,
     prepare=None,
+    extras=Extras(),
 ):
     """The same steps on the CPU loop and the GPU kernel (in ``chunks`` launches), from the same
-    network; returns ``(cpu net, cpu state, cpu losses, gpu net, gpu state, gpu losses,
-    trainer)``."""
+    network, with the same ``extras`` (each device its own copy of the average); returns
+    ``(cpu net, cpu state, cpu losses, gpu net, gpu state, gpu losses, trainer)``."""
     nets = [MLP(sizes, activation=activation, loss=loss, dtype=dtype, seed=0) for _ in range(2)]
     opt = optimizers.get(name)
     states = [opt.init(nets[0].layout.n_params, dtype, hyper) for _ in range(2)]
@@ -187,10 +190,27 @@ def _train_both(
         if prepare is not None:
             prepare(net, state)
     cpu, gpu = nets
+    ema = extras.ema
     _, cpu_losses, _ = cpu.train_steps(
-        x, y, order, 0, n_steps, batch, opt, states[0], weight_decay=weight_decay
+        x,
+        y,
+        order,
+        0,
+        n_steps,
+        batch,
+        opt,
+        states[0],
+        weight_decay=weight_decay,
+        max_norm=extras.max_norm,
+        ema=None if ema is None else ema[0],
+        ema_decay=extras.ema_decay,
+        augment=extras.augment,
     )
-    trainer = CudaTrainer(gpu, opt, states[1], x, y, batch_size=batch, eval_chunk=8)
+    gpu_extras = extras._replace(ema=None if ema is None else ema[1])
+    trainer = CudaTrainer(
+        gpu, opt, states[1], x, y, batch_size=batch, eval_chunk=8, extras=gpu_extras
+    )
+    trainer.seed_epoch(extras.augment.seed)
     losses, correct = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
     bounds = np.linspace(0, n_steps, chunks + 1).astype(int)
     for first, last in zip(bounds[:-1], bounds[1:]):
@@ -221,6 +241,41 @@ def test_training_steps_on_cuda_equal_the_cpu(name):
     loss, accuracy = trainer.evaluate(x, y)
     expected_loss, expected_accuracy = cpu.evaluate(x, y)
     assert loss == pytest.approx(expected_loss, rel=1e-10) and accuracy == expected_accuracy
+
+
+@wrapping_uint64
+def test_distortions_max_norm_and_the_average_on_cuda_equal_the_cpu():
+    """float64, 3x3 images: the GPU draws each sample's distortion from the CPU's counters, so
+    the distorted batches, the capped weights and the moving average agree to rounding."""
+    rng = np.random.default_rng(8)
+    x, y = rng.random((10, 9)), rng.integers(0, 3, 10).astype(np.int64)
+    order = rng.permutation(10).astype(np.int64)
+    ema = [MLP([9, 7, 3], dtype=np.float64, seed=0).params.copy() for _ in range(2)]
+    extras = Extras(0.4, 0.8, ema, Augment(True, 3, 1.0, 0.5, 0.2, True, 5))
+    cpu, _, cpu_losses, gpu, _, losses, trainer = _train_both(
+        [9, 7, 3],
+        "ReLU",
+        "cross_entropy",
+        np.float64,
+        "nadam",
+        x,
+        y,
+        order,
+        3,
+        4,
+        0.0,
+        chunks=2,
+        hyper=dict(HYPER, learning_rate=0.3),
+        extras=extras,
+    )
+    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-10)
+    np.testing.assert_allclose(gpu.params, cpu.params, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ema[1], ema[0], rtol=1e-9, atol=1e-12)
+    assert np.linalg.norm(gpu.weights(0), axis=0).max() <= 0.4 * (1 + 1e-12)
+    assert not np.array_equal(ema[1], gpu.params)
+    loss, _ = trainer.evaluate(x, y)  # the average is what gets evaluated
+    assert loss == pytest.approx(cpu.evaluate(x, y, params=ema[0])[0], rel=1e-10)
+    np.testing.assert_allclose(trainer.snapshot(), ema[0], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "ReLU"])
