@@ -99,6 +99,41 @@ def test_partial_last_batch_and_epoch_metrics(synthetic):
     assert metrics["best_val_accuracy"] >= metrics["last_val_accuracy"]
 
 
+def test_a_regularized_augmented_run_saves_and_tests_the_moving_average(synthetic, capsys):
+    """--augment, --max_norm and --ema end to end: the summary names them, the run name and
+    config.json record them, and the saved model is the average the test accuracy belongs to."""
+    extras = ["--augment", "affine", "--aug_flip", "--max_norm", "2", "--ema", "0.9"]
+    assert train.main(_args(synthetic, "-e", "2", "--wandb_mode", "disabled", *extras)) == 0
+    out = " ".join(capsys.readouterr().out.replace("│", " ").split())  # the summary's cells
+    assert "max-norm 2, moving average 0.9, affine distortions" in out
+    assert "the parameters' moving average" in out
+    run_dir = _only_run(synthetic)
+    assert run_dir.name.endswith("_mn_2_ema_0.9_aug_affine_aflip")
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["augment"], config["max_norm"], config["ema"]) == ("affine", 2.0, 0.9)
+    net, _ = MLP.load(run_dir / "model.npz")
+    assert np.linalg.norm(net.weights(0), axis=0).max() <= 2 * (1 + 1e-6)  # an average of capped
+    ds = load_dataset("mnist", synthetic / "data")
+    accuracy = float(np.mean(net.predict(as_inputs(ds.x_test)) == ds.y_test))
+    assert accuracy == json.loads((run_dir / "metrics.json").read_text())["test_accuracy"]
+
+
+def test_augment_on_images_that_are_not_square_is_a_one_line_error(tmp_path, capsys):
+    from experiments.data import FILES, write_idx
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "wide").mkdir()
+    for key, stem in FILES.items():
+        n = 60 if "train" in key else 20
+        array = rng.integers(0, 255, (n, 28, 20)) if key.startswith("x") else np.arange(n) % 10
+        write_idx(tmp_path / "wide" / stem, array.astype(np.uint8))
+    argv = ["--data_dir", str(tmp_path / "wide"), "--runs_dir", str(tmp_path / "runs")]
+    code = train.main([*argv, "--augment", "affine", "--wandb_mode", "disabled", "-e", "1"])
+    assert code == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "distorts square images; these are 28x20" in out and "Traceback" not in out
+
+
 def test_a_diverging_run_stops_with_advice(synthetic, capsys):
     code = train.main(
         _args(synthetic, "-e", "3", "-o", "sgd", "-lr", "1e30", "--wandb_mode", "disabled")

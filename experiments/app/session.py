@@ -95,6 +95,15 @@ def run(config, console=None, wandb_module=None, resume=None):
     except DataError as exc:
         print_problem(console, "data error", exc)
         return Outcome("failed", EXIT_ERROR)
+    shape = dataset.x_train.shape[1:]
+    if config.augment != "none" and (len(shape) != 2 or shape[0] != shape[1]):
+        print_problem(
+            console,
+            "error",
+            f"--augment {config.augment} distorts square images; these are "
+            f"{'x'.join(map(str, shape))}: train without --augment",
+        )
+        return Outcome("failed", EXIT_ERROR)
     if dataset.warning:  # shown even with --quiet: the run may be training the wrong data
         print_problem(console, "warning", dataset.warning, "yellow")
     name = config.name()

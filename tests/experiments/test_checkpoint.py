@@ -101,9 +101,9 @@ class _StopMidEpoch(Callback):
 
 def _data(rng, n=240):
     """Hard enough (noisy labels) that validation accuracy goes up and down."""
-    centers = rng.normal(0, 1, size=(4, 6))
+    centers = rng.normal(0, 1, size=(4, 9))  # 3x3 images, for the distortions
     y = rng.integers(0, 4, n)
-    x = (centers[y] + rng.normal(size=(n, 6))).astype(np.float32)
+    x = (centers[y] + rng.normal(size=(n, 9))).astype(np.float32)
     y[: n // 4] = rng.integers(0, 4, n // 4)
     return x[:180], y[:180].astype(np.int64), x[180:], y[180:].astype(np.int64)
 
@@ -112,6 +112,8 @@ RESUMABLE = [
     dict(optimizer="nadam", dropout=0.3, lr_schedule="cosine"),
     dict(optimizer="momentum", restore_best=True, early_stopping=3),
     dict(optimizer="rmsprop", restore_best=True, dropout=0.1),
+    dict(optimizer="adam", ema=0.9, max_norm=1.0, augment="affine", aug_flip=True),
+    dict(optimizer="nag", ema=0.8, restore_best=True, augment="affine", dropout=0.2),
 ]
 
 
@@ -129,7 +131,7 @@ def test_a_run_resumed_from_its_checkpoint_ends_bit_identical(tmp_path, rng, cha
     )
 
     def network():
-        return MLP([6, 16, 12, 4], activation="tanh", weight_init="Xavier", seed=3)
+        return MLP([9, 16, 12, 4], activation="tanh", weight_init="Xavier", seed=3)
 
     whole = network()
     expected = train(whole, config, x, y, x_val, y_val)
@@ -158,6 +160,10 @@ def test_a_checkpoint_of_another_network_is_refused(tmp_path, rng):
     x, y, x_val, y_val = _data(rng)
     config = RunConfig(**HYPER, optimizer="adam", epochs=1, batch_size=8, seed=0)
     store = CheckpointFile(tmp_path)
-    train(MLP([6, 5, 4], seed=0), config, x, y, x_val, y_val, checkpoints=store)
+    train(MLP([9, 5, 4], seed=0), config, x, y, x_val, y_val, checkpoints=store)
     with pytest.raises(CheckpointError, match="belongs to another run"):
-        train(MLP([6, 9, 4], seed=0), config, x, y, x_val, y_val, checkpoints=store)
+        train(MLP([9, 9, 4], seed=0), config, x, y, x_val, y_val, checkpoints=store)
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        train(
+            MLP([9, 5, 4], seed=0), config.replace(ema=0.9), x, y, x_val, y_val, checkpoints=store
+        )

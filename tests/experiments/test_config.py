@@ -95,6 +95,17 @@ def test_bad_values_are_one_line_errors(argv, message, capsys):
     assert len([line for line in err.splitlines() if "error:" in line]) == 1
 
 
+def test_distortion_settings_without_augment_are_a_one_line_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(["--aug_flip", "--aug_shift", "3"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--aug_shift, --aug_flip: take effect only with --augment affine" in err
+    assert "Traceback" not in err
+    config = parse_config(["--augment", "affine", "--aug_flip", "--aug_shift", "3"])
+    assert (config.augment, config.aug_flip, config.aug_shift) == ("affine", True, 3.0)
+
+
 def test_defaults_are_the_documented_ones():
     config = parse_config([])
     for key, value in DEFAULTS.items():

@@ -528,15 +528,26 @@ def test_training_with_dropout_on_cuda_is_seeded():
 
 @wrapping_uint64
 def test_a_gpu_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_one(tmp_path):
-    """Checkpoints on the GPU: parameters and optimizer state come back from the device
-    after each epoch, and each epoch's dropout masks depend on (seed, epoch) only."""
+    """Checkpoints on the GPU: parameters, their moving average and optimizer state come back
+    from the device after each epoch, and each epoch's dropout masks and distortions depend on
+    (seed, epoch) only."""
     from experiments.checkpoint import CheckpointFile
     from experiments.config import RunConfig
     from experiments.training import Callback, train
 
-    x, y = _tiny_problem(np.random.default_rng(9), n=12)
+    rng = np.random.default_rng(9)
+    x, y = rng.random((12, 9)), rng.integers(0, 3, 12).astype(np.int64)
     config = RunConfig(
-        **HYPER, optimizer="nadam", epochs=3, batch_size=4, seed=1, device="cuda", dropout=0.3
+        **HYPER,
+        optimizer="nadam",
+        epochs=3,
+        batch_size=4,
+        seed=1,
+        device="cuda",
+        dropout=0.3,
+        ema=0.9,
+        max_norm=1.0,
+        augment="affine",
     )
 
     class StopInEpoch3(Callback):
@@ -544,14 +555,14 @@ def test_a_gpu_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_one(tmp
             if epoch == 3:
                 raise KeyboardInterrupt
 
-    whole = MLP([5, 4, 3], dtype=np.float64, seed=0)
+    whole = MLP([9, 4, 3], dtype=np.float64, seed=0)
     expected = train(whole, config, x[:8], y[:8], x[8:], y[8:], chunks_per_epoch=2)
     store = CheckpointFile(tmp_path)
-    stopped = MLP([5, 4, 3], dtype=np.float64, seed=0)
+    stopped = MLP([9, 4, 3], dtype=np.float64, seed=0)
     with pytest.raises(KeyboardInterrupt):
         train(stopped, config, x[:8], y[:8], x[8:], y[8:], StopInEpoch3(), None, 2, store)
     assert store.last_epoch() == 2
-    resumed = MLP([5, 4, 3], dtype=np.float64, seed=0)
+    resumed = MLP([9, 4, 3], dtype=np.float64, seed=0)
     history = train(
         resumed, config, x[:8], y[:8], x[8:], y[8:], chunks_per_epoch=2, checkpoints=store
     )
