@@ -243,6 +243,13 @@ class RunConfig:
         metavar="PATIENCE",
         tag="es",
     )
+    input_dropout: float = setting(
+        0.0,
+        "probability of dropping each input pixel in training (inverted dropout; 0 = off)",
+        kind=float,
+        within=FRACTION,
+        tag="ido",
+    )
     max_norm: float = setting(
         0.0,
         "cap each hidden unit's incoming weight vector at this L2 norm after every update "
@@ -462,6 +469,8 @@ class RunConfig:
         parts = []
         if self.dropout:
             parts.append(f"dropout {self.dropout:g}")
+        if self.input_dropout:
+            parts.append(f"input dropout {self.input_dropout:g}")
         if self.max_norm:
             parts.append(f"max-norm {self.max_norm:g}")
         if self.ema:
@@ -492,6 +501,7 @@ SETTINGS = {name: f.metadata for name, f in FIELDS.items()}
 #: Settings that appear in a run's name only when they differ from their default.
 EXTENSIONS = (
     "dropout",
+    "input_dropout",
     "lr_schedule",
     "restore_best",
     "early_stopping",

@@ -167,6 +167,7 @@ def extras_of(config, net, ema=None):
         ema = net.params.copy()
     return Extras(
         max_norm=config.max_norm,
+        input_dropout=config.input_dropout,
         ema_decay=config.ema,
         ema=ema if config.ema > 0 else None,
         augment=augmentation(config, net.sizes[0]),

@@ -34,7 +34,8 @@ from .config import JIT
 class Regularizer(NamedTuple):
     """The regularisation settings of the step loop.
 
-    ``weight_decay`` is the L2 factor; ``keep = 1 - dropout`` (1.0: off);
+    ``weight_decay`` is the L2 factor; ``keep = 1 - dropout`` (1.0: off) for the
+    hidden units, ``input_keep`` the same for the input pixels;
     ``max_norm`` the radius ``C`` (0.0: off); ``ema_decay`` the average's decay
     (0.0: off) and ``ema`` its buffer, shape (P,) like the parameters (any
     1-element array when off).
@@ -42,6 +43,7 @@ class Regularizer(NamedTuple):
 
     weight_decay: float
     keep: float
+    input_keep: float
     max_norm: float
     ema_decay: float
     ema: np.ndarray

@@ -207,7 +207,8 @@ def train_steps(data, first_step, n_steps, params, grads, net, work, reg, update
     work : network.workspace.Workspace
         Work buffers sized for ``batch_size`` rows.
     reg : kernels.regularize.Regularizer
-        Weight decay, dropout's keep probability, max-norm and the moving average
+        Weight decay, dropout's keep probabilities (hidden units, input pixels),
+        max-norm and the moving average
         of the parameters (updated in ``reg.ema`` after every step when on).
     update : compiled function
         ``update(params, grads, slots, hyper, scalars, loss)``, one optimizer
@@ -236,6 +237,8 @@ def train_steps(data, first_step, n_steps, params, grads, net, work, reg, update
         n = min(batch_size, total - start)
         x = _layer_view(work.acts, 0, n, n_features)
         gather_batch(data, start, n, x, work.y_batch)
+        if reg.input_keep < 1.0:  # the masks' layer 0; dW_0 then uses the dropped input
+            dropout_forward(x, _activations(work.masks, net, n, 0), reg.input_keep)
         loss, correct = forward_backward(params, grads, net, work, n, reg.weight_decay, reg.keep)
         losses[s] = loss
         corrects[s] = correct

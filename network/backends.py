@@ -9,8 +9,8 @@ parameters the run would end with now, for restore-best: the moving average when
 there is one) and ``download()`` (bring the parameters, their average and the
 optimizer state back into the host arrays; a no-op on the CPU).
 
-Both take the same :class:`Extras`: max-norm, the moving average of the
-parameters and the image distortions, fixed for the run.
+Both take the same :class:`Extras`: max-norm, input dropout, the moving average
+of the parameters and the image distortions, fixed for the run.
 """
 
 from typing import NamedTuple
@@ -25,6 +25,7 @@ class Extras(NamedTuple):
     """A run's optional step-loop settings (:mod:`kernels.regularize`, :mod:`kernels.augment`).
 
     ``max_norm``: the cap on each hidden unit's incoming weights (0.0: off).
+    ``input_dropout``: the probability of dropping each input pixel (0.0: off).
     ``ema_decay`` and ``ema``: the decay of the parameters' moving average (0.0:
     off) and its host buffer, shape (P,), which the trainer keeps up to date (on
     the GPU, at :meth:`download`). ``augment``: the image distortions; its seed is
@@ -32,6 +33,7 @@ class Extras(NamedTuple):
     """
 
     max_norm: float = 0.0
+    input_dropout: float = 0.0
     ema_decay: float = 0.0
     ema: np.ndarray | None = None
     augment: Augment = OFF
@@ -64,6 +66,7 @@ class CpuTrainer:
             corrects=corrects,
             dropout=dropout,
             max_norm=extras.max_norm,
+            input_dropout=extras.input_dropout,
             ema=extras.ema,
             ema_decay=extras.ema_decay,
             augment=extras.augment,

@@ -139,6 +139,7 @@ class CudaTrainer:
         reg = Regularizer(
             float(weight_decay),
             1.0 - float(dropout),
+            1.0 - float(self.extras.input_dropout),
             float(self.extras.max_norm),
             float(self.extras.ema_decay),
             self.ema,
@@ -158,7 +159,7 @@ class CudaTrainer:
         )
         blocks = self._blocks(self.step_kernel, args, self.batch_size)
         self.steps.launch(self.step_kernel, blocks, args)
-        self.draws += n_steps * self.net.layout.n_layers * self.work.delta_a.shape[0]
+        self.draws += n_steps * self.net.layout.n_layers * self.work.masks.shape[0]
         host_losses = losses_d.copy_to_host()
         losses[:n_steps] = host_losses
         corrects[:n_steps] = corrects_d.copy_to_host()

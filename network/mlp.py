@@ -202,6 +202,7 @@ class MLP:
         corrects=None,
         dropout=0.0,
         max_norm=0.0,
+        input_dropout=0.0,
         ema=None,
         ema_decay=0.0,
         augment=OFF,
@@ -209,7 +210,8 @@ class MLP:
         """Run ``n_steps`` compiled mini-batch steps over ``x[order]``.
 
         Step ``s`` trains on ``order[(first_step+s)*batch_size:][:batch_size]``,
-        with inverted ``dropout`` on the hidden layers when it is above 0. After
+        with inverted ``dropout`` on the hidden layers when it is above 0 (and
+        ``input_dropout`` on the input pixels). After
         each update, ``max_norm > 0`` caps every hidden unit's incoming weights at
         that norm, and ``ema_decay > 0`` updates the moving average ``ema`` (shape
         (P,)) of the parameters (:mod:`kernels.regularize`). ``augment`` (a
@@ -237,6 +239,7 @@ class MLP:
         reg = Regularizer(
             float(weight_decay),
             1.0 - float(dropout),
+            1.0 - float(input_dropout),
             float(max_norm),
             float(ema_decay),
             ema if ema is not None else self.grads[:1],

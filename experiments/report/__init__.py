@@ -211,7 +211,7 @@ def augment(args, out, tracker):
                 seeded = aug._replace(seed=derived_seed(config.seed, epoch))
                 distort.augmented_row(x, row, seeded, r, out_row)
         distortions_only = config.replace(
-            dropout=0.0, max_norm=0.0, ema=0.0, lr_schedule="constant"
+            dropout=0.0, input_dropout=0.0, max_norm=0.0, ema=0.0, lr_schedule="constant"
         )
         title = f"{name}: {distortions_only.regularization()}"
         originals = x[rows].reshape(-1, side, side)

@@ -68,15 +68,17 @@ def grid_sync():
 
 
 @cuda.jit(device=True)
-def gather_batch(data, start, n, acts, y):
+def gather_batch(data, start, n, acts, y, dropout):
     """Layer 0 of ``acts`` <- the rows ``X[order[start : start + n]]``; ``y[:n]`` <- their labels.
 
     ``data`` is the :class:`kernels.steps.Epoch` record; row ``i`` of the batch
     lands at ``acts[i * features:]``. With ``data.augment.on`` each pixel is read
     through its sample's distortion (:mod:`kernels.augment`; every thread draws
     the distortion of the sample its pixel belongs to, from the same counters as
-    the CPU).
+    the CPU). ``dropout`` is the input's ``(keep, scale, masks, seed, counter)``
+    as in :func:`dense_forward` (input dropout when ``keep < 1``).
     """
+    keep, scale, masks, seed, counter = dropout
     t, count = grid_thread()
     X, order, aug = data.X, data.order, data.augment
     features = X.shape[1]
@@ -84,10 +86,12 @@ def gather_batch(data, start, n, acts, y):
         i = e // features
         row = order[start + i]
         j = e - i * features
-        if aug.on:
-            acts[e] = augmented_pixel(X, row, aug, start + i, j)
-        else:
-            acts[e] = X[row, j]
+        value = augmented_pixel(X, row, aug, start + i, j) if aug.on else X[row, j]
+        if keep < 1.0:
+            m = mask_value(seed, counter + e, keep, scale)
+            masks[e] = m
+            value *= m
+        acts[e] = value
         if j == 0:
             y[i] = data.labels[row]
 
@@ -181,7 +185,8 @@ def forward(params, net, acts, n, single, dropout, stride, tiles):
     """All layers on the ``n`` rows in layer 0 of ``acts`` (:func:`kernels.steps.forward`).
 
     ``dropout`` as in :func:`dense_forward`; layer ``l`` draws from counter
-    ``counter + l * stride`` (``stride`` at least ``n`` times the widest layer).
+    ``counter + l * stride`` (``stride`` at least ``n`` times the widest layer,
+    input included).
     A grid barrier follows each layer.
     """
     keep, scale, masks, seed, counter = dropout
@@ -284,8 +289,9 @@ def train_steps_kernel(optimizer, dtype):
 
     ``seed, draws``
         Dropout's seed and the counter of the chunk's first draw (step ``s``,
-        layer ``l`` draw from ``draws + (s * L + l) * stride``, ``stride =
-        len(work.delta_a)``; the caller advances ``draws`` by ``n_steps * L * stride``).
+        hidden layer ``l`` draws from ``draws + (s * L + l) * stride``, the input
+        from ``l = L - 1``, the output layer's unused slot; ``stride =
+        len(work.masks)``; the caller advances ``draws`` by ``n_steps * L * stride``).
     ``coef`` : float64 (n_coefficients,)
         The step's coefficients, written by one thread, read by all.
     ``row_loss``, ``row_correct`` : float64, int64 (batch_size,)
@@ -318,18 +324,22 @@ def train_steps_kernel(optimizer, dtype):
         t, count = grid_thread()
         total = data.order.shape[0]
         n_layers = net.sizes.shape[0] - 1
-        stride = work.delta_a.shape[0]
+        stride = work.masks.shape[0]
         keep, weight_decay = reg.keep, reg.weight_decay
         scale = params.dtype.type(1.0 / keep)
+        input_scale = params.dtype.type(1.0 / reg.input_keep)
         # Without max-norm the average of element k follows its update in the same thread.
         average_with_update = reg.ema_decay > 0 and reg.max_norm <= 0
         decay = params.dtype.type(reg.ema_decay)
         for s in range(n_steps):
             start = (first_step + s) * data.batch_size
             n = min(data.batch_size, total - start)
-            gather_batch(data, start, n, work.acts, work.y_batch)
+            first_draw = draws + s * n_layers * stride
+            input_draws = first_draw + (n_layers - 1) * stride
+            inputs = (reg.input_keep, input_scale, work.masks, seed, input_draws)
+            gather_batch(data, start, n, work.acts, work.y_batch, inputs)
             grid_sync()
-            dropout = (keep, scale, work.masks, seed, draws + s * n_layers * stride)
+            dropout = (keep, scale, work.masks, seed, first_draw)
             forward(params, net, work.acts, n, single, dropout, stride, tiles)
             loss_rows(net, work.acts, n, work.y_batch, work.delta_a, row_loss, row_correct)
             grid_sync()

@@ -52,7 +52,7 @@ def step_kernel_args(net, opt, batch, x, y):
         net.grads,
         net.net,
         work,
-        Regularizer(0.01, 1.0, 3.0, 0.999, net.params.copy()),
+        Regularizer(0.01, 1.0, 0.8, 3.0, 0.999, net.params.copy()),
         (state.slots, state.hyper, state.scalars),
         (np.zeros(3), np.zeros(3, np.int64)),
         (0, 0, coef, row_loss, row_correct, halt),

@@ -251,7 +251,8 @@ def test_distortions_max_norm_and_the_average_on_cuda_equal_the_cpu():
     x, y = rng.random((10, 9)), rng.integers(0, 3, 10).astype(np.int64)
     order = rng.permutation(10).astype(np.int64)
     ema = [MLP([9, 7, 3], dtype=np.float64, seed=0).params.copy() for _ in range(2)]
-    extras = Extras(0.4, 0.8, ema, Augment(True, 3, 1.0, 0.5, 0.2, True, 5))
+    distort = Augment(True, 3, 1.0, 0.5, 0.2, True, 5)
+    extras = Extras(max_norm=0.4, ema_decay=0.8, ema=ema, augment=distort)
     cpu, _, cpu_losses, gpu, _, losses, trainer = _train_both(
         [9, 7, 3],
         "ReLU",
@@ -468,9 +469,10 @@ def test_gpu_dropout_backward_equals_the_cpu(rows, cols, activation, keep, seed)
 
 
 @wrapping_uint64
-def test_a_dropout_step_on_cuda_follows_the_gradient_of_its_own_masks():
-    """One SGD step with dropout: the loss and the new parameters are those of the
-    slow reference (tests/naive.py) evaluated with the masks the GPU drew."""
+@pytest.mark.parametrize("input_dropout", [0.0, 0.3])
+def test_a_dropout_step_on_cuda_follows_the_gradient_of_its_own_masks(input_dropout):
+    """One SGD step with dropout (and input dropout): the loss and the new parameters are those
+    of the slow reference (tests/naive.py) evaluated with the masks the GPU drew."""
     rng = np.random.default_rng(7)
     sizes, batch, dropout, lr = [5, 6, 4, 3], 4, 0.4, 0.1
     x, y = _tiny_problem(rng, n=batch)
@@ -478,7 +480,8 @@ def test_a_dropout_step_on_cuda_follows_the_gradient_of_its_own_masks():
     start = net.params.copy()
     opt = optimizers.get("sgd")
     state = opt.init(net.layout.n_params, np.float64, {**HYPER, "learning_rate": lr})
-    trainer = CudaTrainer(net, opt, state, x, y, batch_size=batch, eval_chunk=8, seed=3)
+    extras = Extras(input_dropout=input_dropout)
+    trainer = CudaTrainer(net, opt, state, x, y, batch, eval_chunk=8, seed=3, extras=extras)
     losses, correct = np.empty(1), np.empty(1, dtype=np.int64)
     assert (
         trainer.train_steps(np.arange(batch, dtype=np.int64), 0, 1, 0.0, losses, correct, dropout)
@@ -487,9 +490,14 @@ def test_a_dropout_step_on_cuda_follows_the_gradient_of_its_own_masks():
     trainer.download()
     hidden_masks = trainer.hidden_masks(batch)
     assert all(set(np.unique(m)) <= {0.0, 1 / (1 - dropout)} for m in hidden_masks)
+    inputs = x
+    if input_dropout:
+        input_mask = trainer.work.masks.copy_to_host()[: batch * 5].reshape(batch, 5)
+        assert set(np.unique(input_mask)) == {0.0, 1 / (1 - input_dropout)}
+        inputs = x * input_mask
 
     def objective(params):
-        return naive.objective(sizes, params, "tanh", "cross_entropy", 0.0, x, y, hidden_masks)
+        return naive.objective(sizes, params, "tanh", "cross_entropy", 0.0, inputs, y, hidden_masks)
 
     assert losses[0] == pytest.approx(objective(start), rel=1e-10)
     expected = start - lr * naive.finite_difference_gradient(objective, start)

@@ -137,3 +137,38 @@ def test_dropout_keeps_the_expected_share_and_scale():
     assert np.mean(mask > 0) == pytest.approx(0.7, abs=0.01)
     assert a.mean() == pytest.approx(1.0, abs=0.02)  # inverted dropout keeps the expectation
     np.testing.assert_array_equal(a, mask)
+
+
+@pytest.mark.parametrize("input_dropout, dropout", [(0.3, 0.0), (0.2, 0.5)])
+def test_a_step_with_input_dropout_follows_the_gradient_of_its_own_masks(input_dropout, dropout):
+    """One SGD step of the compiled loop with input (and hidden) dropout: the loss and the new
+    parameters are those of the slow reference evaluated on the input times the mask the loop
+    drew (left in the workspace's layer 0), with its hidden masks."""
+    import optimizers
+    from kernels.dropout import seed_rng
+
+    rng = np.random.default_rng(4)
+    sizes, batch, lr = [6, 7, 3], 5, 0.1
+    x, y = rng.normal(size=(batch, 6)), rng.integers(0, 3, batch).astype(np.int64)
+    net = MLP(sizes, activation="tanh", dtype=np.float64, seed=1)
+    start = net.params.copy()
+    opt = optimizers.get("sgd")
+    state = opt.init(net.layout.n_params, np.float64, dict(learning_rate=lr))
+    seed_rng(5)
+    order = np.arange(batch, dtype=np.int64)
+    _, losses, _ = net.train_steps(
+        x, y, order, 0, 1, batch, opt, state, dropout=dropout, input_dropout=input_dropout
+    )
+    masks = net.workspace(batch).masks
+    input_mask = masks[: batch * 6].reshape(batch, 6)
+    hidden = [masks[batch * 6 : batch * 13].reshape(batch, 7)] if dropout else None
+    assert set(np.unique(input_mask)) == {0.0, 1 / (1 - input_dropout)}
+
+    def objective(params):
+        return naive.objective(
+            sizes, params, "tanh", "cross_entropy", 0.0, x * input_mask, y, hidden
+        )
+
+    assert losses[0] == pytest.approx(objective(start), rel=1e-10)
+    expected = start - lr * naive.finite_difference_gradient(objective, start)
+    np.testing.assert_allclose(net.params, expected, rtol=1e-7, atol=1e-9)
