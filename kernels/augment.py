@@ -24,8 +24,9 @@ translations keep the pixel mass (an upscaling by ``s`` multiplies it by about
 being the sample's place in the epoch's order: the same on the CPU and the GPU,
 and reproducible from the epoch's seed alone.
 
-The scalar functions ending in ``_py`` are the one definition of the math; they
-are compiled here for the CPU and in :mod:`kernels.cuda.steps` for the GPU.
+The scalar functions ending in ``_py`` (and :func:`distortion_of`'s) are the one
+definition of the math; they are compiled here for the CPU and in
+:mod:`kernels.cuda.steps` for the GPU.
 """
 
 import math
@@ -116,17 +117,30 @@ def warp_row(X, row, side, distortion, out):
             out[y * side + x] = bilinear(X, row, side, a * x + b * y + e, c * x + d * y + f)
 
 
+def distortion_of(uniform, transform):
+    """``distortion(aug, position) -> (angle, s, tx, ty, mirror)``, the distortion of the
+    sample at ``position`` of the epoch drawn from ``aug.seed`` by one device's ``uniform``
+    (:mod:`kernels.counter`) and ``transform`` (:func:`transform_py` compiled for it)."""
+
+    def distortion(aug, position):
+        base = position * DRAWS
+        return transform(
+            aug,
+            uniform(aug.seed, base),
+            uniform(aug.seed, base + 1),
+            uniform(aug.seed, base + 2),
+            uniform(aug.seed, base + 3),
+            uniform(aug.seed, base + 4),
+        )
+
+    return distortion
+
+
+distortion = JIT(distortion_of(counter_uniform, transform))
+
+
 @JIT
 def augmented_row(X, row, aug, position, out):
     """``out`` <- ``X[row]`` with the random distortion of the sample at ``position`` of the
     epoch (drawn from ``aug.seed``)."""
-    base = position * DRAWS
-    distortion = transform(
-        aug,
-        counter_uniform(aug.seed, base),
-        counter_uniform(aug.seed, base + 1),
-        counter_uniform(aug.seed, base + 2),
-        counter_uniform(aug.seed, base + 3),
-        counter_uniform(aug.seed, base + 4),
-    )
-    warp_row(X, row, aug.side, distortion, out)
+    warp_row(X, row, aug.side, distortion(aug, position), out)

@@ -36,7 +36,7 @@ from functools import lru_cache
 import numpy as np
 from numba import cuda, float64, from_dtype, int64
 
-from ..augment import DRAWS, bilinear_py, inverse_map_py, transform_py
+from ..augment import bilinear_py, distortion_of, inverse_map_py, transform_py
 from ..config import IDENTITY
 from ..regularize import column_scale_py, ema_value_py
 from .dense import (
@@ -57,6 +57,7 @@ from .optimizers import device_rule
 transform = cuda.jit(device=True)(transform_py)
 inverse_map = cuda.jit(device=True)(inverse_map_py)
 bilinear = cuda.jit(device=True)(bilinear_py)
+distortion = cuda.jit(device=True)(distortion_of(counter_uniform, transform))
 column_scale = cuda.jit(device=True)(column_scale_py)
 ema_value = cuda.jit(device=True)(ema_value_py)
 
@@ -100,15 +101,7 @@ def gather_batch(data, start, n, acts, y, dropout):
 def augmented_pixel(X, row, aug, position, j):
     """Pixel ``j`` of ``X[row]`` distorted as the sample at ``position`` of the epoch
     (:func:`kernels.augment.augmented_row`, one pixel)."""
-    base = position * DRAWS
-    angle, s, tx, ty, mirror = transform(
-        aug,
-        counter_uniform(aug.seed, base),
-        counter_uniform(aug.seed, base + 1),
-        counter_uniform(aug.seed, base + 2),
-        counter_uniform(aug.seed, base + 3),
-        counter_uniform(aug.seed, base + 4),
-    )
+    angle, s, tx, ty, mirror = distortion(aug, position)
     a, b, e, c, d, f = inverse_map(aug.side, angle, s, tx, ty, mirror)
     y = j // aug.side
     x = j - y * aug.side
