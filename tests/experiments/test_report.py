@@ -14,7 +14,14 @@ def saved(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_host_reachable", lambda host, timeout=3.0: False)
     for name in ("fashion-mnist", "mnist"):
         write_dataset(tmp_path / "data" / name)
-    for folder, dataset in (("best_fashion_mnist", "fashion_mnist"), ("mnist_transfer", "mnist")):
+    runs = (
+        ("best_fashion_mnist", "fashion_mnist", []),
+        ("mnist_transfer", "mnist", []),
+        # a record attempt: one configuration, two seeds
+        ("records/mnist_augment", "mnist", ["--augment", "affine", "--ema", "0.9", "--seed", "0"]),
+        ("records/mnist_augment", "mnist", ["--augment", "affine", "--ema", "0.9", "--seed", "1"]),
+    )
+    for folder, dataset, extra in runs:
         assert (
             train.main(
                 [
@@ -37,6 +44,7 @@ def saved(tmp_path, monkeypatch):
                     "adam",
                     "-lr",
                     "1e-3",
+                    *extra,
                 ]
             )
             == 0
@@ -99,10 +107,18 @@ def test_report_writes_every_figure_and_table(saved, capsys):
         "confusion_fashion_mnist.png",
         "mistakes_fashion_mnist.png",
         "loss_comparison.png",
+        "augment_mnist.png",
+        "augment_fashion_mnist.png",
     ):
         assert (out / name).stat().st_size > 5000, name
     best = (out / "best.md").read_text()
-    assert "| fashion_mnist | `" in best and "no run under" in best  # no best_mnist run saved
+    assert "| fashion_mnist | `" in best  # from runs/best_fashion_mnist
+    assert "| mnist | `" in best and "_aug_affine` |" in best  # the seed-0 record run
+    records = (out / "records.md").read_text().splitlines()
+    assert len(records) == 3 and records[2].startswith(
+        "| `mnist_augment` | mnist | moving average 0.9, affine distortions (shift 2 px, "
+        "rotation 10 deg, scale 10%) | 1 | 0, 1 | "
+    )
     losses = (out / "loss_comparison.md").read_text()
     assert "| cross_entropy | adam | 2 | 88.50% (88.00..89.00) | 2.0 |" in losses
     mnist = (out / "mnist_transfer.md").read_text()
