@@ -11,7 +11,8 @@ the GPU and on the CPU and checks that losses and parameters agree (the same
 check as tests/kernels/test_cuda.py, on real hardware). Then, for workload A
 (784-128-128-128-10 tanh, Adam lr 1e-3, 54,000 Fashion-MNIST images) at each
 ``--batch`` and for the shipped default configuration (784-1024-1024-10 ReLU,
-nadam, weight decay 1e-4, batch 64), one epoch of:
+nadam, weight decay 1e-4, batch 64), also with every model-quality option on
+(nbnet's CPU and GPU only), one epoch of:
 
 * nbnet on cuda, in ``--chunks`` launches per epoch (40, as ``train.py`` does),
   with the kernel launches per step counted while it runs;
@@ -27,6 +28,7 @@ warm-up time of nbnet's first epoch is printed apart), median of ``--repeats``.
 """
 
 import argparse
+import math
 import sys
 import time
 from contextlib import contextmanager
@@ -34,8 +36,9 @@ from contextlib import contextmanager
 import numpy as np
 
 import optimizers
+from kernels.augment import Augment
 from network import MLP
-from network.backends import make_trainer, resolve_device
+from network.backends import Extras, make_trainer, resolve_device
 
 from bench_cpu import ADAM, SIZES, load, timed, write_results_section  # a sibling script
 
@@ -49,6 +52,15 @@ DEFAULT = dict(
     hyper=dict(learning_rate=0.00022975, beta1=0.9, beta2=0.999, epsilon=1e-8),
 )
 WORKLOAD_A = dict(sizes=SIZES, activation="tanh", optimizer="adam", weight_decay=0.0, hyper=ADAM)
+#: The default configuration with every model-quality option on (nbnet only: PyTorch has no
+#: twin of the in-loop distortions, so its cells stay empty).
+EXTRAS = dict(
+    max_norm=3.0,
+    input_dropout=0.2,
+    ema_decay=0.999,
+    augment=Augment(True, 28, 2.0, math.radians(10), 0.1, True, 1),
+)
+DEFAULT_EXTRAS = dict(DEFAULT, extras=EXTRAS, dropout=0.5)
 
 
 def check_against_cpu():
@@ -103,7 +115,10 @@ def time_nbnet(device, work, x, y, order, batch, repeats, chunks, blocks=None):
     net = MLP(work["sizes"], activation=work["activation"])
     opt = optimizers.get(work["optimizer"])
     state = opt.init(net.layout.n_params, net.dtype, work["hyper"])
-    trainer = make_trainer(device, net, opt, state, x, y, batch)
+    extras = Extras()
+    if "extras" in work:
+        extras = Extras(**work["extras"], ema=net.params.copy())
+    trainer = make_trainer(device, net, opt, state, x, y, batch, extras)
     if blocks is not None:
         trainer.blocks = blocks
     steps = -(-len(order) // batch)
@@ -113,7 +128,15 @@ def time_nbnet(device, work, x, y, order, batch, repeats, chunks, blocks=None):
     def epoch():
         for first in range(0, steps, chunk):
             n = min(chunk, steps - first)
-            trainer.train_steps(order, first, n, work["weight_decay"], losses[:n], corrects[:n])
+            trainer.train_steps(
+                order,
+                first,
+                n,
+                work["weight_decay"],
+                losses[:n],
+                corrects[:n],
+                work.get("dropout", 0.0),
+            )
 
     first = timed(epoch, 1)  # warm-up, includes compilation
     launches = None
@@ -207,8 +230,9 @@ def row(label, work, x, y, order, batch, args):
         "cuda", work, x, y, order, batch, args.repeats, args.chunks, args.blocks
     )
     cpu, _, _ = time_nbnet("cpu", work, x, y, order, batch, args.repeats, args.chunks)
-    eager = time_torch(work, x, y, order, batch, args.repeats, graph=False)
-    graph = time_torch(work, x, y, order, batch, args.repeats, graph=True)
+    plain = "extras" not in work
+    eager = time_torch(work, x, y, order, batch, args.repeats, graph=False) if plain else None
+    graph = time_torch(work, x, y, order, batch, args.repeats, graph=True) if plain else None
 
     def vs(other):
         return f"{other:.4f} | {other / gpu:.2f}x" if other else "- | -"
@@ -258,6 +282,8 @@ def main():
     jobs = [("A: 3x128 tanh adam", WORKLOAD_A, batch) for batch in args.batch]
     if not args.no_default:
         jobs.append(("default: 2x1024 ReLU nadam", DEFAULT, DEFAULT["batch"]))
+        label = "default + dropout 0.5, input dropout 0.2, max-norm 3, average, distortions"
+        jobs.append((label, DEFAULT_EXTRAS, DEFAULT["batch"]))
     for label, work, batch in jobs:
         rows.append(row(label, work, x, y, order, batch, args))
         print(rows[-1], flush=True)
