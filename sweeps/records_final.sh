@@ -12,8 +12,8 @@ fashion=${FASHION_DIR:+--data_dir $FASHION_DIR}
 common="-nhl 2 -sz 1024 -a ReLU -o nadam -lr 0.001 --lr_schedule cosine -w_d 0 -b 64 --ema 0.999"
 declare -A groups=(
   [mnist_plain]="-d mnist $mnist $common -e 50 @MNIST_PLAIN@"
-  [mnist_augment]="-d mnist $mnist $common -e 80 --augment affine @MNIST_AUGMENT@"
-  [fashion_mnist_plain]="-d fashion_mnist $fashion $common -e 50 @FASHION_PLAIN@"
+  [mnist_augment]="-d mnist $mnist $common -e 80 --augment affine --dropout 0.2"
+  [fashion_mnist_plain]="-d fashion_mnist $fashion $common -e 50 --dropout 0.3"
   [fashion_mnist_augment]="-d fashion_mnist $fashion $common -e 80 --augment affine --aug_flip @FASHION_AUGMENT@"
 )
 selected=("$@")

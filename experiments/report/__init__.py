@@ -17,7 +17,8 @@ Parts:
              the settings of the newest run under ``runs/records/<dataset>_augment*`` (else the
              defaults of ``--augment affine``);
 ``records``  the record attempts under ``runs/records/<group>/``: one row per group (one
-             configuration, several seeds) with the mean and spread of its test accuracy.
+             configuration, several seeds) with the mean and spread of its test accuracy, and
+             their validation curves (``figures/records.png``).
 
 Images are also logged to W&B (offline unless logged in; ``--wandb_mode disabled`` skips it),
 the confusion matrices as ``wandb.plot.confusion_matrix`` too. Tables are written as Markdown
@@ -43,6 +44,7 @@ from .figures import (
     confusion_figure,
     loss_comparison,
     misclassified_gallery,
+    record_curves,
     sample_grid,
 )
 from .metrics import confusion_matrix, most_confused
@@ -241,12 +243,14 @@ def records(args, out, tracker):
         "| test acc, mean (min..max) | best val acc, mean | s/epoch (median) |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    curves = {}
     for group in sorted(p for p in Path(args.runs, "records").glob("*") if p.is_dir()):
         runs = _finished_runs(group)
         tested = [(c, m) for c, m in runs if m.get("test_accuracy") is not None]
         if not tested:
             continue
         config = from_saved(tested[0][0])
+        curves[(config.dataset, group.name)] = [m["epochs"] for _, m in tested]
         test = np.array([m["test_accuracy"] for _, m in tested]) * 100
         val = np.mean([m["best_val_accuracy"] for _, m in tested]) * 100
         speed = np.median([m["seconds_per_epoch"] for _, m in tested])
@@ -257,6 +261,11 @@ def records(args, out, tracker):
             f"({test.min():.2f}..{test.max():.2f}) | {val:.2f}% | {speed:.1f} |"
         )
     (out / "records.md").write_text("\n".join(rows) + "\n")
+    if curves:
+        path = record_curves(
+            out / "records.png", curves, "Record attempts: validation accuracy per epoch"
+        )
+        tracker.log_image("records/curves", path)
     return rows
 
 

@@ -217,3 +217,36 @@ def loss_comparison(path, curves, title):
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(title)
     return save(fig, path)
+
+
+def record_curves(path, groups, title):
+    """Validation accuracy per epoch of each record attempt, one panel per dataset.
+
+    ``groups[(dataset, group)]`` is a list (one per seed) of per-epoch metric dicts; lines are
+    means over seeds, bands span the seeds' minimum to maximum.
+    """
+    plt = pyplot()
+    datasets = sorted({dataset for dataset, _ in groups})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4.5), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        finals = []
+        for (name, group), runs in sorted(groups.items()):
+            if name != dataset:
+                continue
+            length = min(len(run) for run in runs)
+            values = np.array([[m["val_accuracy"] for m in run[:length]] for run in runs]) * 100
+            epochs = np.arange(1, length + 1)
+            (line,) = ax.plot(epochs, values.mean(axis=0), label=f"{group} ({len(runs)} seeds)")
+            ax.fill_between(
+                epochs, values.min(axis=0), values.max(axis=0), alpha=0.2, color=line.get_color()
+            )
+            finals.append(values.mean(axis=0)[-1])
+        if finals:  # the last few percent, where the attempts differ
+            ax.set_ylim(min(finals) - 2.0, max(finals) + 0.5)
+        ax.set_title(dataset)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation accuracy, %")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    return save(fig, path)

@@ -109,6 +109,7 @@ def test_report_writes_every_figure_and_table(saved, capsys):
         "loss_comparison.png",
         "augment_mnist.png",
         "augment_fashion_mnist.png",
+        "records.png",
     ):
         assert (out / name).stat().st_size > 5000, name
     best = (out / "best.md").read_text()
