@@ -31,10 +31,13 @@ DISTORT = Augment(True, 28, 2.0, math.radians(10), 0.1, True, 1)
 OPTIONS = {
     "plain": {},
     "dropout 0.5": dict(dropout=0.5),
+    "input dropout 0.2": dict(input_dropout=0.2),
     "max-norm 3": dict(max_norm=3.0),
     "moving average 0.999": dict(ema_decay=0.999),
     "affine distortions": dict(augment=DISTORT),
-    "all four": dict(dropout=0.5, max_norm=3.0, ema_decay=0.999, augment=DISTORT),
+    "all five": dict(
+        dropout=0.5, input_dropout=0.2, max_norm=3.0, ema_decay=0.999, augment=DISTORT
+    ),
 }
 
 
