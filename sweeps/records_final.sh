@@ -15,7 +15,7 @@ declare -A groups=(
   [mnist_plain]="-d mnist $mnist $common -e 50 --dropout 0.3 --input_dropout 0.2"
   [mnist_augment]="-d mnist $mnist $common -e 80 --augment affine --dropout 0.2"
   [fashion_mnist_plain]="-d fashion_mnist $fashion $common -e 50 --dropout 0.3"
-  [fashion_mnist_augment]="-d fashion_mnist $fashion $common -e 80 --augment affine --aug_flip @FASHION_AUGMENT@"
+  [fashion_mnist_augment]="-d fashion_mnist $fashion $common -e 60 --augment affine --aug_flip --aug_shift 0 --aug_rotate 0 --aug_scale 0 --dropout 0.3"
 )
 selected=("$@")
 [ ${#selected[@]} -eq 0 ] && selected=(mnist_augment fashion_mnist_augment mnist_plain fashion_mnist_plain)
