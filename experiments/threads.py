@@ -61,11 +61,23 @@ def threads_for(config, sizes):
     return config.threads or policy(sizes, config.batch_size)
 
 
+def load_blas():
+    """Load the OpenBLAS the compiled kernels call: SciPy's, which Numba's ``np.dot`` reaches
+    through ``scipy.linalg.cython_blas``. Numba loads it only when the first kernel that
+    multiplies matrices is compiled, and threadpoolctl limits only the libraries already
+    loaded when a limit is set: without this, a fresh process set its limit, then compiled,
+    and its products ran on OpenBLAS's default of one thread per core (measured: two runs
+    side by side on 2 cores, each asked for one thread, took 31-37 s per epoch instead of
+    about 8 s)."""
+    import scipy.linalg.cython_blas  # noqa: F401
+
+
 @contextmanager
 def blas_threads(n):
     """Run the block with ``n`` BLAS threads, then restore what was there (a library
     user's own setting included)."""
     from threadpoolctl import threadpool_limits
 
+    load_blas()
     with threadpool_limits(limits=n, user_api="blas"):
         yield

@@ -1,5 +1,9 @@
 """experiments.threads: the BLAS thread policy, and that a run really uses it."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
@@ -57,3 +61,28 @@ def test_a_run_trains_with_its_threads_and_gives_them_back(rng, setting, monkeyp
     expected = setting or 2
     assert history.blas_threads == expected and seen == [{expected}]
     assert _blas_threads() == before
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS's default is 1 thread here")
+def test_the_limit_holds_in_a_fresh_process_whose_first_kernel_loads_the_blas():
+    """Numba loads SciPy's OpenBLAS when the first kernel that multiplies is compiled, which
+    in train.py happens inside the limit; threadpoolctl limits only loaded libraries, so the
+    products used to run on one thread per core whatever the run asked for."""
+    code = (
+        "import numpy as np, optimizers\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from experiments.threads import blas_threads\n"
+        "from network import MLP\n"
+        "net = MLP([8, 6, 3]); opt = optimizers.get('sgd')\n"
+        "state = opt.init(net.layout.n_params, net.dtype, dict(learning_rate=0.1))\n"
+        "x = np.ones((4, 8), np.float32); y = np.zeros(4, np.int64)\n"
+        "with blas_threads(1):\n"
+        "    net.train_steps(x, y, np.arange(4), 0, 1, 4, opt, state)\n"
+        "    blas = [i for i in threadpool_info() if i['user_api'] == 'blas']\n"
+        "    print(sorted({i['num_threads'] for i in blas}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == "[1]"
