@@ -476,10 +476,14 @@ class RunConfig:
         if self.ema:
             parts.append(f"moving average {self.ema:g}")
         if self.augment != "none":
+            ranges = [
+                f"shift {self.aug_shift:g} px" if self.aug_shift else "",
+                f"rotation {self.aug_rotate:g} deg" if self.aug_rotate else "",
+                f"scale {self.aug_scale:.0%}" if self.aug_scale else "",
+                "mirrored half the time" if self.aug_flip else "",
+            ]
             parts.append(
-                f"{self.augment} distortions (shift {self.aug_shift:g} px, rotation "
-                f"{self.aug_rotate:g} deg, scale {self.aug_scale:.0%}"
-                + (", mirrored half the time)" if self.aug_flip else ")")
+                f"{self.augment} distortions ({', '.join(r for r in ranges if r) or 'none'})"
             )
         if self.lr_schedule != "constant":
             parts.append(f"{self.lr_schedule} learning rate")
