@@ -372,10 +372,10 @@ def _restore(checkpoint, run):
             f"{state.slots.shape}: it belongs to another run"
         )
     if (checkpoint.ema is None) != (run.ema is None):
+        written, this = ("without", "uses") if checkpoint.ema is None else ("with", "does not use")
         raise CheckpointError(
-            "the checkpoint was written by a run with"
-            + ("out" if checkpoint.ema is None else "")
-            + " --ema and this one is not: it belongs to another run"
+            f"the checkpoint was written by a run {written} --ema and this run {this} it: "
+            "it belongs to another run"
         )
     net.params[:] = checkpoint.params
     state.slots[:] = checkpoint.slots

@@ -49,6 +49,19 @@ class Regularizer(NamedTuple):
     ema: np.ndarray
 
 
+def regularizer(weight_decay, dropout, input_dropout, max_norm, ema_decay, ema):
+    """The :class:`Regularizer` of a run's settings: drop probabilities become keep
+    probabilities, every number a float (so the compiled loops see one type)."""
+    return Regularizer(
+        float(weight_decay),
+        1.0 - float(dropout),
+        1.0 - float(input_dropout),
+        float(max_norm),
+        float(ema_decay),
+        ema,
+    )
+
+
 def column_scale_py(norm_squared, limit):
     """The factor ``min(1, C / ||w||)`` of a column whose squared norm is given."""
     if norm_squared > limit * limit:

@@ -11,7 +11,7 @@ epoch), a changed learning rate and the lowering of ``halt`` after a NaN.
 
 import numpy as np
 
-from kernels.regularize import Regularizer
+from kernels.regularize import regularizer
 from kernels.steps import Epoch
 
 from .backends import Extras
@@ -136,13 +136,9 @@ class CudaTrainer:
         if self.halted:
             self.halt.copy_to_device(np.zeros(1, dtype=np.int32))
             self.halted = False
-        reg = Regularizer(
-            float(weight_decay),
-            1.0 - float(dropout),
-            1.0 - float(self.extras.input_dropout),
-            float(self.extras.max_norm),
-            float(self.extras.ema_decay),
-            self.ema,
+        extras = self.extras
+        reg = regularizer(
+            weight_decay, dropout, extras.input_dropout, extras.max_norm, extras.ema_decay, self.ema
         )
         args = (
             Epoch(self.x, self.labels, self._order[1], self.batch_size, self.augment),

@@ -10,7 +10,7 @@ from kernels import steps
 from kernels.augment import OFF
 from kernels.config import ACTIVATIONS, LOSSES
 from kernels.fpenv import flush_denormals
-from kernels.regularize import Regularizer
+from kernels.regularize import regularizer
 
 from .init import initialize
 from .layout import Layout
@@ -236,14 +236,8 @@ class MLP:
         ws = self.workspace(batch_size)
         if ema_decay > 0 and (ema is None or ema.shape != self.params.shape):
             raise ValueError(f"ema_decay > 0 needs an ema buffer of shape {self.params.shape}")
-        reg = Regularizer(
-            float(weight_decay),
-            1.0 - float(dropout),
-            1.0 - float(input_dropout),
-            float(max_norm),
-            float(ema_decay),
-            ema if ema is not None else self.grads[:1],
-        )
+        buffer = ema if ema is not None else self.grads[:1]  # not read when off
+        reg = regularizer(weight_decay, dropout, input_dropout, max_norm, ema_decay, buffer)
         with flush_denormals():
             done = steps.train_steps(
                 steps.Epoch(x, labels, order, int(batch_size), augment),

@@ -12,7 +12,6 @@
 import argparse
 import os
 import platform
-import statistics
 import tempfile
 import time
 
@@ -25,17 +24,9 @@ from experiments.data.identity import digest
 from network import MLP
 
 from bench_cpu import DATA, write_results_section  # a sibling script
+from bench_cpu import timed as median_seconds
 
 NADAM = dict(learning_rate=1e-4, beta1=0.9, beta2=0.999, epsilon=1e-8)
-
-
-def median_seconds(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def checkpoint_seconds(repeats):
