@@ -68,7 +68,7 @@ def load_blas():
     loaded when a limit is set: without this, a fresh process set its limit, then compiled,
     and its products ran on OpenBLAS's default of one thread per core (measured: two runs
     side by side on 2 cores, each asked for one thread, took 31-37 s per epoch instead of
-    about 8 s)."""
+    about 9 s)."""
     import scipy.linalg.cython_blas  # noqa: F401
 
 
