@@ -6,7 +6,7 @@ deliberately not multiples of the 16x16 tile. Skipped when numba-cuda is missing
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 cuda = pytest.importorskip(
@@ -95,6 +95,7 @@ def _activation_kernel(Z, b, code, single, G, A):
     cols=st.integers(1, 20),
     seed=st.integers(0, 1000),
 )
+@example(activation="sigmoid", dtype=np.float32, rows=7, cols=1, seed=3)  # CI, 2026-11-29
 def test_activations_and_derivatives_match_the_cpu(activation, dtype, rows, cols, seed):
     """The GPU computes the CPU's own function in both dtypes (float32: the same fast_tanh)."""
     rng = np.random.default_rng(seed)
@@ -109,7 +110,11 @@ def test_activations_and_derivatives_match_the_cpu(activation, dtype, rows, cols
     _activation_kernel[1, 256](
         z_d, cuda.to_device(b), code, dtype == np.float32, g_d, cuda.to_device(expected.ravel())
     )
-    tolerance = dict(rtol=1e-6, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-15)
+    # float32 sigmoid is 0.5 + 0.5 * fast_tanh(z / 2): near 0 its absolute error is set by the
+    # rounding at 0.5, and the compiled CPU (FMA contraction) and the simulator (NumPy) may round
+    # apart by 2**-23 (seen: 3.710985e-04 against 3.709793e-04, seed 3), so atol is float32's eps.
+    single = dict(rtol=1e-6, atol=float(np.finfo(np.float32).eps))
+    tolerance = single if dtype == np.float32 else dict(rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(z_d.copy_to_host().reshape(rows, cols), expected, **tolerance)
     np.testing.assert_allclose(g_d.copy_to_host().reshape(rows, cols), expected_g, **tolerance)
 
