@@ -64,16 +64,14 @@ def coefficients(hyper, scalars, loss):
     return family(hyper, 1.0 / (1.0 - hyper.beta1**t), 0.0, 1.0 / (1.0 - hyper.beta2**t), 1.0)
 
 
-def element(k, params, grads, slots, c):
-    """One Adam-family step of parameter ``k``; ``slots`` = (m, v)."""
-    cast = params.dtype.type
-    g = grads[k]
-    m = cast(c[B1]) * slots[0, k] + cast(c[REST1]) * g
-    v = cast(c[B2]) * slots[1, k] + cast(c[REST2]) * g * g
-    slots[0, k] = m
-    slots[1, k] = v
+def element(w, g, s, c):
+    """One Adam-family step of a parameter ``w``; ``s = (m, v)``, the moments."""
+    cast = type(w)
+    m = cast(c[B1]) * s[0] + cast(c[REST1]) * g
+    v = cast(c[B2]) * s[1] + cast(c[REST2]) * g * g
     step = cast(c[M_SCALE]) * m + cast(c[G_SCALE]) * g
-    params[k] -= cast(c[LR]) * step / (cast(c[D]) * math.sqrt(cast(c[V_SCALE]) * v) + cast(c[EPS]))
+    denominator = cast(c[D]) * math.sqrt(cast(c[V_SCALE]) * v) + cast(c[EPS])
+    return w - cast(c[LR]) * step / denominator, (m, v)
 
 
 OPTIMIZER = Optimizer(

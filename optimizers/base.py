@@ -10,11 +10,12 @@ An update rule is split the way it runs, in the spirit of optax's ``init``/``upd
     ``train.py``'s settings (``hyper.learning_rate``, ``hyper.beta1``, ...);
     ``loss`` is the current batch's mean loss (only loss-aware rules such as Eve
     read it).
-``element(k, params, grads, slots, c)``
-    Updates parameter ``k`` in place: ``params`` and ``grads`` have shape
-    ``(P,)``, ``slots`` is the ``(n_slots, P)`` per-parameter state (velocities,
-    moments) and ``c`` the coefficients. Weight decay is already in ``grads``
-    (:func:`kernels.dense.add_weight_decay`).
+``element(w, g, s, c) -> (w, s)``
+    The rule for one parameter, a pure function: ``w`` is the parameter and ``g``
+    its gradient (scalars of the parameters' dtype), ``s`` the tuple of its
+    ``n_slots`` state values (velocity, moments; ``()`` for none) and ``c`` the
+    coefficients. Returns the new parameter and the new tuple of state values.
+    Weight decay is already in ``g`` (:func:`kernels.dense.add_weight_decay`).
 
 Both are plain Python, written in the subset that Numba compiles for both
 targets (``math`` functions, scalar arithmetic, indexing). On the CPU,
@@ -23,11 +24,17 @@ parameters, which the compiled step loop calls after every backward pass; on
 the GPU, :mod:`kernels.cuda.optimizers` compiles both into device functions of
 the step kernel. So one definition serves both devices.
 
-Inside ``element``, cast the coefficients to the parameters' dtype first
-(``cast = params.dtype.type``; ``lr = cast(c[0])``): mixing a float64
-coefficient into float32 arithmetic makes every element operation float64,
-which costs 2.7x on the CPU (perf/RESULTS.md). On the CPU ``c`` is a tuple,
-so the casts are hoisted out of the loop.
+Inside ``element``, cast the coefficients to the parameter's type first
+(``cast = type(w)``; ``lr = cast(c[0])``): mixing a float64 coefficient into
+float32 arithmetic makes every element operation float64, which costs 2.7x on
+the CPU (perf/RESULTS.md). On the CPU ``c`` is a tuple, so the casts are hoisted
+out of the loop.
+
+Why a pure function and not one that writes into the buffers: the loop around it
+stores each value once, already flushed of subnormals. When the rule stored its
+values and the flush then stored them again, LLVM masked the second stores
+(``vmaskmovps`` on AVX2, which tripled Adam's update on an AMD EPYC) or stopped
+vectorising (momentum); tests/optimizers/test_machine_code.py checks the loops.
 """
 
 from collections.abc import Mapping
@@ -41,29 +48,63 @@ from kernels.config import JIT, JIT_UNCACHED
 from kernels.fpenv import flush_subnormal
 
 
+def read_slots(n_slots):
+    """``read(slots, k) -> tuple``: the ``n_slots`` state values of parameter ``k``.
+
+    Plain Python for both devices (compiled by :func:`make_cpu_update` and by
+    :mod:`kernels.cuda.optimizers`); one function per count, because a tuple's
+    length is part of its type. Rules keep at most :data:`MAX_SLOTS` arrays.
+    """
+    if not 0 <= n_slots <= MAX_SLOTS:
+        raise ValueError(f"an optimizer keeps 0 to {MAX_SLOTS} state arrays, not {n_slots}")
+    return _SLOT_READERS[n_slots]
+
+
+def _no_slots(slots, k):
+    return ()
+
+
+def _one_slot(slots, k):
+    return (slots[0, k],)
+
+
+def _two_slots(slots, k):
+    return (slots[0, k], slots[1, k])
+
+
+def _three_slots(slots, k):
+    return (slots[0, k], slots[1, k], slots[2, k])
+
+
+_SLOT_READERS = (_no_slots, _one_slot, _two_slots, _three_slots)
+#: The most state arrays a rule may keep (Adam keeps two).
+MAX_SLOTS = len(_SLOT_READERS) - 1
+
+
 def make_cpu_update(coefficients, element, n_slots):
     """Compile an optimizer's two functions into one CPU update over the flat buffers.
 
     Returns ``update(params, grads, slots, hyper, scalars, loss)``, an ``@njit``
-    function that applies one step to every parameter, in place, and then sets
-    the parameter and its ``n_slots`` state entries to 0 where they became
-    subnormal (:func:`kernels.fpenv.flush_subnormal_py`), so no rule has to think of it.
+    function that applies one step to every parameter, in place, storing the
+    parameter and its ``n_slots`` state entries with subnormal values set to 0
+    (:func:`kernels.fpenv.flush_subnormal_py`), so no rule has to think of it.
     """
     coefficients_cpu = JIT(coefficients)
     element_cpu = JIT(element)
+    read = JIT(read_slots(n_slots))
     slot_rows = tuple(range(n_slots))
 
     @JIT_UNCACHED  # a closure over the two functions: not cacheable
     def update(params, grads, slots, hyper, scalars, loss):
         c = coefficients_cpu(hyper, scalars, loss)
         for k in range(params.shape[0]):
-            element_cpu(k, params, grads, slots, c)
-            params[k] = flush_subnormal(params[k])
+            w, s = element_cpu(params[k], grads[k], read(slots, k), c)
+            params[k] = flush_subnormal(w)
             # Unrolled when compiled, so the loop over k still vectorises: a plain loop
             # over the slots made Adam's update 5x slower (perf/RESULTS.md, "Denormals").
             if n_slots > 0:  # pruned at compile time; literal_unroll cannot take ()
                 for j in literal_unroll(slot_rows):
-                    slots[j, k] = flush_subnormal(slots[j, k])
+                    slots[j, k] = flush_subnormal(s[j])
 
     return update
 
@@ -101,6 +142,9 @@ class Optimizer:
         The update rule in one line, shown by ``--help``.
     n_coefficients : int
         Derived: the length of the tuple ``coefficients`` returns.
+    read_slots : function
+        Derived: ``read(slots, k)``, the tuple of parameter ``k``'s state values
+        that ``element`` takes (plain Python, compiled for each device).
     update : numba dispatcher
         The compiled CPU rule, built from ``coefficients`` and ``element``.
     """
@@ -112,9 +156,11 @@ class Optimizer:
     n_slots: int
     n_scalars: int
     formula: str
+    read_slots: object = field(init=False, repr=False, compare=False)
     update: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        object.__setattr__(self, "read_slots", read_slots(self.n_slots))
         object.__setattr__(
             self, "update", make_cpu_update(self.coefficients, self.element, self.n_slots)
         )

@@ -18,13 +18,12 @@ def coefficients(hyper, scalars, loss):
     return (hyper.learning_rate, hyper.momentum)
 
 
-def element(k, params, grads, slots, c):
-    """Heavy-ball step; ``slots[0]`` is the velocity ``u``."""
-    cast = params.dtype.type
+def element(w, g, s, c):
+    """Heavy-ball step; ``s = (u,)``, the velocity."""
+    cast = type(w)
     lr, mu = cast(c[0]), cast(c[1])
-    u = mu * slots[0, k] + lr * grads[k]
-    slots[0, k] = u
-    params[k] -= u
+    u = mu * s[0] + lr * g
+    return w - u, (u,)
 
 
 OPTIMIZER = Optimizer(

@@ -24,14 +24,13 @@ def coefficients(hyper, scalars, loss):
     return (hyper.learning_rate, hyper.momentum)
 
 
-def element(k, params, grads, slots, c):
-    """Nesterov step; ``slots[0]`` is the velocity ``u``."""
-    cast = params.dtype.type
+def element(w, g, s, c):
+    """Nesterov step; ``s = (u,)``, the velocity."""
+    cast = type(w)
     lr, mu = cast(c[0]), cast(c[1])
-    step = lr * grads[k]
-    u = mu * slots[0, k] + step
-    slots[0, k] = u
-    params[k] -= mu * u + step
+    step = lr * g
+    u = mu * s[0] + step
+    return w - (mu * u + step), (u,)
 
 
 OPTIMIZER = Optimizer(

@@ -20,14 +20,12 @@ def coefficients(hyper, scalars, loss):
     return (hyper.learning_rate, hyper.beta, 1.0 - hyper.beta, hyper.epsilon)
 
 
-def element(k, params, grads, slots, c):
-    """RMSprop step; ``slots[0]`` is the mean square ``v``."""
-    cast = params.dtype.type
+def element(w, g, s, c):
+    """RMSprop step; ``s = (v,)``, the mean square."""
+    cast = type(w)
     lr, beta, rest, eps = cast(c[0]), cast(c[1]), cast(c[2]), cast(c[3])
-    g = grads[k]
-    v = beta * slots[0, k] + rest * g * g
-    slots[0, k] = v
-    params[k] -= lr * g / (math.sqrt(v) + eps)
+    v = beta * s[0] + rest * g * g
+    return w - lr * g / (math.sqrt(v) + eps), (v,)
 
 
 OPTIMIZER = Optimizer(

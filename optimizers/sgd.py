@@ -13,10 +13,10 @@ def coefficients(hyper, scalars, loss):
     return (hyper.learning_rate,)
 
 
-def element(k, params, grads, slots, c):
-    """``params[k] -= lr * grads[k]``; no state."""
-    lr = params.dtype.type(c[0])
-    params[k] -= lr * grads[k]
+def element(w, g, s, c):
+    """``w - lr * g``; no state."""
+    lr = type(w)(c[0])
+    return w - lr * g, s
 
 
 OPTIMIZER = Optimizer(

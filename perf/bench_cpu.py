@@ -1,22 +1,35 @@
-"""Workload A on the CPU: seconds per epoch for nbnet, plain NumPy and (if installed) PyTorch.
+"""Workload A on the CPU: seconds per epoch for nbnet against JAX, PyTorch and plain NumPy.
 
 Workload A: 784-128-128-128-10, tanh, Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8),
 cross-entropy, one epoch over 54,000 Fashion-MNIST training images, float32.
+``--workload default`` runs the shipped default configuration instead (train.py's
+defaults: its layers, activation, optimizer, weight decay and batch size).
 
 Each implementation trains on the same shuffled order. After one warm-up epoch
-(nbnet's compilation happens in its first call and is timed on its own), the
-median of ``--repeats`` epochs is reported, with the ratio NumPy / nbnet and
-PyTorch / nbnet (above 1 means nbnet is faster). The implementations take turns,
-one epoch each per round, so that the machine's bursts of load hit them alike.
+(nbnet's and XLA's compilation happen in the first call and are timed on their own), the
+median of ``--repeats`` epochs is reported, with the ratio peer / nbnet (above 1 means
+nbnet is faster). The implementations take turns, one epoch each per round, so that the
+machine's bursts of load hit them alike. The peers:
+
+* JAX: one ``jax.jit`` of an epoch-long ``lax.scan`` with optax (perf/jax_mlp.py), the
+  strongest thing a Python user gets without writing kernels;
+* PyTorch eager, and with ``--torch-compile`` the whole step under ``torch.compile``;
+* plain NumPy (perf/numpy_mlp.py; workload A only).
+
+``--threads 1`` pins the whole process to one core and gives every implementation one
+thread (OpenBLAS through threadpoolctl, XLA through ``XLA_FLAGS``, PyTorch through
+``set_num_threads``); ``--threads all`` (the default) leaves the peers their defaults and
+gives nbnet the BLAS threads of its own policy (experiments/threads.py), as train.py does.
 
 The "BLAS floor" column times an epoch's matrix products alone (same shapes, same
 BLAS, compiled, nothing else), which no implementation that calls that BLAS can
-beat; NumPy / floor is therefore the largest ratio any such implementation could
-show against the NumPy baseline.
+beat; nbnet / floor is how close nbnet's whole step comes to it.
 
 Run from the repository root::
 
     python perf/bench_cpu.py                   # batch 16, 64, 256; writes perf/RESULTS.md
+    python perf/bench_cpu.py --threads 1 --section "one core"
+    python perf/bench_cpu.py --workload default --section "default configuration"
     python perf/bench_cpu.py --batch 16 --no-write
 """
 
@@ -28,6 +41,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 # Before NumPy loads: the baseline's OpenBLAS gets the same kernels as nbnet's (kernels/blas.py).
 import kernels
@@ -40,7 +54,8 @@ import optimizers
 from experiments.data import read_idx
 from network import MLP
 
-from numpy_mlp import NumpyMLP  # a sibling: perf/ scripts run as `python perf/<script>.py`
+import jax_mlp  # siblings: perf/ scripts run as `python perf/<script>.py`
+from numpy_mlp import NumpyMLP
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,9 +69,9 @@ DATA = Path(
 )
 
 
-def load():
-    x = read_idx(DATA / "train-images-idx3-ubyte.gz", 3).reshape(-1, 784)[:N_TRAIN]
-    y = read_idx(DATA / "train-labels-idx1-ubyte.gz", 1)[:N_TRAIN]
+def load(rows=N_TRAIN):
+    x = read_idx(DATA / "train-images-idx3-ubyte.gz", 3).reshape(-1, 784)[:rows]
+    y = read_idx(DATA / "train-labels-idx1-ubyte.gz", 1)[:rows]
     return np.ascontiguousarray(x, dtype=np.float32) / 255, y.astype(np.int64)
 
 
@@ -91,23 +106,77 @@ def interleaved_medians(epochs, repeats):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def prepare_nbnet(x, y, order, batch):
-    """nbnet's epoch function, warmed up, and the first call's (compile) seconds."""
-    net = MLP(SIZES, activation="tanh", loss="cross_entropy", weight_init="Xavier")
-    opt = optimizers.get("adam")
-    state = opt.init(net.layout.n_params, net.dtype, ADAM)
+class Workload(NamedTuple):
+    """What every implementation trains: layer widths, activation, optimizer, batch sizes."""
+
+    name: str
+    sizes: list
+    activation: str
+    optimizer: str
+    hyper: dict  # the optimizer's settings, as train.py names them
+    weight_decay: float
+    batches: list  # default batch sizes of the benchmark
+
+
+WORKLOAD_A = Workload("A", SIZES, "tanh", "adam", ADAM, 0.0, [16, 64, 256])
+
+
+def default_workload():
+    """The shipped default configuration (train.py's defaults, experiments/config.py)."""
+    from experiments.config import RunConfig
+
+    config = RunConfig()
+    sizes = [784, *[config.hidden_size] * config.num_layers, 10]
+    hyper = {name: getattr(config, name) for name in optimizers.get(config.optimizer).hyper._fields}
+    return Workload(
+        "default",
+        sizes,
+        config.activation,
+        config.optimizer,
+        hyper,
+        config.weight_decay,
+        [config.batch_size],
+    )
+
+
+def prepare_nbnet(x, y, order, batch, work=WORKLOAD_A, blas=None):
+    """nbnet's epoch function, warmed up, and the first call's (compile) seconds.
+
+    ``blas``: BLAS threads (None: the policy of experiments/threads.py, as train.py uses).
+    """
+    from experiments import threads
+
+    net = MLP(work.sizes, activation=work.activation, loss="cross_entropy", weight_init="Xavier")
+    opt = optimizers.get(work.optimizer)
+    state = opt.init(net.layout.n_params, net.dtype, work.hyper)
     steps = -(-len(order) // batch)
+    n_threads = blas or threads.policy(work.sizes, batch)
+    wd = work.weight_decay
     start = time.perf_counter()
-    net.train_steps(x, y, order, 0, 1, batch, opt, state)  # compiles (or loads the cache)
+    with threads.blas_threads(n_threads):  # compiles (or loads the cache)
+        net.train_steps(x, y, order, 0, 1, batch, opt, state, weight_decay=wd)
     compile_s = time.perf_counter() - start
     losses = np.empty(steps)
     corrects = np.empty(steps, dtype=np.int64)
 
     def epoch():
-        net.train_steps(x, y, order, 0, steps, batch, opt, state, losses=losses, corrects=corrects)
+        with threads.blas_threads(n_threads):
+            net.train_steps(
+                x,
+                y,
+                order,
+                0,
+                steps,
+                batch,
+                opt,
+                state,
+                weight_decay=wd,
+                losses=losses,
+                corrects=corrects,
+            )
 
     epoch()  # warm-up
-    return epoch, compile_s
+    return epoch, compile_s, n_threads
 
 
 @numba.njit(nogil=True)
@@ -129,19 +198,27 @@ def _matrix_products(acts, weights, deltas, grads, steps):
                 np.dot(deltas[l], weights[l].T, deltas[l - 1])
 
 
-def prepare_blas_floor(batch, steps):
-    """An epoch's matrix products alone (no step can be faster), compiled and warmed up."""
+def prepare_blas_floor(batch, steps, sizes=SIZES, blas=1):
+    """An epoch's matrix products alone (no step can be faster), compiled and warmed up,
+    on ``blas`` BLAS threads."""
+    from experiments.threads import blas_threads
+
     rng = np.random.default_rng(0)
 
     def uniform(*shape):
         return rng.uniform(-1, 1, shape).astype(np.float32)
 
-    acts = tuple(uniform(batch, n) for n in SIZES)
-    weights = tuple(uniform(a, b) / np.float32(np.sqrt(a)) for a, b in zip(SIZES[:-1], SIZES[1:]))
-    deltas = tuple(uniform(batch, n) for n in SIZES[1:])
+    acts = tuple(uniform(batch, n) for n in sizes)
+    weights = tuple(uniform(a, b) / np.float32(np.sqrt(a)) for a, b in zip(sizes[:-1], sizes[1:]))
+    deltas = tuple(uniform(batch, n) for n in sizes[1:])
     grads = tuple(np.empty_like(w) for w in weights)
     _matrix_products(acts, weights, deltas, grads, 1)
-    return lambda: _matrix_products(acts, weights, deltas, grads, steps)
+
+    def epoch():
+        with blas_threads(blas):
+            _matrix_products(acts, weights, deltas, grads, steps)
+
+    return epoch
 
 
 def openblas_kernels():
@@ -173,31 +250,76 @@ def prepare_numpy(x, y, order, batch):
     return lambda: model.epoch(x, y, order, batch)
 
 
-def prepare_torch(x, y, order, batch):
-    """PyTorch's epoch function (warmed up) and a description, or None without torch."""
+def prepare_torch(x, y, order, batch, work=WORKLOAD_A, compiled=False):
+    """PyTorch's epoch function (warmed up), its first call's seconds and a description,
+    or None without torch. ``compiled``: the whole step under ``torch.compile``."""
     try:
         import torch
     except ImportError:
         return None
     torch.manual_seed(0)
+    activation = {"tanh": torch.nn.Tanh, "ReLU": torch.nn.ReLU}[work.activation]
     layers = []
-    for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
-        layers += [torch.nn.Linear(n_in, n_out), torch.nn.Tanh()]
+    for n_in, n_out in zip(work.sizes[:-1], work.sizes[1:]):
+        layers += [torch.nn.Linear(n_in, n_out), activation()]
     model = torch.nn.Sequential(*layers[:-1])
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    rule = {"adam": torch.optim.Adam, "nadam": torch.optim.NAdam}[work.optimizer]
+    hyper = work.hyper
+    opt = rule(
+        model.parameters(),
+        lr=hyper["learning_rate"],
+        betas=(hyper["beta1"], hyper["beta2"]),
+        eps=hyper["epsilon"],
+        weight_decay=work.weight_decay,
+    )
     loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt, ot = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(order)
+
+    def step(xb, yb):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss
+
+    if compiled:
+        step = torch.compile(step)
 
     def epoch():
         for start in range(0, len(ot), batch):
             idx = ot[start : start + batch]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
+            step(xt[idx], yt[idx])
 
-    epoch()  # warm-up
-    return epoch, f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    start = time.perf_counter()
+    epoch()  # warm-up (and torch.compile's compilation)
+    first_s = time.perf_counter() - start
+    return epoch, first_s, f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def set_thread_mode(threads):
+    """``threads`` "1": this process on one core, every library on one thread; "all": defaults.
+
+    Runs before JAX or PyTorch is imported (XLA reads ``XLA_FLAGS`` when it starts).
+    Returns the BLAS threads nbnet gets (None: its policy) and the baselines' OpenBLAS limit.
+    """
+    if threads == "all":
+        return None
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})  # XLA keeps worker threads even when told to use one
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {jax_mlp.ONE_THREAD_FLAGS}"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    import threadpoolctl
+
+    from experiments.threads import load_blas
+
+    load_blas()
+    threadpoolctl.threadpool_limits(1)  # NumPy's and SciPy's OpenBLAS, for the whole run
+    return 1
 
 
 def write_results_section(name, section):
@@ -218,62 +340,112 @@ def write_results_section(name, section):
     return results
 
 
-def main():
+def ratio(peer, nb):
+    return f"{peer:.3f} | {peer / nb:.2f}x"
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--batch", type=int, nargs="+", help="default: the workload's")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workload", choices=["A", "default"], default="A")
+    parser.add_argument("--threads", choices=["1", "all"], default="all")
+    parser.add_argument("--rows", type=int, default=N_TRAIN, help="training images per epoch")
+    parser.add_argument("--torch-compile", action="store_true", help="add torch.compile's column")
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
     parser.add_argument(
         "--section",
         default="",
         help="name of the RESULTS.md table to (re)write, for a second setting "
-        "such as other OpenBLAS kernels (default: the main table)",
+        "such as one core or other OpenBLAS kernels (default: the main table)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not DATA.exists():
         sys.exit(f"needs Fashion-MNIST at {DATA}")
-    x, y = load()
+    blas = set_thread_mode(args.threads)
+    work = WORKLOAD_A if args.workload == "A" else default_workload()
+    x, y = load(args.rows)
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
-    header = (
-        "| batch | nbnet s/epoch | nbnet compile s | NumPy s/epoch | NumPy / nbnet "
-        "| BLAS floor s/epoch | NumPy / floor | PyTorch s/epoch | PyTorch / nbnet |"
-    )
-    rows = [header, "|" + "---|" * 9]
+    columns = [
+        "batch",
+        "nbnet s/epoch",
+        "nbnet BLAS threads",
+        "nbnet compile s",
+        "JAX s/epoch",
+        "JAX / nbnet",
+        "JAX first epoch s",
+        "PyTorch s/epoch",
+        "PyTorch / nbnet",
+        "NumPy s/epoch",
+        "NumPy / nbnet",
+        "BLAS floor s/epoch",
+        "nbnet / floor",
+    ]
+    if args.torch_compile:
+        columns += ["torch.compile s/epoch", "torch.compile / nbnet", "torch.compile first s"]
+    header = "| " + " | ".join(columns) + " |"
+    rows = [header, "|" + "---|" * len(columns)]
     print(header, flush=True)
-    torch_info = "PyTorch not installed"
-    for batch in args.batch:
-        nbnet_epoch, compile_s = prepare_nbnet(x, y, order, batch)
+    peers = ["PyTorch not installed", "JAX not installed"]
+    for batch in args.batch or work.batches:
+        nbnet_epoch, compile_s, nb_threads = prepare_nbnet(x, y, order, batch, work, blas)
+        steps = -(-len(order) // batch)
         epochs = {
             "nbnet": nbnet_epoch,
-            "numpy": prepare_numpy(x, y, order, batch),
-            "floor": prepare_blas_floor(batch, -(-len(order) // batch)),
+            "floor": prepare_blas_floor(batch, steps, work.sizes, nb_threads),
         }
-        torch_result = prepare_torch(x, y, order, batch)
+        if work is WORKLOAD_A:
+            epochs["numpy"] = prepare_numpy(x, y, order, batch)
+        jax_first = None
+        if jax_mlp.available():
+            epochs["jax"], jax_first, peers[1] = jax_mlp.prepare(
+                x, y, order, batch, work.sizes, work.activation, work.optimizer,
+                work.hyper["learning_rate"], work.weight_decay,
+            )  # fmt: skip
+        torch_result = prepare_torch(x, y, order, batch, work)
         if torch_result:
-            epochs["torch"], torch_info = torch_result
+            epochs["torch"], _, peers[0] = torch_result
+        compiled_first = None
+        if args.torch_compile and torch_result:
+            epochs["torch.compile"], compiled_first, _ = prepare_torch(
+                x, y, order, batch, work, compiled=True
+            )
         medians = interleaved_medians(epochs, args.repeats)
-        nb, npy, floor = medians["nbnet"], medians["numpy"], medians["floor"]
-        if torch_result:
-            tt = medians["torch"]
-            torch_cols = f"{tt:.3f} | {tt / nb:.2f}x"
-        else:
-            torch_cols = "- | -"
-        row = (
-            f"| {batch} | {nb:.3f} | {compile_s:.2f} | {npy:.3f} | {npy / nb:.2f}x "
-            f"| {floor:.3f} | {npy / floor:.2f}x | {torch_cols} |"
-        )
+        nb = medians["nbnet"]
+
+        def peer(name):
+            return ratio(medians[name], nb) if name in medians else "- | -"
+
+        cells = [
+            str(batch),
+            f"{nb:.3f}",
+            str(nb_threads),
+            f"{compile_s:.2f}",
+            peer("jax"),
+            f"{jax_first:.2f}" if jax_first is not None else "-",
+            peer("torch"),
+            peer("numpy"),
+            f"{medians['floor']:.3f} | {nb / medians['floor']:.2f}x",
+        ]
+        if args.torch_compile:
+            first = f"{compiled_first:.1f}" if compiled_first is not None else "-"
+            cells += [peer("torch.compile"), first]
+        row = "| " + " | ".join(cells) + " |"
         rows.append(row)
         print(row, flush=True)
     machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+        f"({len(os.sched_getaffinity(0))} used, --threads {args.threads}), "
         f"Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"numba {numba.__version__}, {torch_info}; OpenBLAS kernels: {openblas_kernels()} "
-        f"({coretype_origin()})"
+        f"numba {numba.__version__}, {peers[1]}, {peers[0]}; OpenBLAS kernels: "
+        f"{openblas_kernels()} ({coretype_origin()}); workload {work.name}: "
+        f"{'-'.join(map(str, work.sizes))} {work.activation} {work.optimizer}"
     )
     print(machine)
     if not args.no_write:
-        command = shlex.join(["python", "perf/bench_cpu.py", *sys.argv[1:]])
-        title = "## Workload A, CPU" + (f", {args.section}" if args.section else "")
+        command = shlex.join(["python", "perf/bench_cpu.py", *(argv or sys.argv[1:])])
+        title = "## Workload A, CPU" if work is WORKLOAD_A else "## Default configuration, CPU"
+        title += f", {args.section}" if args.section else ""
         section = "\n".join(
             [
                 f"{title} (written by perf/bench_cpu.py)",
@@ -292,6 +464,7 @@ def main():
             "bench_cpu" + (f":{args.section}" if args.section else ""), section
         )
         print(f"wrote {results}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -27,13 +27,15 @@ def device_rule(optimizer):
     """
     coefficients = cuda.jit(device=True)(optimizer.coefficients)
     element = cuda.jit(device=True)(optimizer.element)
+    read = cuda.jit(device=True)(optimizer.read_slots)
     n_slots = optimizer.n_slots
 
     @cuda.jit(device=True)
     def update_element(k, params, grads, slots, coef):
-        element(k, params, grads, slots, coef)
-        params[k] = flush_subnormal(params[k])
-        for j in range(n_slots):
-            slots[j, k] = flush_subnormal(slots[j, k])
+        w, s = element(params[k], grads[k], read(slots, k), coef)
+        params[k] = flush_subnormal(w)
+        if n_slots > 0:  # pruned at compile time: an empty tuple has no s[j]
+            for j in range(n_slots):
+                slots[j, k] = flush_subnormal(s[j])
 
     return coefficients, update_element
