@@ -28,6 +28,13 @@ class Diverged(RuntimeError):
 class Callback:
     """Hooks of the training loop; override the ones you need."""
 
+    def on_compile_start(self):
+        """The kernels are about to compile (or load from Numba's cache): seconds on a
+        machine's first run, less later."""
+
+    def on_compile_end(self, seconds):
+        pass
+
     def on_epoch_start(self, epoch, steps):
         pass
 
@@ -211,6 +218,7 @@ def train(
     history=None,
     chunks_per_epoch=40,
     checkpoints=None,
+    shuffle=True,
 ):
     """Train ``net`` in place for ``config.epochs`` epochs.
 
@@ -230,6 +238,9 @@ def train(
     checkpoints : experiments.checkpoint.CheckpointFile, optional
         Written after every epoch; when it already holds a checkpoint, training goes
         on from there (the history then starts with the checkpoint's epochs).
+    shuffle : bool
+        Each epoch visits the samples in a fresh random order (seeded by ``config.seed``);
+        False keeps their order (the scikit-learn estimator's ``shuffle=False``).
 
     Returns
     -------
@@ -246,7 +257,7 @@ def train(
     history = history if history is not None else History()
     history.blas_threads = threads_for(config, net.sizes)
     with blas_threads(history.blas_threads):
-        run = _Run(net, config, x_train, y_train, x_val, y_val, history)
+        run = _Run(net, config, x_train, y_train, x_val, y_val, history, shuffle)
         first = run.start(callback or Callback(), chunks_per_epoch, checkpoints)
         try:
             for epoch in range(first, config.epochs + 1):
@@ -261,8 +272,8 @@ def train(
 class _Run:
     """The state of one :func:`train` call: network, optimizer state, shuffler, best epoch."""
 
-    def __init__(self, net, config, x_train, y_train, x_val, y_val, history):
-        self.net, self.config, self.history = net, config, history
+    def __init__(self, net, config, x_train, y_train, x_val, y_val, history, shuffle=True):
+        self.net, self.config, self.history, self.shuffle = net, config, history, shuffle
         self.x_train, self.y_train, self.x_val, self.y_val = x_train, y_train, x_val, y_val
         self.optimizer = optimizers.get(config.optimizer)
         self.state = self.optimizer.init(net.layout.n_params, net.dtype, config)
@@ -281,9 +292,11 @@ class _Run:
         resumed = checkpoints.load() if checkpoints is not None else None
         if resumed is not None:
             _restore(resumed, self)
+        callback.on_compile_start()
         self.history.compile_seconds = compile_kernels(
             net, config, self.optimizer, self.x_train, self.y_train, self.x_val, self.y_val
         )
+        callback.on_compile_end(self.history.compile_seconds)
         n, batch = len(self.x_train), config.batch_size
         self.epochs = Epochs(n, batch, chunks_per_epoch, loss_limit(net))
         self.trainer = make_trainer(
@@ -310,7 +323,9 @@ class _Run:
             learning_rate(config.lr_schedule, config.learning_rate, epoch, config.epochs)
         )
         trainer.seed_epoch(derived_seed(config.seed, epoch))
-        order = self.rng.permutation(len(self.x_train)).astype(np.int64)
+        n = len(self.x_train)
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        order = order.astype(np.int64)
         self.callback.on_epoch_start(epoch, self.epochs.steps)
         seconds = self.epochs.run(trainer, order, epoch, config, self.callback)
         metrics = self.epochs.metrics(epoch, seconds)

@@ -23,6 +23,7 @@ import sys
 
 # First: kernels/__init__ picks the OpenBLAS kernels before NumPy loads its own.
 from kernels import steps
+from kernels.augment import OFF
 
 # isort: split
 import numba
@@ -44,12 +45,11 @@ from bench_cpu import (  # a sibling: perf/ scripts run as `python perf/<script>
 
 
 @numba.njit(nogil=True)
-def _gather_epoch(X, labels, order, batch_size, x, y):
-    for start in range(0, order.shape[0], batch_size):
-        n = min(batch_size, order.shape[0] - start)
-        steps.gather_batch(
-            X, labels, order, start, n, x[: n * X.shape[1]].reshape((n, X.shape[1])), y
-        )
+def _gather_epoch(data, x, y):
+    n_features = data.X.shape[1]
+    for start in range(0, data.order.shape[0], data.batch_size):
+        n = min(data.batch_size, data.order.shape[0] - start)
+        steps.gather_batch(data, start, n, x[: n * n_features].reshape((n, n_features)), y)
 
 
 @numba.njit(nogil=True)
@@ -82,7 +82,8 @@ def breakdown(x, y, order, batch, repeats):
             lambda: net.train_steps(x, y, order, 0, n_steps, batch, adam, state), repeats
         ),
         "gather": median_seconds(
-            lambda: _gather_epoch(x, y, order, batch, ws.acts, ws.y_batch), repeats
+            lambda: _gather_epoch(steps.Epoch(x, y, order, batch, OFF), ws.acts, ws.y_batch),
+            repeats,
         ),
         "forward+backward": median_seconds(
             lambda: _forward_backward_steps(n_steps, net.params, net.grads, net.net, ws, batch),
@@ -98,14 +99,15 @@ def breakdown(x, y, order, batch, repeats):
     }
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument("--rows", type=int, default=54_000, help="training images per epoch")
+    args = parser.parse_args(argv)
     if not DATA.exists():
         sys.exit(f"needs Fashion-MNIST at {DATA}")
-    x, y = load()
+    x, y = load(args.rows)
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
     parts = ["epoch", "gather", "forward+backward", "update", "BLAS floor"]
     print("| batch | " + " | ".join(f"{p} s/epoch" for p in parts) + " |")

@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -37,7 +38,7 @@ from bench_cpu import DATA, ROOT, write_results_section  # a sibling script
 LIMIT = 1.15
 
 
-def train_command(checkout, epochs, runs_dir):
+def train_command(checkout, epochs, runs_dir, extra=()):
     """The default run for ``epochs`` epochs, W&B off, its run folder under ``runs_dir``."""
     return [
         sys.executable,
@@ -50,15 +51,16 @@ def train_command(checkout, epochs, runs_dir):
         str(DATA),
         "--runs_dir",
         str(runs_dir),
+        *extra,
     ]
 
 
-def run_once(checkout, epochs):
+def run_once(checkout, epochs, extra=()):
     """Train once in ``checkout``; returns epoch seconds, wall seconds and subnormal parameters."""
     with tempfile.TemporaryDirectory() as runs_dir:
         started = time.perf_counter()
         subprocess.run(
-            train_command(checkout, epochs, runs_dir),
+            train_command(checkout, epochs, runs_dir, extra),
             cwd=checkout,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -96,13 +98,19 @@ def table(results, epochs):
     return head + "".join(rows)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--rev", help="also run this git revision, in turns with the checkout")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each checkout")
     parser.add_argument("--write", action="store_true", help="record the table in perf/RESULTS.md")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help="more train.py flags, e.g. a small network for a quick check",
+    )
+    args = parser.parse_args(argv)
+    extra = shlex.split(args.train_args)
     if args.epochs < 3:
         parser.error("--epochs must be at least 3 (the ratio compares the last with the second)")
 
@@ -125,7 +133,7 @@ def main():
         results = []
         for _ in range(args.repeats):
             for label, checkout in checkouts:
-                seconds, wall, subnormal = run_once(checkout, args.epochs)
+                seconds, wall, subnormal = run_once(checkout, args.epochs, extra)
                 print(
                     f"{label}: epochs {' '.join(f'{s:.2f}' for s in seconds)}; "
                     f"last/second {seconds[-1] / seconds[1]:.2f}; wall {wall:.0f} s; "

@@ -41,12 +41,12 @@ OPTIONS = {
 }
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="record the table in perf/RESULTS.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     x = as_inputs(load_dataset("fashion_mnist", DATA, include_test=False).x_train)
     y = load_dataset("fashion_mnist", DATA, include_test=False).y_train.astype(np.int64)
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)

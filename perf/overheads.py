@@ -44,11 +44,11 @@ def checkpoint_seconds(repeats):
     return seconds, size
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="record the table in perf/RESULTS.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     save, size = checkpoint_seconds(args.repeats)
     dataset = load_dataset("fashion_mnist", DATA)
     arrays = [dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test]

@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 import optuna
-from sweep_throughput import TRIALS_PER_WORKER, check, measure
+from sweep_throughput import SMOKE_SPEC, SPEC, TRIALS_PER_WORKER, check, measure
 
 from bench_cpu import write_results_section  # siblings
 
@@ -35,12 +35,14 @@ def overheads(study):
     ]
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", required=True, help="postgresql://... URL of a server")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="record the table in perf/RESULTS.md")
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="one tiny trial per sweep (tests)")
+    args = parser.parse_args(argv)
+    per_worker, spec = (1, SMOKE_SPEC) if args.smoke else (TRIALS_PER_WORKER, SPEC)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     results = {"sqlite": [], "PostgreSQL": []}
     for _ in range(args.repeats):
@@ -48,13 +50,13 @@ def main():
             with tempfile.TemporaryDirectory() as tmp:
                 storage = args.postgres if kind == "PostgreSQL" else None
                 name = f"overhead-{uuid.uuid4().hex[:8]}"  # a fresh study on the server
-                seconds, study, count = measure(1, Path(tmp), storage, name)
+                seconds, study, count = measure(1, Path(tmp), storage, name, per_worker, spec)
                 check(study, count)
                 results[kind].append((seconds, overheads(study)))
     header = "| storage | trials per hour | median overhead per trial (s) |\n|---|---|---|\n"
     rows = ""
     for kind, runs in results.items():
-        per_hour = statistics.median(TRIALS_PER_WORKER / s * 3600 for s, _ in runs)
+        per_hour = statistics.median(per_worker / s * 3600 for s, _ in runs)
         overhead = statistics.median(o for _, trial in runs for o in trial)
         rows += f"| {kind} | {per_hour:,.0f} | {overhead:.3f} |\n"
     print(header + rows, end="")

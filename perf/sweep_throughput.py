@@ -47,14 +47,16 @@ SPEC = {
 TRIALS_PER_WORKER = 8
 
 
-def measure(workers, folder, storage=None, name="throughput"):
+def measure(
+    workers, folder, storage=None, name="throughput", per_worker=TRIALS_PER_WORKER, spec=SPEC
+):
     """Seconds for a sweep of ``TRIALS_PER_WORKER * workers`` trials, and its study
     (stored in ``storage``, by default a new sqlite file in ``folder``)."""
     spec_path = folder / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(SPEC))
+    spec_path.write_text(yaml.safe_dump(spec))
     storage = storage or f"sqlite:///{folder / 'study.db'}"
     base = RunConfig(data_dir=str(DATA), wandb_mode="disabled", quiet=True, save_model=False)
-    count = TRIALS_PER_WORKER * workers
+    count = per_worker * workers
     start = time.perf_counter()
     study = run_offline(spec_path, base, storage, name, count, workers, notify=lambda m: 0)
     return time.perf_counter() - start, study, count
@@ -75,12 +77,21 @@ def check(study, count):
     assert len(set(rates)) == count, "a configuration was trained twice"
 
 
-def main():
+#: The --smoke sweep: one small trial of one epoch per worker (the tests run it).
+SMOKE_SPEC = {
+    **SPEC,
+    "parameters": {**SPEC["parameters"], "epochs": {"value": 1}, "hidden_size": {"value": 16}},
+}
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="record the table in perf/RESULTS.md")
     parser.add_argument("--max_workers", type=int, default=usable_cores())
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="one tiny trial per worker (tests)")
+    args = parser.parse_args(argv)
+    per_worker, spec = (1, SMOKE_SPEC) if args.smoke else (TRIALS_PER_WORKER, SPEC)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     counts = [w for w in (1, 2, 4, 8, 16, 32, 64) if w <= args.max_workers]
     header = (
@@ -92,7 +103,9 @@ def main():
     for _ in range(args.repeats):  # in turns, so that a burst of load hits every count alike
         for workers in counts:
             with tempfile.TemporaryDirectory() as tmp:
-                seconds, study, count = measure(workers, Path(tmp))
+                seconds, study, count = measure(
+                    workers, Path(tmp), None, "throughput", per_worker, spec
+                )
                 check(study, count)
                 runs[workers].append((seconds, study.get_trials(deepcopy=False), count))
     rows, one, one_steady = [], None, None

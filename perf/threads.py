@@ -40,7 +40,7 @@ NADAM = dict(learning_rate=1e-4, beta1=0.9, beta2=0.999, epsilon=1e-8)
 WORK = 3e9
 
 
-def step_function(x, y, sizes, batch, threads):
+def step_function(x, y, sizes, batch, threads, work=WORK):
     """A function running a fixed number of steps under ``threads`` BLAS threads, that
     number, and the network it trains. Every column sets its count the same way, so they
     pay the same."""
@@ -49,7 +49,7 @@ def step_function(x, y, sizes, batch, threads):
     state = opt.init(net.layout.n_params, net.dtype, NADAM)
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
     macs = batch * sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) * 3
-    steps = int(min(len(x) // batch, max(20, WORK // macs)))
+    steps = int(min(len(x) // batch, max(20, work // macs)))
     net.train_steps(x, y, order, 0, 2, batch, opt, state)  # compile and warm up
 
     def run():
@@ -59,12 +59,14 @@ def step_function(x, y, sizes, batch, threads):
     return run, steps, net
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="record the table in perf/RESULTS.md")
-    args = parser.parse_args()
-    x, y = load()
+    parser.add_argument("--smoke", action="store_true", help="one small case, seconds (the tests)")
+    args = parser.parse_args(argv)
+    x, y = load(2_000 if args.smoke else 54_000)
+    cases, work = ([([784, 16, 10], 16)], 1e6) if args.smoke else (CASES, WORK)
     cores = usable_cores()
     default = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
     rows = []
@@ -74,11 +76,11 @@ def main():
         f"default's parameters = 1 thread's |\n|---|---|---|---|---|---|---|---|---|\n"
     )
     print(header, end="", flush=True)
-    for sizes, batch in CASES:
+    for sizes, batch in cases:
         chosen = policy(sizes, batch, cores)
         runs, nets = {}, {}
         for name, threads in (("one", 1), ("policy", chosen), ("default", default)):
-            runs[name], steps, nets[name] = step_function(x, y, sizes, batch, threads)
+            runs[name], steps, nets[name] = step_function(x, y, sizes, batch, threads, work)
         seconds = interleaved_medians(runs, args.repeats)
         # Every column ran the same steps from the same start: equal parameters mean the
         # thread count did not change the arithmetic.

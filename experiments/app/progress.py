@@ -6,6 +6,12 @@ from rich.text import Text
 
 from ..training import Callback
 
+#: Printed before the kernels compile, so the first run's wait is explained.
+COMPILING = (
+    "compiling the kernels (the first run on this machine takes longest; "
+    "later runs load most of them from Numba's cache)"
+)
+
 
 class RichProgress(Callback):
     """Shows each epoch's steps with the running loss, then one line of metrics.
@@ -20,6 +26,7 @@ class RichProgress(Callback):
         self.quiet = quiet
         self.progress = None
         self.task = None
+        self.compiling = None
 
     def __enter__(self):
         if not self.quiet and self.console.is_terminal:
@@ -39,6 +46,23 @@ class RichProgress(Callback):
         if self.progress is not None:
             self.progress.stop()
         return False
+
+    def on_compile_start(self):
+        """Say why nothing moves yet: compiling takes seconds (most of them only once)."""
+        if self.progress is not None:
+            self.compiling = self.progress.add_task(
+                "compile", total=None, epoch="-", epochs=self.epochs, loss=float("nan")
+            )
+            self.progress.update(self.compiling, description="compile")
+        if not self.quiet:
+            self.console.print(COMPILING, highlight=False)
+
+    def on_compile_end(self, seconds):
+        if self.progress is not None and self.compiling is not None:
+            self.progress.remove_task(self.compiling)
+            self.compiling = None
+        if not self.quiet:
+            self.console.print(f"compiled in {seconds:.1f} s", highlight=False)
 
     def on_epoch_start(self, epoch, steps):
         if self.progress is not None:

@@ -40,6 +40,14 @@ class _Both(Callback):
     def __init__(self, *callbacks):
         self.callbacks = callbacks
 
+    def on_compile_start(self):
+        for c in self.callbacks:
+            c.on_compile_start()
+
+    def on_compile_end(self, seconds):
+        for c in self.callbacks:
+            c.on_compile_end(seconds)
+
     def on_epoch_start(self, epoch, steps):
         for c in self.callbacks:
             c.on_epoch_start(epoch, steps)
