@@ -99,6 +99,49 @@ def forward(params, net, acts, n, keep, masks):
 
 
 @JIT
+def loss_and_delta(params, net, work, n, keep):
+    """Forward pass, loss and dL/dlogits of the batch already in ``work``.
+
+    Returns ``(loss_sum, correct, delta)``: the summed batch loss (float64), the correct
+    count and ``delta`` (n, sizes[-1]), a view into ``work.delta_a``. ``keep`` as in
+    :func:`forward_backward`.
+    """
+    sizes = net.sizes
+    logits = forward(params, net, work.acts, n, keep, work.masks)
+    delta = _layer_view(work.delta_a, 0, n, sizes[sizes.shape[0] - 1])
+    loss_sum, correct = softmax_loss_grad(logits, work.y_batch[:n], net.loss_code, delta)
+    return loss_sum, correct, delta
+
+
+@JIT
+def layer_backward(params, grads, net, work, n, l, delta, spare, keep):
+    """Layer ``l``'s gradients from its ``delta = dL/dz_l`` (n, sizes[l+1]).
+
+    Writes ``dW_l = x_l.T @ delta`` and ``db_l`` (the column sums) into ``grads``; for
+    ``l > 0`` also returns the delta of the layer below, ``(delta @ W_l.T) * f'(x_l)``
+    (through the dropout mask when ``keep < 1``), written into ``spare``; for ``l = 0``
+    returns ``delta`` unchanged. Reads ``W_l`` before anyone updates it.
+    """
+    n_in, n_out = net.sizes[l], net.sizes[l + 1]
+    off = net.param_offsets[l]
+    W = _layer_view(params, off, n_in, n_out)
+    dW = _layer_view(grads, off, n_in, n_out)
+    db = grads[off + n_in * n_out : off + n_in * n_out + n_out]
+    x = _activations(work.acts, net, n, l)
+    dense_backward_params(x, delta, dW, db)
+    if l == 0:
+        return delta
+    upstream = _layer_view(spare, 0, n, n_in)
+    dense_backward_input(delta, W, upstream)
+    if keep < 1.0:
+        mask = _activations(work.masks, net, n, l)
+        dropout_activation_backward(upstream, x, mask, keep, net.act_code)
+    else:
+        activation_backward(upstream, x, net.act_code)
+    return upstream
+
+
+@JIT
 def forward_backward(params, grads, net, work, n, weight_decay, keep):
     """Loss, correct count and full gradient of one batch.
 
@@ -108,6 +151,8 @@ def forward_backward(params, grads, net, work, n, weight_decay, keep):
     ``grads`` is overwritten with dL/dparams of the mean batch loss plus the L2
     penalty ``(weight_decay/2) * sum ||W_l||^2``. ``keep = 1 - dropout`` (1.0: no
     dropout); the masks go to ``work.masks``, which has the layout of ``acts``.
+    (The training loop, :func:`train_steps`, runs the same pieces with each layer's
+    update fused in.)
 
     Returns
     -------
@@ -116,32 +161,19 @@ def forward_backward(params, grads, net, work, n, weight_decay, keep):
     correct : int
         Correctly classified rows.
     """
-    sizes, acts = net.sizes, work.acts
-    n_layers = sizes.shape[0] - 1
-    logits = forward(params, net, acts, n, keep, work.masks)
-    delta = _layer_view(work.delta_a, 0, n, sizes[n_layers])
-    loss_sum, correct = softmax_loss_grad(logits, work.y_batch[:n], net.loss_code, delta)
+    sizes = net.sizes
+    loss_sum, correct, delta = loss_and_delta(params, net, work, n, keep)
     spare, current = work.delta_b, work.delta_a
-    for l in range(n_layers - 1, -1, -1):
-        n_in, n_out = sizes[l], sizes[l + 1]
-        off = net.param_offsets[l]
-        W = _layer_view(params, off, n_in, n_out)
-        dW = _layer_view(grads, off, n_in, n_out)
-        db = grads[off + n_in * n_out : off + n_in * n_out + n_out]
-        x = _activations(acts, net, n, l)
-        dense_backward_params(x, delta, dW, db)
+    for l in range(sizes.shape[0] - 2, -1, -1):
+        upstream = layer_backward(params, grads, net, work, n, l, delta, spare, keep)
         if weight_decay != 0:
-            add_weight_decay(dW, W, weight_decay)
-        if l > 0:
-            upstream = _layer_view(spare, 0, n, n_in)
-            dense_backward_input(delta, W, upstream)
-            if keep < 1.0:
-                mask = _activations(work.masks, net, n, l)
-                dropout_activation_backward(upstream, x, mask, keep, net.act_code)
-            else:
-                activation_backward(upstream, x, net.act_code)
-            delta = upstream
-            spare, current = current, spare
+            off, n_in, n_out = net.param_offsets[l], sizes[l], sizes[l + 1]
+            add_weight_decay(
+                _layer_view(grads, off, n_in, n_out), _layer_view(params, off, n_in, n_out),
+                weight_decay,
+            )  # fmt: skip
+        delta = upstream
+        spare, current = current, spare
     return loss_sum / n, correct
 
 
@@ -184,13 +216,19 @@ def constrain_and_average(params, net, work, reg):
 
 
 @JIT_UNCACHED
-def train_steps(data, first_step, n_steps, params, grads, net, work, reg, update, rule, out):
-    """Run ``n_steps`` mini-batch steps (gather, forward, backward, update, constrain, average).
+def train_steps(
+    data, first_step, n_steps, params, grads, net, work, reg, coefficients, apply, state, out
+):
+    """Run ``n_steps`` mini-batch steps (gather, forward, backward and update, constrain,
+    average).
 
     Step ``s`` uses the samples ``data.order[(first_step + s) * data.batch_size :]``,
     at most ``batch_size`` of them, so the last batch of an epoch may be shorter.
     Over all steps of an epoch, ``ceil(len(order) / batch_size)``, every index in
-    ``order`` is visited exactly once.
+    ``order`` is visited exactly once. Each layer is updated as soon as the backward
+    pass has formed its gradient (and the delta of the layer below, which needs the
+    old weights), while that gradient is still in cache; weight decay is added to the
+    gradient by the update itself.
 
     Parameters
     ----------
@@ -210,10 +248,12 @@ def train_steps(data, first_step, n_steps, params, grads, net, work, reg, update
         Weight decay, dropout's keep probabilities (hidden units, input pixels),
         max-norm and the moving average
         of the parameters (updated in ``reg.ema`` after every step when on).
-    update : compiled function
-        ``update(params, grads, slots, hyper, scalars, loss)``, one optimizer
-        step in place (see :mod:`optimizers.base`).
-    rule : tuple
+    coefficients, apply : compiled functions
+        The optimizer's rule (:mod:`optimizers.base`): ``c = coefficients(hyper,
+        scalars, loss)`` once per step, then ``apply(params, grads, slots, c, start,
+        stop, weight_decay)`` per layer. Two arguments, not a tuple: a tuple of
+        compiled functions becomes Numba's experimental first-class function type.
+    state : tuple
         The optimizer's ``(slots, hyper, scalars)``: slots ``(n_slots, P)``, its
         ``Hyper`` record and its scalar state.
     out : tuple
@@ -228,10 +268,11 @@ def train_steps(data, first_step, n_steps, params, grads, net, work, reg, update
         parameters, and the bad loss is the last one written.
     """
     X, order, batch_size = data.X, data.order, data.batch_size
-    slots, hyper, scalars = rule
+    slots, hyper, scalars = state
     losses, corrects = out
     total = order.shape[0]
     n_features = X.shape[1]
+    sizes = net.sizes
     for s in range(n_steps):
         start = (first_step + s) * batch_size
         n = min(batch_size, total - start)
@@ -239,12 +280,22 @@ def train_steps(data, first_step, n_steps, params, grads, net, work, reg, update
         gather_batch(data, start, n, x, work.y_batch)
         if reg.input_keep < 1.0:  # the masks' layer 0; dW_0 then uses the dropped input
             dropout_forward(x, _activations(work.masks, net, n, 0), reg.input_keep)
-        loss, correct = forward_backward(params, grads, net, work, n, reg.weight_decay, reg.keep)
+        loss_sum, correct, delta = loss_and_delta(params, net, work, n, reg.keep)
+        loss = loss_sum / n
         losses[s] = loss
         corrects[s] = correct
         if not np.isfinite(loss):
             return s + 1
-        update(params, grads, slots, hyper, scalars, loss)
+        c = coefficients(hyper, scalars, loss)
+        spare, current = work.delta_b, work.delta_a
+        for l in range(sizes.shape[0] - 2, -1, -1):
+            upstream = layer_backward(params, grads, net, work, n, l, delta, spare, reg.keep)
+            off = net.param_offsets[l]
+            weights_end = off + sizes[l] * sizes[l + 1]
+            apply(params, grads, slots, c, off, weights_end, reg.weight_decay)
+            apply(params, grads, slots, c, weights_end, weights_end + sizes[l + 1], 0.0)
+            delta = upstream
+            spare, current = current, spare
         constrain_and_average(params, net, work, reg)
     return n_steps
 

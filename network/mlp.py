@@ -248,7 +248,8 @@ class MLP:
                 self.net,
                 ws,
                 reg,
-                optimizer.update,
+                optimizer.coefficients_cpu,
+                optimizer.apply,
                 (state.slots, state.hyper, state.scalars),
                 (losses, corrects),
             )

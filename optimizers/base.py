@@ -15,12 +15,13 @@ An update rule is split the way it runs, in the spirit of optax's ``init``/``upd
     its gradient (scalars of the parameters' dtype), ``s`` the tuple of its
     ``n_slots`` state values (velocity, moments; ``()`` for none) and ``c`` the
     coefficients. Returns the new parameter and the new tuple of state values.
-    Weight decay is already in ``g`` (:func:`kernels.dense.add_weight_decay`).
+    Weight decay is already in ``g`` (the loop around the rule adds it).
 
 Both are plain Python, written in the subset that Numba compiles for both
 targets (``math`` functions, scalar arithmetic, indexing). On the CPU,
-:func:`make_cpu_update` compiles them into one ``@njit`` loop over the
-parameters, which the compiled step loop calls after every backward pass; on
+:func:`make_cpu_rule` compiles them into one ``@njit`` loop over the
+parameters, which the compiled step loop calls for each layer as soon as the
+backward pass has formed that layer's gradient; on
 the GPU, :mod:`kernels.cuda.optimizers` compiles both into device functions of
 the step kernel. So one definition serves both devices.
 
@@ -51,7 +52,7 @@ from kernels.fpenv import flush_subnormal
 def read_slots(n_slots):
     """``read(slots, k) -> tuple``: the ``n_slots`` state values of parameter ``k``.
 
-    Plain Python for both devices (compiled by :func:`make_cpu_update` and by
+    Plain Python for both devices (compiled by :func:`make_cpu_rule` and by
     :mod:`kernels.cuda.optimizers`); one function per count, because a tuple's
     length is part of its type. Rules keep at most :data:`MAX_SLOTS` arrays.
     """
@@ -81,32 +82,55 @@ _SLOT_READERS = (_no_slots, _one_slot, _two_slots, _three_slots)
 MAX_SLOTS = len(_SLOT_READERS) - 1
 
 
-def make_cpu_update(coefficients, element, n_slots):
-    """Compile an optimizer's two functions into one CPU update over the flat buffers.
+def make_cpu_rule(coefficients, element, n_slots):
+    """Compile an optimizer's two functions for the CPU: ``(coefficients, apply, update)``.
 
-    Returns ``update(params, grads, slots, hyper, scalars, loss)``, an ``@njit``
-    function that applies one step to every parameter, in place, storing the
-    parameter and its ``n_slots`` state entries with subnormal values set to 0
-    (:func:`kernels.fpenv.flush_subnormal_py`), so no rule has to think of it.
+    ``coefficients(hyper, scalars, loss)`` is the rule's own, compiled. ``apply(params,
+    grads, slots, c, start, stop, weight_decay)`` applies one step with the coefficients
+    ``c`` to the parameters ``start:stop``, in place, the gradient taken as
+    ``grads[k] + weight_decay * params[k]`` (the L2 penalty's gradient added on the way,
+    so that no separate pass over the weights is needed), and stores the parameter and
+    its ``n_slots`` state entries with subnormal values set to 0
+    (:func:`kernels.fpenv.flush_subnormal_py`), so no rule has to think of it. The
+    step loop calls it per layer, right after the layer's gradient is formed
+    (:func:`kernels.steps.train_steps`). ``update(params, grads, slots, hyper, scalars,
+    loss)`` is one whole step over every parameter, no decay (tests, notebooks).
     """
     coefficients_cpu = JIT(coefficients)
     element_cpu = JIT(element)
     read = JIT(read_slots(n_slots))
     slot_rows = tuple(range(n_slots))
 
-    @JIT_UNCACHED  # a closure over the two functions: not cacheable
+    @JIT_UNCACHED  # closures over the rule's functions: not cacheable
+    def store(params, slots, k, new):
+        w, s = new
+        params[k] = flush_subnormal(w)
+        # Unrolled when compiled, so the loop over k still vectorises: a plain loop
+        # over the slots made Adam's update 5x slower (perf/RESULTS.md, "Denormals").
+        if n_slots > 0:  # pruned at compile time; literal_unroll cannot take ()
+            for j in literal_unroll(slot_rows):
+                slots[j, k] = flush_subnormal(s[j])
+
+    @JIT_UNCACHED
+    def apply(params, grads, slots, c, start, stop, weight_decay):
+        # Unsigned indices: a signed k from range(start, stop) made LLVM guard every
+        # access against negative indices, which stopped the loop vectorising.
+        first, last = np.uint64(start), np.uint64(stop)
+        if weight_decay != 0:
+            wd = params.dtype.type(weight_decay)  # keep float32 arithmetic float32
+            for k in range(first, last):
+                g = grads[k] + wd * params[k]
+                store(params, slots, k, element_cpu(params[k], g, read(slots, k), c))
+        else:
+            for k in range(first, last):
+                store(params, slots, k, element_cpu(params[k], grads[k], read(slots, k), c))
+
+    @JIT_UNCACHED
     def update(params, grads, slots, hyper, scalars, loss):
         c = coefficients_cpu(hyper, scalars, loss)
-        for k in range(params.shape[0]):
-            w, s = element_cpu(params[k], grads[k], read(slots, k), c)
-            params[k] = flush_subnormal(w)
-            # Unrolled when compiled, so the loop over k still vectorises: a plain loop
-            # over the slots made Adam's update 5x slower (perf/RESULTS.md, "Denormals").
-            if n_slots > 0:  # pruned at compile time; literal_unroll cannot take ()
-                for j in literal_unroll(slot_rows):
-                    slots[j, k] = flush_subnormal(s[j])
+        apply(params, grads, slots, c, 0, params.shape[0], 0.0)
 
-    return update
+    return coefficients_cpu, apply, update
 
 
 @dataclass
@@ -145,8 +169,10 @@ class Optimizer:
     read_slots : function
         Derived: ``read(slots, k)``, the tuple of parameter ``k``'s state values
         that ``element`` takes (plain Python, compiled for each device).
-    update : numba dispatcher
-        The compiled CPU rule, built from ``coefficients`` and ``element``.
+    coefficients_cpu, apply, update : numba dispatchers
+        The compiled CPU rule, built from ``coefficients`` and ``element``
+        (:func:`make_cpu_rule`): the step loop calls the first two, ``update`` is one
+        whole step (:meth:`step`).
     """
 
     name: str
@@ -157,13 +183,15 @@ class Optimizer:
     n_scalars: int
     formula: str
     read_slots: object = field(init=False, repr=False, compare=False)
+    coefficients_cpu: object = field(init=False, repr=False, compare=False)
+    apply: object = field(init=False, repr=False, compare=False)
     update: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "read_slots", read_slots(self.n_slots))
-        object.__setattr__(
-            self, "update", make_cpu_update(self.coefficients, self.element, self.n_slots)
-        )
+        compiled = make_cpu_rule(self.coefficients, self.element, self.n_slots)
+        for name, function in zip(("coefficients_cpu", "apply", "update"), compiled):
+            object.__setattr__(self, name, function)
 
     @cached_property
     def n_coefficients(self):

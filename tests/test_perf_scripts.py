@@ -27,8 +27,9 @@ SMOKE_ARGS = {
     "threads.py": ["--smoke", "--repeats", "1"],
     "sweep_throughput.py": ["--smoke", "--repeats", "1", "--max_workers", "1"],
     "storage_overhead.py": ["--smoke", "--repeats", "1"],  # + --postgres URL
-    "denormals.py": ["--epochs", "2", "--train-args", "--num_layers 1 --hidden_size 16"],
+    "denormals.py": ["--epochs", "3", "--train-args=--num_layers 1 --hidden_size 16"],
     "gpu_bench.py": ["--batch", "64", "--repeats", "1", "--no-default"],
+    "fusion.py": ["--rows", "640", "--repeats", "1", "--batch", "64"],
     "jax_mlp.py": None,
     "numpy_mlp.py": None,
 }
