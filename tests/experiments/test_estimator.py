@@ -113,10 +113,16 @@ def test_warm_start_and_partial_fit_continue_one_run(blobs):
     """Two fits of 10 epochs with warm_start end where one fit of 20 does, bit for bit: the
     optimizer's moments and the shuffler carry on."""
     X, y = blobs
-    whole = MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, n_iter_no_change=10_000, random_state=3)
+    whole = MLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=20, n_iter_no_change=10_000, random_state=3
+    )
     whole.fit(X, y)
     halves = MLPClassifier(
-        hidden_layer_sizes=(8,), max_iter=10, n_iter_no_change=10_000, random_state=3, warm_start=True
+        hidden_layer_sizes=(8,),
+        max_iter=10,
+        n_iter_no_change=10_000,
+        random_state=3,
+        warm_start=True,
     )
     halves.fit(X, y).fit(X, y)
     assert halves.n_iter_ == 20
