@@ -26,8 +26,25 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .config import RunConfig
-from .training import Callback, History, build_network, train
+from .config import ConfigError, RunConfig
+from .training import Callback, Diverged, History, build_network, train
+
+#: RunConfig's names of the settings -> this estimator's, for its error messages.
+PARAMETER_NAMES = {
+    "optimizer": "solver",
+    "learning_rate": "learning_rate_init",
+    "weight_decay": "alpha",
+    "epochs": "max_iter",
+    "beta1": "beta_1",
+    "beta2": "beta_2",
+    "seed": "random_state",
+    "hidden_sizes": "hidden_layer_sizes",
+}
+#: Parameters that must be finite numbers (NaN and infinity pass every range check).
+FINITE = (
+    "alpha", "learning_rate_init", "momentum", "beta_1", "beta_2", "epsilon",
+    "validation_fraction", "dropout", "ema",
+)  # fmt: skip
 
 #: scikit-learn's activation names -> nbnet's.
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "ReLU"}
@@ -303,6 +320,17 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be an integer >= 1, not {value!r}")
         if not (isinstance(self.tol, numbers.Real) and math.isfinite(self.tol) and self.tol >= 0):
             raise ValueError(f"tol must be a finite number >= 0, not {self.tol!r}")
+        for name in FINITE:
+            value = getattr(self, name)
+            if not (isinstance(value, numbers.Real) and math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number, not {value!r}")
+        try:
+            return self._run_config(widths, batch, epochs)
+        except ConfigError as exc:  # in this estimator's names
+            field, _, rest = str(exc).partition(":")
+            raise ValueError(f"{PARAMETER_NAMES.get(field, field)}:{rest}") from None
+
+    def _run_config(self, widths, batch, epochs):
         return RunConfig(
             hidden_sizes=tuple(int(w) for w in widths) or None,
             num_layers=len(widths),
@@ -376,6 +404,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 )
             except _Converged:
                 converged = True
+            except Diverged as exc:
+                raise ValueError(
+                    f"training diverged ({exc}); try a smaller learning_rate_init or "
+                    "scaled features (StandardScaler)"
+                ) from None
         self._record(history, len(x_train))
         if stop and not converged:
             warnings.warn(
@@ -387,6 +420,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _record(self, history, n_samples):
         """scikit-learn's fitted attributes from the run's history."""
+        self._history = history  # timings: perf/estimator.py reads them
         epochs = history.epochs
         net = self.network_
         self.n_iter_ = len(epochs)

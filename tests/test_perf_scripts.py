@@ -30,6 +30,17 @@ SMOKE_ARGS = {
     "denormals.py": ["--epochs", "3", "--train-args=--num_layers 1 --hidden_size 16"],
     "gpu_bench.py": ["--batch", "64", "--repeats", "1", "--no-default"],
     "fusion.py": ["--rows", "640", "--repeats", "1", "--batch", "64"],
+    "estimator.py": [
+        "--rows",
+        "500",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--batch",
+        "32",
+        "--no-synthetic",
+    ],
     "jax_mlp.py": None,
     "numpy_mlp.py": None,
 }

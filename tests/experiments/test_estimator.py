@@ -13,6 +13,7 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
+from scipy import sparse  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
@@ -71,15 +72,21 @@ def test_clear_errors_for_nan_one_class_and_wrong_shapes(blobs):
     X, y = blobs
     bad = X.copy()
     bad[0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="Input X contains NaN"):
         small().fit(bad, y)
-    with pytest.raises(ValueError, match="2 classes"):
+    with pytest.raises(ValueError, match="needs at least 2 classes in y"):
         small().fit(X, np.zeros(len(X)))
     model = small().fit(X, y)
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ValueError, match="X has 5 features, but MLPClassifier is expecting 12"):
         model.predict(X[:, :5])
-    with pytest.raises(ValueError, match="solver|optimizer"):
+    with pytest.raises(ValueError, match="solver: invalid choice: 'lbfgs'"):
         small(solver="lbfgs").fit(X, y)
+    with pytest.raises(ValueError, match="alpha must be a finite number"):
+        small(alpha=float("nan")).fit(X, y)
+    with pytest.raises(ValueError, match="try a smaller learning_rate_init"):
+        small(solver="sgd", learning_rate_init=1e9).fit(X * 1e6, y)
+    with pytest.raises(TypeError, match="dense data is required"):
+        small().fit(sparse.csr_matrix(X), y)
 
 
 def test_pipeline_gridsearch_with_two_jobs_and_cross_val_score(blobs):
