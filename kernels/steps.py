@@ -178,6 +178,25 @@ def forward_backward(params, grads, net, work, n, weight_decay, keep):
 
 
 @JIT
+def copy_row(X, row, out):
+    """``out[:] = X[row]``, as a loop.
+
+    Why not the slice assignment: Numba compiles, for every array-to-slice assignment, the
+    formatting of its shape-mismatch error message (str, join, f-strings), which cost
+    about 2 s each of a first run's compile on a fresh machine (perf/RESULTS.md, "First run").
+    """
+    for j in range(out.shape[0]):
+        out[j] = X[row, j]
+
+
+@JIT
+def _copy_rows(X, start, n, out):
+    """``out[:, :] = X[start : start + n]`` (see :func:`copy_row`)."""
+    for i in range(n):
+        copy_row(X, start + i, out[i])
+
+
+@JIT
 def gather_batch(data, start, n, x, y):
     """Copy the rows ``order[start : start + n]`` of ``X`` and ``labels`` into ``x`` and ``y``.
 
@@ -197,7 +216,7 @@ def gather_batch(data, start, n, x, y):
         if aug.on:
             augmented_row(X, row, aug, start + i, x[i])
         else:
-            x[i, :] = X[row]
+            copy_row(X, row, x[i])
         y[i] = data.labels[row]
 
 
@@ -318,7 +337,7 @@ def evaluate(X, labels, params, net, acts, scratch, chunk):
     correct = 0
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
-        _layer_view(acts, 0, n, n_features)[:, :] = X[start : start + n]
+        _copy_rows(X, start, n, _layer_view(acts, 0, n, n_features))
         logits = forward(params, net, acts, n, 1.0, acts)
         dz = _layer_view(scratch, 0, n, net.sizes[-1])
         batch_loss, batch_correct = softmax_loss_grad(
@@ -335,6 +354,6 @@ def predict_proba(X, params, net, acts, chunk, out):
     total, n_features = X.shape
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
-        _layer_view(acts, 0, n, n_features)[:, :] = X[start : start + n]
+        _copy_rows(X, start, n, _layer_view(acts, 0, n, n_features))
         logits = forward(params, net, acts, n, 1.0, acts)
         softmax_rows(logits, out[start : start + n])
