@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from kernels.config import ACTIVATIONS, LOSSES
@@ -96,6 +96,10 @@ def test_float32_agrees_with_float64(sizes, activation, loss, batch, seed):
     dropout=st.sampled_from([0.2, 0.5]),
     seed=st.integers(0, 2**32 - 1),
 )
+@example(
+    sizes=[5, 15, 15, 15, 11, 2], activation="identity", loss="cross_entropy", batch=1,
+    dropout=0.5, seed=1,
+)  # fmt: skip
 def test_dropout_gradient_equals_finite_differences(sizes, activation, loss, batch, dropout, seed):
     """With the masks the forward pass drew held fixed, backprop through dropout
     equals central finite differences of the masked network's loss."""
@@ -124,7 +128,11 @@ def test_dropout_gradient_equals_finite_differences(sizes, activation, loss, bat
         lambda p: naive.objective(sizes, p, activation, loss, 0.0, x, y, layer_masks), net.params
     )
     scale = np.linalg.norm(net.grads) + np.linalg.norm(numeric)
-    assert np.linalg.norm(net.grads - numeric) / max(scale, 1e-12) < 1e-6
+    # Plus an absolute floor for the central differences' own truncation error (h = 1e-5):
+    # deep dropped-out identity layers shrink the gradient to ~1e-5, where that error
+    # (7.9e-11 in the pinned example, on the code before and after the fused update) is a
+    # relative 4e-6. A wrong gradient is off by the order of the gradient itself.
+    assert np.linalg.norm(net.grads - numeric) < 1e-6 * max(scale, 1e-12) + 1e-9
 
 
 def test_dropout_keeps_the_expected_share_and_scale():
