@@ -16,7 +16,7 @@ from pathlib import Path
 
 import optuna
 
-from experiments.app.tracking import MODES, resolve_mode
+from experiments.app.tracking import MODES, resolve_mode, server_address, server_reachable
 from experiments.config import RunConfig
 from experiments.data import DataError
 from experiments.sweeps.engine import (
@@ -92,6 +92,23 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _online_or_offline(mode, asked):
+    """``mode``, or offline when W&B's server does not answer and the mode was not asked for
+    (None: it was asked for, and the sweep cannot run there)."""
+    if mode != "online" or server_reachable():
+        return mode
+    host, port = server_address()
+    if asked == "online":
+        print(
+            f"sweep.py: error: W&B server {host}:{port} unreachable; run the sweep here with "
+            "--mode offline (the embedded engine runs the same YAML)",
+            file=sys.stderr,
+        )
+        return None
+    print(f"W&B server {host}:{port} unreachable; running the sweep offline here")
+    return "offline"
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     # `kill`, `timeout` and cluster pre-emption send SIGTERM: stop as on Ctrl-C (the
@@ -109,7 +126,9 @@ def main(argv=None):
     count = args.count or (spec.grid_size() if spec.method == "grid" else spec.run_cap or 20)
     if spec.run_cap:
         count = min(count, spec.run_cap)
-    mode = resolve_mode(args.mode)
+    mode = _online_or_offline(resolve_mode(args.mode), args.mode)
+    if mode is None:
+        return 1
     base = RunConfig(
         wandb_mode=mode,
         wandb_project=args.wandb_project,

@@ -18,6 +18,7 @@ augmentation) are off, so a default run keeps the assignment's behaviour.
 import argparse
 import dataclasses
 import json
+import math
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,11 @@ class Range:
             return f"{'>' if self.open_low else '>='} {self.low:g}"
         return f"{'<' if self.open_high else '<='} {self.high:g}"
 
+
+#: Distortions that keep an image recognisable: a shift of at most a third of a 28-pixel
+#: image, sizes from half to one and a half. Beyond them a run trains on blank or unreadable
+#: images without a word.
+MAX_SHIFT, MAX_SCALE = 8.0, 0.5
 
 AT_LEAST_1 = Range(1)
 AT_LEAST_0 = Range(0)
@@ -276,9 +282,10 @@ class RunConfig:
     )
     aug_shift: float = setting(
         2.0,
-        "--augment affine: largest shift, in pixels along each axis",
+        "--augment affine: largest shift, in pixels along each axis (at most 8: a third "
+        "of a 28-pixel image)",
         kind=float,
-        within=AT_LEAST_0,
+        within=Range(0, MAX_SHIFT),
         tag="ash",
     )
     aug_rotate: float = setting(
@@ -290,9 +297,9 @@ class RunConfig:
     )
     aug_scale: float = setting(
         0.1,
-        "--augment affine: largest change of size, as a fraction (0.1: 90%% to 110%%)",
+        "--augment affine: largest change of size, as a fraction (0.1: 90%% to 110%%; at most 0.5)",
         kind=float,
-        within=FRACTION,
+        within=Range(0, MAX_SCALE),
         tag="asc",
     )
     aug_flip: bool = setting(
@@ -566,6 +573,8 @@ def _one(name, meta, value):
         elif kind is int and not float(value).is_integer():
             raise ConfigError(f"{name}: {value!r} is not an integer")
         value = kind(value)
+        if not math.isfinite(value):  # NaN and infinity pass every comparison of a range
+            raise ConfigError(f"{name}: {value!r} is not a finite number")
         within = meta["within"]
         if within is not None and not within.holds(value):
             raise ConfigError(f"{name}: {value:g} is out of range: must be {within}")
@@ -718,6 +727,12 @@ def config_of_run(run_dir, given=None):
         ) from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"--resume {run_dir}: cannot read {CONFIG_FILE} ({exc})") from None
+    if not is_run_config(saved):
+        raise ConfigError(
+            f"--resume {run_dir}: its {CONFIG_FILE} was not written by train.py, so this is "
+            "not an nbnet run folder; nothing in it was changed (give a folder that train.py "
+            "created, runs/<time>_<name>)"
+        )
     given = {k: v for k, v in (given or {}).items() if v != FIELDS[k].default}
     fixed = [f"--{name}" for name in given if name not in RESUME_MAY_CHANGE]
     if fixed:
@@ -726,6 +741,21 @@ def config_of_run(run_dir, given=None):
             f"(only {', '.join(f'--{n}' for n in RESUME_MAY_CHANGE)} may change)"
         )
     return from_saved(saved, given)
+
+
+#: The format marker of a run folder's config.json: the folder is nbnet's when it says so.
+RUN_FORMAT = "nbnet run 1"
+
+
+def is_run_config(saved):
+    """True for the content of a ``config.json`` that train.py wrote: it carries
+    :data:`RUN_FORMAT`, or (folders from before the marker) every setting and the layer
+    widths."""
+    if not isinstance(saved, dict):
+        return False
+    if "format" in saved:
+        return saved["format"] == RUN_FORMAT
+    return "layer_widths" in saved and set(FIELDS) - set(RESUME_MAY_CHANGE) <= set(saved)
 
 
 def from_saved(saved, changes=None):

@@ -6,7 +6,10 @@ epoch (``chunks_per_epoch``) so a progress display can update in between.
 """
 
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -181,6 +184,33 @@ def extras_of(config, net, ema=None):
     )
 
 
+@contextmanager
+def interrupts_deferred():
+    """Hold Ctrl-C and SIGTERM until the block ends, then raise KeyboardInterrupt.
+
+    For Numba's compilation: LLVM calls back into Python through ctypes, and an exception
+    raised in such a callback is printed ("Exception ignored on calling ctypes callback")
+    and dropped, so a stop during compilation was lost and the run trained to the end.
+    Outside the main thread (where no handler can be set) the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+
+    def remember(signum, frame):
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, remember) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
 def compile_kernels(net, config, optimizer, x_train, y_train, x_val, y_val):
     """Compile (or load from cache) the step loop and the evaluation, outside the timed
     epochs: one step and one evaluation on a scratch copy of ``net``. Returns the seconds."""
@@ -293,9 +323,10 @@ class _Run:
         if resumed is not None:
             _restore(resumed, self)
         callback.on_compile_start()
-        self.history.compile_seconds = compile_kernels(
-            net, config, self.optimizer, self.x_train, self.y_train, self.x_val, self.y_val
-        )
+        with interrupts_deferred():
+            self.history.compile_seconds = compile_kernels(
+                net, config, self.optimizer, self.x_train, self.y_train, self.x_val, self.y_val
+            )
         callback.on_compile_end(self.history.compile_seconds)
         n, batch = len(self.x_train), config.batch_size
         self.epochs = Epochs(n, batch, chunks_per_epoch, loss_limit(net))

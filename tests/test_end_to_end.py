@@ -359,6 +359,28 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_model_bit_for_bit(synthet
     assert not (run_dir / "checkpoint.npz").exists(), "a finished run keeps no checkpoint"
 
 
+def test_a_stop_while_the_kernels_compile_stops_before_training(synthetic):
+    """Regression: SIGTERM during Numba's compilation was swallowed in a ctypes callback
+    ("Exception ignored ..."), and the run trained to the end, marked finished."""
+    process = subprocess.Popen(
+        [sys.executable, "train.py", *_args(synthetic, *RESUME_ARGS, "-e", "400")]
+        + ["--wandb_mode", "disabled"],
+        cwd=Path(train.__file__).parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    for line in process.stdout:  # the step loop compiles in every process (seconds)
+        if line.startswith("compiling the kernels"):
+            break
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=300)
+    assert process.returncode == session.EXIT_INTERRUPTED, out
+    assert "interrupted" in out and "Exception ignored" not in out
+    metrics = json.loads((_only_run(synthetic) / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["epochs"] == []
+
+
 def test_an_interrupted_run_says_how_to_resume_and_a_finished_one_refuses(synthetic, capsys):
     process = _train_process(synthetic, "runs", "-e", "400")
     deadline = time.monotonic() + 300
@@ -394,6 +416,21 @@ def test_bad_resume_arguments_are_one_line_errors(synthetic, capsys, argv, messa
         train.main(argv)
     assert stop.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ['{"name": "my notes"}', "[1, 2]", "null"])
+def test_resume_of_a_folder_that_is_not_a_run_is_a_one_line_error(tmp_path, capsys, content):
+    """Regression: a config.json that was not nbnet's was accepted, overwritten, and a whole
+    default run trained into the user's folder."""
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    (folder / "config.json").write_text(content)
+    with pytest.raises(SystemExit) as stop:
+        train.main(["--resume", str(folder)])
+    assert stop.value.code == 2
+    assert "not an nbnet run folder; nothing in it was changed" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["config.json"]
+    assert (folder / "config.json").read_text() == content
 
 
 def test_a_diverged_run_is_not_resumed(synthetic, capsys):

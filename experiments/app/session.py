@@ -12,7 +12,7 @@ from network.backends import resolve_device
 
 from ..checkpoint import FILE as CHECKPOINT
 from ..checkpoint import CheckpointError, CheckpointFile
-from ..config import CONFIG_FILE
+from ..config import CONFIG_FILE, RUN_FORMAT
 from ..data import DataError, as_inputs, load_dataset, stratified_split
 from ..report.metrics import confusion_matrix, most_confused
 from ..training import Callback, Diverged, History, build_network, train
@@ -262,7 +262,7 @@ def open_run_dir(config, name, resume=None):
 def saved_config(config):
     """What ``config.json`` and the model file record: every setting, plus the hidden
     layers' widths however they were given."""
-    return {**config.to_dict(), "layer_widths": config.layer_widths}
+    return {"format": RUN_FORMAT, **config.to_dict(), "layer_widths": config.layer_widths}
 
 
 #: What the W&B run's summary and the saved model record of a run's metrics.

@@ -12,10 +12,34 @@ rest of the run instead of stopping the training.
 import json
 import netrc
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 MODES = ("auto", "online", "offline", "disabled")
 INIT_TIMEOUT_S = 30
+
+
+#: Seconds to wait for the W&B server to accept a connection before logging offline.
+REACH_TIMEOUT_S = 3.0
+
+
+def server_address():
+    """``(host, port)`` of the W&B server: ``WANDB_BASE_URL``, else api.wandb.ai."""
+    url = urlsplit(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai")
+    return url.hostname or "api.wandb.ai", url.port or (80 if url.scheme == "http" else 443)
+
+
+def server_reachable(timeout=REACH_TIMEOUT_S):
+    """True when the W&B server accepts a TCP connection within ``timeout`` seconds.
+
+    Asked before an online start: W&B's own client retries an unreachable server for
+    20-40 s before it gives up (measured), and a sweep then ended in a traceback."""
+    try:
+        with socket.create_connection(server_address(), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def credentials_configured():
@@ -104,6 +128,10 @@ class Tracker:
         )
         if resume_id:
             kwargs.update(id=resume_id, resume="allow")
+        if self.mode == "online" and wandb_module is None and not server_reachable():
+            host, port = server_address()
+            self.notify(f"W&B online start failed ({host}:{port} unreachable); logging offline")
+            self.mode = "offline"
         try:
             self.run = self._init(self.mode, kwargs)
         except Exception as exc:  # any failure of an online start: keep training, offline

@@ -78,6 +78,10 @@ def make_sampler(spec, seed):
             for n, p in spec.parameters.items()
             if len(p.values) > 1
         }
+        if not space:
+            # A grid of one point, queued by plan() like every grid point: GridSampler, given
+            # no dimension, failed every trial (KeyError 'grid_id'); nothing is left to draw.
+            return optuna.samplers.RandomSampler(seed=seed)
         return optuna.samplers.GridSampler(space, seed=seed)
     if spec.method == "random":
         return TrialSeeded(optuna.samplers.RandomSampler, seed)
@@ -580,12 +584,16 @@ def run_offline(
     usable core, each pinned to its own cores: :func:`core_sets`)."""
     spec = load_spec(spec_path)
     workers = resolve_workers(workers)
+    if workers > 1:
+        # Planned once, before the workers race: every worker then trains exactly its share,
+        # and no more processes start than there are trials left (none: a finished sweep
+        # run again, which optimize() below reports).
+        left = plan(open_study(spec, storage_url, study_name, seed), spec, count)
+        workers = min(workers, left)
     if workers <= 1:
         return optimize(spec, base_config, storage_url, study_name, count, seed, notify=notify)
-    # Planned once, before the workers race: every worker then trains exactly its share.
-    left = plan(open_study(spec, storage_url, study_name, seed), spec, count)
     shares = [left // workers + (i < left % workers) for i in range(workers)]
-    cores = core_sets(sum(1 for share in shares if share))
+    cores = core_sets(len(shares))
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(
@@ -602,7 +610,7 @@ def run_offline(
                 cores[i],
             ),
         )
-        for i, share in enumerate(s for s in shares if s)
+        for i, share in enumerate(shares)
     ]
     for process in processes:
         process.start()

@@ -101,6 +101,17 @@ def _check_value(path, name, value):
     return list(value) if isinstance(value, tuple) else value
 
 
+def _needs_validation(path, body):
+    """A sweep maximises validation accuracy, so every trial needs validation data: with
+    ``val_fraction`` 0 each trial's metric was NaN, failed, and was queued again forever."""
+    candidates = [body.get("value"), body.get("min"), *(body.get("values") or [])]
+    if any(isinstance(v, (int, float)) and not isinstance(v, bool) and v <= 0 for v in candidates):
+        raise SweepSpecError(
+            f"{path}: parameter val_fraction: a sweep maximises validation accuracy, so it "
+            "must be > 0 (0 holds no validation data)"
+        )
+
+
 def _parameter(path, name, body):
     if name not in SWEEPABLE:
         raise SweepSpecError(
@@ -111,6 +122,8 @@ def _parameter(path, name, body):
             f"{path}: parameter {name} must be a mapping with value, values or distribution"
         )
     keys = set(body)
+    if name == "val_fraction":
+        _needs_validation(path, body)
     if keys == {"value"}:
         return Parameter(name, values=[_check_value(path, name, body["value"])])
     if (

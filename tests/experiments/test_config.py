@@ -81,6 +81,18 @@ BAD = [
     (["-w_d", "-1"], "must be >= 0"),
     (["--val_fraction", "1"], "in [0, 1)"),
     (["--wandb_mode", "cloud"], "choose from 'auto', 'online', 'offline', 'disabled'"),
+    # Regression: NaN and infinity passed every range check (they compare false with all).
+    (["-lr", "nan"], "is not a finite number"),
+    (["-m", "nan"], "is not a finite number"),
+    (["-w_d", "inf"], "is not a finite number"),
+    (["--dropout", "nan"], "is not a finite number"),
+    (["--ema", "nan"], "is not a finite number"),
+    (["--max_norm", "inf"], "is not a finite number"),
+    (["--val_fraction", "nan"], "is not a finite number"),
+    (["-e", "1e400"], "is not an integer"),
+    # Distortions that would leave no recognisable image.
+    (["--augment", "affine", "--aug_shift", "1e6"], "must be in [0, 8]"),
+    (["--augment", "affine", "--aug_scale", "0.9"], "must be in [0, 0.5]"),
 ]
 
 

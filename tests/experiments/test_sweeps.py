@@ -111,6 +111,13 @@ def _spec(**changes):
             _spec(parameters={"epochs": {"distribution": "uniform", "min": 1, "max": 3}}),
             "takes integers: use distribution int_uniform",
         ),
+        # Regression: with no validation data every trial failed and was queued again forever.
+        (_spec(parameters={"val_fraction": {"value": 0}}), "0 holds no validation data"),
+        (_spec(parameters={"val_fraction": {"values": [0.1, 0.0]}}), "0 holds no validation data"),
+        # Regression: YAML's .nan and .inf passed every range check.
+        (_spec(parameters={"learning_rate": {"value": float("nan")}}), "is not a finite number"),
+        (_spec(parameters={"weight_decay": {"values": [0, float("inf")]}}), "not a finite number"),
+        (_spec(parameters={"aug_shift": {"value": 1e6}}), "must be in [0, 8]"),
     ],
 )
 def test_malformed_specs_are_one_line_errors(raw, message):
@@ -369,6 +376,36 @@ def test_online_sweep_goes_through_wandb_sweep_and_agent(synthetic):
     ]
 
 
+def test_a_grid_of_one_point_trains_it(synthetic):
+    """Regression: with every parameter fixed, each trial failed in Optuna's GridSampler
+    (KeyError 'grid_id') and the sweep ended in a traceback."""
+    spec_path = _grid(synthetic, sizes=(4,))
+    assert _grid_sweep(synthetic, spec_path) == 0
+    study = _study(synthetic, "grid")
+    assert len(study.trials) == 1 and study.trials[0].state == optuna.trial.TrialState.COMPLETE
+
+
+def test_an_unreachable_wandb_server_sweeps_offline_or_says_so_in_one_line(
+    synthetic, monkeypatch, capsys
+):
+    """Regression: with credentials set and the server unreachable, auto and online mode
+    ended in an AuthenticationError traceback after 21 s, and nothing trained."""
+    monkeypatch.setenv("WANDB_API_KEY", "0" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    spec_path = _grid(synthetic, sizes=(4, 8))
+    started = time.monotonic()
+    assert _grid_sweep(synthetic, spec_path, "--mode", "online") == 1
+    assert time.monotonic() - started < 15
+    err = capsys.readouterr().err
+    assert "W&B server 127.0.0.1:9 unreachable; run the sweep here with --mode offline" in err
+    assert len(err.strip().splitlines()) == 1
+    assert _grid_sweep(synthetic, spec_path, "--mode", "auto") == 0
+    assert "W&B server 127.0.0.1:9 unreachable; running the sweep offline here" in (
+        capsys.readouterr().out
+    )
+    assert _trained_sizes(_study(synthetic, "grid")) == [4, 8]
+
+
 def test_two_worker_processes_share_one_study(synthetic):
     assert _sweep(synthetic, "--count", "4", "--workers", "2") == 0
     study = optuna.load_study(
@@ -480,6 +517,18 @@ def test_a_grid_with_two_workers_trains_every_point_exactly_once(synthetic):
     study = _study(synthetic, "grid")
     assert _trained_sizes(study) == [4, 8, 12]
     assert len(study.trials) == 3
+
+
+def test_running_a_finished_sweep_again_with_several_workers_trains_nothing_more(synthetic):
+    """Regression: with every trial done, no worker was needed and planning the cores of
+    zero workers divided by zero, a ZeroDivisionError (the README's "resume / add trials"
+    workflow)."""
+    spec_path = _grid(synthetic)
+    assert _grid_sweep(synthetic, spec_path, "--workers", "1") == 0
+    for extra in (("--workers", "2"), ("--workers", "auto"), ("--count", "2", "--workers", "2")):
+        assert _grid_sweep(synthetic, spec_path, *extra) == 0
+    study = _study(synthetic, "grid")
+    assert _trained_sizes(study) == [4, 8, 12] and len(study.trials) == 3
 
 
 def _claim(storage_url, claims, numbers):

@@ -138,3 +138,20 @@ def test_auto_mode_follows_wandbs_environment_variables(monkeypatch, environment
         monkeypatch.setenv(name, value)
     assert resolve_mode("auto") == mode
     assert resolve_mode("online") == "online"  # the flag, when given, wins
+
+
+def test_an_unreachable_server_is_known_in_seconds(monkeypatch):
+    """W&B's client retries an unreachable server for 20-40 s; a connection attempt
+    tells in at most REACH_TIMEOUT_S, so the run logs offline at once."""
+    import socket
+    import time
+
+    from experiments.app import tracking
+
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    started = time.monotonic()
+    assert not tracking.server_reachable()
+    assert time.monotonic() - started <= tracking.REACH_TIMEOUT_S + 1
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{server.getsockname()[1]}")
+        assert tracking.server_reachable()

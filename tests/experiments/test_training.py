@@ -118,3 +118,23 @@ def test_a_healthy_run_stays_far_below_the_divergence_limit(rng):
     config = RunConfig(**{**HYPER, "learning_rate": 0.5}, optimizer="sgd", epochs=5, batch_size=4)
     train(net, config, x[:150], y[:150], x[150:], y[150:], callback=Running())
     assert max(Running.losses) < loss_limit(net) / 100
+
+
+def test_a_stop_during_compilation_is_held_until_it_ends_then_raised():
+    """Numba drops exceptions raised in its ctypes callbacks: a signal during compilation
+    is remembered and raised once the block is over."""
+    import os
+    import signal
+    import time
+
+    from experiments.training import interrupts_deferred
+
+    before = signal.getsignal(signal.SIGTERM)
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler runs here and must not raise
+            finished.append(True)
+    assert finished == [True]
+    assert signal.getsignal(signal.SIGTERM) == before
