@@ -445,7 +445,7 @@ def main(argv=None):
     if not args.no_write:
         command = shlex.join(["python", "perf/bench_cpu.py", *(argv or sys.argv[1:])])
         title = "## Workload A, CPU" if work is WORKLOAD_A else "## Default configuration, CPU"
-        title += f", {args.section}" if args.section else ""
+        title += f", {args.section}" if args.section and "default" not in args.section else ""
         section = "\n".join(
             [
                 f"{title} (written by perf/bench_cpu.py)",

@@ -80,7 +80,7 @@ def compare(name, data, batch, epochs, seeds, hidden):
     from sklearn.neural_network import MLPClassifier as SklearnMLP
 
     x_train, y_train, x_test, y_test = data
-    MLPClassifier(**settings(batch, 1, 0, hidden)).fit(x_train[:batch], y_train[:batch])  # JIT
+    fit_seconds(MLPClassifier(**settings(batch, 1, 0, hidden)), x_train[:batch], y_train[:batch])
     seconds = {"nbnet": [], "sklearn": []}
     accuracy = {"nbnet": [], "sklearn": []}
     for seed in seeds:

@@ -1,6 +1,7 @@
 """train.py and evaluate.py run as a user runs them, on synthetic and on real data."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -431,6 +432,32 @@ def test_resume_of_a_folder_that_is_not_a_run_is_a_one_line_error(tmp_path, caps
     assert "not an nbnet run folder; nothing in it was changed" in capsys.readouterr().err
     assert [p.name for p in folder.iterdir()] == ["config.json"]
     assert (folder / "config.json").read_text() == content
+
+
+def test_a_folder_being_trained_is_locked_and_a_dead_owners_lock_is_taken_over(
+    synthetic, capsys
+):
+    """Regression: two --resume of one folder at once both trained, colliding on
+    checkpoint.npz.tmp. The lock names its live owner; a lock whose owner is gone (a
+    SIGKILL) is taken over with a note."""
+    import socket
+
+    assert train.main(_args(synthetic, "-e", "1", "-q", "--wandb_mode", "disabled")) == 0
+    run_dir = _only_run(synthetic)
+    (run_dir / "metrics.json").unlink()  # as if killed
+    lock = run_dir / "train.lock"
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    assert train.main(["--resume", str(run_dir)]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"is being trained by another process (pid {os.getpid()}" in out
+    assert lock.exists()  # the owner's lock stays
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock.write_text(json.dumps({"pid": gone.pid, "host": socket.gethostname()}))
+    assert train.main(["--resume", str(run_dir)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"from pid {gone.pid}, which is gone" in out
+    assert not lock.exists()  # released at the end
 
 
 def test_a_diverged_run_is_not_resumed(synthetic, capsys):

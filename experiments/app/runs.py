@@ -3,6 +3,8 @@
 import csv
 import json
 import math
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -67,3 +69,77 @@ def write_confusion_csv(path, matrix, class_names):
             out.writerow([name, *matrix[i].tolist(), f"{recall[i]:.4f}"])
         out.writerow(["precision", *(f"{p:.4f}" for p in precision), ""])
     return path
+
+
+#: The advisory lock file of a run folder being trained.
+LOCK_FILE = "train.lock"
+
+
+class RunLocked(Exception):
+    """The run folder is being trained by another live process; the message says which."""
+
+
+class RunLock:
+    """An advisory lock on a run folder while one process trains it.
+
+    ``train.lock`` holds the owner's PID and host, written with ``O_EXCL`` so two
+    processes cannot both take it; the owner removes it on exit. A lock left by a
+    process of this host that is gone (a SIGKILL, a power cut) is taken over, and
+    :attr:`note` says so; one of another host cannot be checked and is refused.
+    """
+
+    def __init__(self, run_dir):
+        self.path = Path(run_dir) / LOCK_FILE
+        self.note = None
+        me = {"pid": os.getpid(), "host": socket.gethostname()}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = self._owner()
+                if not self._gone(owner):
+                    raise RunLocked(
+                        f"{run_dir} is being trained by another process (pid "
+                        f"{owner.get('pid')} on {owner.get('host')}); wait for it to end, or "
+                        f"delete {self.path} if that process is gone"
+                    ) from None
+                self.path.unlink(missing_ok=True)
+                self.note = f"took over {self.path} from pid {owner.get('pid')}, which is gone"
+                continue
+            with os.fdopen(fd, "w") as handle:
+                json.dump(me, handle)
+            return
+        raise RunLocked(f"{run_dir}: could not take {self.path}; try again")
+
+    def _owner(self):
+        try:
+            owner = json.loads(self.path.read_text())
+            return owner if isinstance(owner, dict) else {}
+        except (OSError, ValueError):
+            return {}  # half-written or damaged: its writer died right away
+
+    @staticmethod
+    def _gone(owner):
+        """True when ``owner`` is a process of this host that no longer runs."""
+        pid = owner.get("pid")
+        if owner.get("host", socket.gethostname()) != socket.gethostname():
+            return False
+        if not isinstance(pid, int) or pid <= 0:
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's
+            return False
+        return False
+
+    def release(self):
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False

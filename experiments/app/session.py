@@ -17,7 +17,7 @@ from ..data import DataError, as_inputs, load_dataset, stratified_split
 from ..report.metrics import confusion_matrix, most_confused
 from ..training import Callback, Diverged, History, build_network, train
 from .progress import RichProgress, make_console, print_problem
-from .runs import new_run_dir, read_status, write_confusion_csv, write_json
+from .runs import RunLock, RunLocked, new_run_dir, read_status, write_confusion_csv, write_json
 from .tracking import Tracker, remember_tracked_run, tracked_run_id
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
@@ -117,9 +117,27 @@ def run(config, console=None, wandb_module=None, resume=None):
     name = config.name()
     try:
         run_dir = open_run_dir(config, name, resume)
-        checkpoints = CheckpointFile(run_dir)
+        lock = RunLock(run_dir)  # two processes never train one folder
+    except (RunFolderError, RunLocked) as exc:
+        print_problem(console, "error", exc)
+        return Outcome("failed", EXIT_ERROR)
+    if lock.note:
+        print_problem(console, "note", lock.note, "yellow")
+    with lock:
+        return _train_in(
+            run_dir, config, console, wandb_module, resume, start, name, dataset, x_tr, y_tr,
+            x_val, y_val,
+        )  # fmt: skip
+
+
+def _train_in(
+    run_dir, config, console, wandb_module, resume, start, name, dataset, x_tr, y_tr, x_val, y_val
+):
+    """The rest of :func:`run`, while this process holds the folder's lock."""
+    checkpoints = CheckpointFile(run_dir)
+    try:
         resumed_after = checkpoints.last_epoch() if resume else None
-    except (RunFolderError, CheckpointError) as exc:
+    except CheckpointError as exc:
         print_problem(console, "error", exc)
         return Outcome("failed", EXIT_ERROR)
     net = build_network(config, dataset.n_features, len(dataset.class_names))

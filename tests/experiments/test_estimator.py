@@ -108,6 +108,7 @@ def test_clone_pickle_and_joblib_predict_the_same(blobs, tmp_path):
     assert clone(model).get_params() == model.get_params()
     again = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+    assert np.shares_memory(again.coefs_[-1], again.network_.params)
     import joblib
 
     joblib.dump(model, tmp_path / "model.joblib")
