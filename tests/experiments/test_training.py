@@ -73,6 +73,7 @@ def test_restore_best_and_early_stopping(rng, monkeypatch):
         return 1.0, accuracy
 
     monkeypatch.setattr(CpuTrainer, "evaluate", evaluate)
+    monkeypatch.setattr(training, "_COMPILED_ON_CPU", set())  # so the warm-up call happens
     x, y = _blobs(rng)
     net = MLP([4, 8, 3], seed=0)
     config = RunConfig(
