@@ -434,9 +434,7 @@ def test_resume_of_a_folder_that_is_not_a_run_is_a_one_line_error(tmp_path, caps
     assert (folder / "config.json").read_text() == content
 
 
-def test_a_folder_being_trained_is_locked_and_a_dead_owners_lock_is_taken_over(
-    synthetic, capsys
-):
+def test_a_folder_being_trained_is_locked_and_a_dead_owners_lock_is_taken_over(synthetic, capsys):
     """Regression: two --resume of one folder at once both trained, colliding on
     checkpoint.npz.tmp. The lock names its live owner; a lock whose owner is gone (a
     SIGKILL) is taken over with a note."""
