@@ -692,6 +692,7 @@ def parse_command(argv=None):
         if resume is None:
             config = RunConfig(**values)
             _check_augment_settings(config)
+            _check_validation_settings(config)
             return config, None
         return config_of_run(resume, values), Path(resume)
     except ConfigError as exc:  # checks that only the whole config can make
@@ -703,6 +704,16 @@ def _check_augment_settings(config):
     given = [f"--{n}" for n in AUGMENT_SETTINGS if getattr(config, n) != FIELDS[n].default]
     if given and config.augment == "none":
         raise ConfigError(f"{', '.join(given)}: take effect only with --augment affine")
+
+
+def _check_validation_settings(config):
+    """Early stopping and restoring the best epoch read the validation accuracy: with
+    ``--val_fraction 0`` there is none, and they would silently do nothing."""
+    given = [f"--{n}" for n in ("early_stopping", "restore_best") if getattr(config, n)]
+    if given and not config.val_fraction:
+        raise ConfigError(
+            f"{' and '.join(given)}: need validation data, and --val_fraction 0 holds none"
+        )
 
 
 def parse_config(argv=None):

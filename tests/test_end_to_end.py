@@ -458,6 +458,15 @@ def test_a_folder_being_trained_is_locked_and_a_dead_owners_lock_is_taken_over(s
     assert not lock.exists()  # released at the end
 
 
+def test_a_run_without_validation_data_says_so_instead_of_nan(synthetic, capsys):
+    """Regression: --val_fraction 0 summed up as "best nan%"."""
+    argv = _args(synthetic, "-e", "1", "--val_fraction", "0", "--wandb_mode", "disabled")
+    assert train.main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "none (--val_fraction 0)" in out and "no validation data" in out
+    assert "nan%" not in out and "loss nan" not in out
+
+
 def test_a_diverged_run_is_not_resumed(synthetic, capsys):
     argv = _args(synthetic, "-e", "3", "-o", "sgd", "-lr", "1e30", "--wandb_mode", "disabled")
     assert train.main(argv) == 1

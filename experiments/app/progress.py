@@ -78,10 +78,14 @@ class RichProgress(Callback):
 
     def on_epoch_end(self, m):
         if not self.quiet:
+            validation = (
+                f"val loss {m['val_loss']:.4f} acc {m['val_accuracy']:.2%}"
+                if m["val_accuracy"] == m["val_accuracy"]  # NaN: no validation data
+                else "no validation data"
+            )
             self.console.print(
                 f"epoch {m['epoch']:>3}/{self.epochs}  train loss {m['train_loss']:.4f} "
-                f"acc {m['train_accuracy']:.2%}  |  val loss {m['val_loss']:.4f} "
-                f"acc {m['val_accuracy']:.2%}  |  {m['train_seconds']:.2f}s",
+                f"acc {m['train_accuracy']:.2%}  |  {validation}  |  {m['train_seconds']:.2f}s",
                 highlight=False,
             )
 

@@ -355,7 +355,9 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
     extras = config.regularization()
     if extras:
         table.add_row("regularization", extras)
-    if metrics["epochs"]:
+    if metrics["epochs"] and not config.val_fraction:
+        table.add_row("validation accuracy", "none (--val_fraction 0)")
+    elif metrics["epochs"]:
         table.add_row(
             "validation accuracy",
             f"best {metrics['best_val_accuracy']:.2%} (epoch {metrics['best_epoch']}), "

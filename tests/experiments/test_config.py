@@ -107,6 +107,15 @@ def test_bad_values_are_one_line_errors(argv, message, capsys):
     assert len([line for line in err.splitlines() if "error:" in line]) == 1
 
 
+@pytest.mark.parametrize("flag", [["--early_stopping", "3"], ["--restore_best"]])
+def test_early_stopping_without_validation_data_is_a_one_line_error(flag, capsys):
+    """Regression: with --val_fraction 0 they silently did nothing."""
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(["--val_fraction", "0", *flag])
+    assert exit_info.value.code == 2
+    assert "need validation data, and --val_fraction 0 holds none" in capsys.readouterr().err
+
+
 def test_distortion_settings_without_augment_are_a_one_line_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse_config(["--aug_flip", "--aug_shift", "3"])
