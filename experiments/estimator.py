@@ -29,7 +29,7 @@ import numpy as np
 from kernels.config import JIT
 
 from .config import ConfigError, RunConfig
-from .training import Callback, Diverged, History, build_network, train
+from .training import Callback, Callbacks, Diverged, History, build_network, train
 
 #: RunConfig's names of the settings -> this estimator's, for its error messages.
 PARAMETER_NAMES = {
@@ -95,23 +95,10 @@ class _StoppingRule(Callback):
     """scikit-learn's rule: stop after ``n_iter_no_change`` epochs in a row whose training
     loss (or validation accuracy, with early stopping) did not improve by ``tol``."""
 
-    def __init__(self, estimator, callback):
-        self.estimator, self.callback = estimator, callback
-
-    def on_compile_start(self):
-        self.callback.on_compile_start()
-
-    def on_compile_end(self, seconds):
-        self.callback.on_compile_end(seconds)
-
-    def on_epoch_start(self, epoch, steps):
-        self.callback.on_epoch_start(epoch, steps)
-
-    def on_steps(self, epoch, done, steps, running_loss):
-        self.callback.on_steps(epoch, done, steps, running_loss)
+    def __init__(self, estimator):
+        self.estimator = estimator
 
     def on_epoch_end(self, metrics):
-        self.callback.on_epoch_end(metrics)
         est = self.estimator
         if est._stop_on_validation:
             score = metrics["val_accuracy"]
@@ -390,7 +377,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             from .app.progress import RichProgress, make_console
 
             callback = RichProgress(make_console(), config.epochs)
-        rule = _StoppingRule(self, callback) if stop else callback
+        rule = Callbacks(callback, _StoppingRule(self)) if stop else callback
         converged = False
         with callback if self.verbose else nullcontext():
             try:

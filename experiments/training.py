@@ -48,6 +48,33 @@ class Callback:
         pass
 
 
+class Callbacks(Callback):
+    """Several callbacks as one: each hook calls them in order."""
+
+    def __init__(self, *callbacks):
+        self.callbacks = callbacks
+
+    def on_compile_start(self):
+        for c in self.callbacks:
+            c.on_compile_start()
+
+    def on_compile_end(self, seconds):
+        for c in self.callbacks:
+            c.on_compile_end(seconds)
+
+    def on_epoch_start(self, epoch, steps):
+        for c in self.callbacks:
+            c.on_epoch_start(epoch, steps)
+
+    def on_steps(self, epoch, done, steps, running_loss):
+        for c in self.callbacks:
+            c.on_steps(epoch, done, steps, running_loss)
+
+    def on_epoch_end(self, metrics):
+        for c in self.callbacks:
+            c.on_epoch_end(metrics)
+
+
 @dataclass
 class History:
     """Per-epoch metrics and timings of a run.

@@ -183,7 +183,8 @@ def copy_row(X, row, out):
 
     Why not the slice assignment: Numba compiles, for every array-to-slice assignment, the
     formatting of its shape-mismatch error message (str, join, f-strings), which cost
-    about 2 s each of a first run's compile on a fresh machine (perf/RESULTS.md, "First run").
+    about 2 s each of a first run's compile on a fresh machine (perf/RESULTS.md, issue 23,
+    "The rest of the step").
     """
     for j in range(out.shape[0]):
         out[j] = X[row, j]

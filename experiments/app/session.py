@@ -15,7 +15,7 @@ from ..checkpoint import CheckpointError, CheckpointFile
 from ..config import CONFIG_FILE, RUN_FORMAT
 from ..data import DataError, as_inputs, load_dataset, stratified_split
 from ..report.metrics import confusion_matrix, most_confused
-from ..training import Callback, Diverged, History, build_network, train
+from ..training import Callback, Callbacks, Diverged, History, build_network, train
 from .progress import RichProgress, make_console, print_problem
 from .runs import RunLock, RunLocked, new_run_dir, read_status, write_confusion_csv, write_json
 from .tracking import Tracker, remember_tracked_run, tracked_run_id
@@ -34,31 +34,6 @@ class _TrackerCallback(Callback):
 
     def on_epoch_end(self, metrics):
         self.tracker.log_epoch(metrics)
-
-
-class _Both(Callback):
-    def __init__(self, *callbacks):
-        self.callbacks = callbacks
-
-    def on_compile_start(self):
-        for c in self.callbacks:
-            c.on_compile_start()
-
-    def on_compile_end(self, seconds):
-        for c in self.callbacks:
-            c.on_compile_end(seconds)
-
-    def on_epoch_start(self, epoch, steps):
-        for c in self.callbacks:
-            c.on_epoch_start(epoch, steps)
-
-    def on_steps(self, epoch, done, steps, running_loss):
-        for c in self.callbacks:
-            c.on_steps(epoch, done, steps, running_loss)
-
-    def on_epoch_end(self, metrics):
-        for c in self.callbacks:
-            c.on_epoch_end(metrics)
 
 
 @dataclass
@@ -182,7 +157,7 @@ def _train_in(
                 x_val,
                 y_val,
                 history=history,
-                callback=_Both(progress, _TrackerCallback(tracker)),
+                callback=Callbacks(progress, _TrackerCallback(tracker)),
                 checkpoints=checkpoints,
             )
     except Diverged as exc:
