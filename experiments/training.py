@@ -6,10 +6,7 @@ epoch (``chunks_per_epoch``) so a progress display can update in between.
 """
 
 import math
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +16,7 @@ from kernels.augment import OFF, Augment
 from network import MLP
 from network.backends import Extras, make_trainer
 
+from . import interrupts
 from .checkpoint import Checkpoint, CheckpointError
 from .seeds import derived_seed
 from .threads import blas_threads, threads_for
@@ -143,8 +141,10 @@ class Epochs:
         self.corrects = np.empty(self.steps, dtype=np.int64)
         self.chunk = max(1, -(-self.steps // chunks_per_epoch))
 
-    def run(self, trainer, order, epoch, config, callback):
-        """Train one epoch over ``order``; returns its seconds. Raises Diverged."""
+    def run(self, trainer, order, epoch, config, callback, watch=None):
+        """Train one epoch over ``order``; returns its seconds. Raises Diverged, and
+        KeyboardInterrupt for a stop the compiled call swallowed (``watch``, an
+        :class:`experiments.interrupts.Watch`)."""
         start = time.perf_counter()
         for first in range(0, self.steps, self.chunk):
             count = min(self.chunk, self.steps - first)
@@ -157,6 +157,8 @@ class Epochs:
                 self.corrects[first:],
                 config.dropout,
             )
+            if watch is not None:
+                watch.check()
             end = first + done
             # The kernel stops right after a non-finite loss; that step may also be the
             # last one asked for, so look at the loss rather than at the count.
@@ -209,33 +211,6 @@ def extras_of(config, net, ema=None):
         ema=ema if config.ema > 0 else None,
         augment=augmentation(config, net.sizes[0]),
     )
-
-
-@contextmanager
-def interrupts_deferred():
-    """Hold Ctrl-C and SIGTERM until the block ends, then raise KeyboardInterrupt.
-
-    For Numba's compilation: LLVM calls back into Python through ctypes, and an exception
-    raised in such a callback is printed ("Exception ignored on calling ctypes callback")
-    and dropped, so a stop during compilation was lost and the run trained to the end.
-    Outside the main thread (where no handler can be set) the block runs as it is.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-
-    def remember(signum, frame):
-        received.append(signum)
-
-    previous = {sig: signal.signal(sig, remember) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        raise KeyboardInterrupt
 
 
 #: What this process has compiled on the CPU: (optimizer, dtype, evaluated). The CPU kernels'
@@ -325,8 +300,8 @@ def train(
     """
     history = history if history is not None else History()
     history.blas_threads = threads_for(config, net.sizes)
-    with blas_threads(history.blas_threads):
-        run = _Run(net, config, x_train, y_train, x_val, y_val, history, shuffle)
+    with blas_threads(history.blas_threads), interrupts.watched() as watch:
+        run = _Run(net, config, x_train, y_train, x_val, y_val, history, shuffle, watch)
         first = run.start(callback or Callback(), chunks_per_epoch, checkpoints)
         try:
             for epoch in range(first, config.epochs + 1):
@@ -341,8 +316,9 @@ def train(
 class _Run:
     """The state of one :func:`train` call: network, optimizer state, shuffler, best epoch."""
 
-    def __init__(self, net, config, x_train, y_train, x_val, y_val, history, shuffle=True):
+    def __init__(self, net, config, x_train, y_train, x_val, y_val, history, shuffle, watch):
         self.net, self.config, self.history, self.shuffle = net, config, history, shuffle
+        self.watch = watch  # raises the stops that a compiled call swallowed
         self.x_train, self.y_train, self.x_val, self.y_val = x_train, y_train, x_val, y_val
         self.optimizer = optimizers.get(config.optimizer)
         self.state = self.optimizer.init(net.layout.n_params, net.dtype, config)
@@ -362,7 +338,7 @@ class _Run:
         if resumed is not None:
             _restore(resumed, self)
         callback.on_compile_start()
-        with interrupts_deferred():
+        with interrupts.deferred():
             self.history.compile_seconds = compile_kernels(
                 net, config, self.optimizer, self.x_train, self.y_train, self.x_val, self.y_val
             )
@@ -397,12 +373,13 @@ class _Run:
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         order = order.astype(np.int64)
         self.callback.on_epoch_start(epoch, self.epochs.steps)
-        seconds = self.epochs.run(trainer, order, epoch, config, self.callback)
+        seconds = self.epochs.run(trainer, order, epoch, config, self.callback, self.watch)
         metrics = self.epochs.metrics(epoch, seconds)
         no_validation = (float("nan"), float("nan"))
         metrics["val_loss"], metrics["val_accuracy"] = (
             trainer.evaluate(self.x_val, self.y_val) if len(self.x_val) else no_validation
         )
+        self.watch.check()
         metrics["learning_rate"] = self.state.hyper.learning_rate
         self.history.epochs.append(metrics)
         self.best.update(epoch, metrics["val_accuracy"], trainer)

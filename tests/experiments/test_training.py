@@ -1,8 +1,13 @@
 """experiments.training: the device-neutral training loop, its schedule and its callbacks."""
 
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 
+from experiments import interrupts
 from experiments.config import RunConfig
 from network import MLP
 from tests.conftest import HYPER
@@ -124,18 +129,63 @@ def test_a_healthy_run_stays_far_below_the_divergence_limit(rng):
 def test_a_stop_during_compilation_is_held_until_it_ends_then_raised():
     """Numba drops exceptions raised in its ctypes callbacks: a signal during compilation
     is remembered and raised once the block is over."""
-    import os
-    import signal
-    import time
-
-    from experiments.training import interrupts_deferred
-
     before = signal.getsignal(signal.SIGTERM)
     finished = []
     with pytest.raises(KeyboardInterrupt):
-        with interrupts_deferred():
+        with interrupts.deferred():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.05)  # the handler runs here and must not raise
             finished.append(True)
     assert finished == [True]
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _swallowed_stop():
+    """A SIGTERM whose KeyboardInterrupt is cleared, as Numba's dispatcher clears one that
+    lands while it types a compiled-function argument."""
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass
+
+
+def test_a_swallowed_stop_is_raised_again_at_the_next_check():
+    before = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with interrupts.watched() as watch:
+            watch.check()  # nothing yet
+            _swallowed_stop()
+            with pytest.raises(KeyboardInterrupt):
+                watch.check()
+        assert signal.getsignal(signal.SIGTERM) is _raise_interrupt
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_a_stop_swallowed_inside_an_epoch_still_ends_training(rng):
+    """Regression: 3 SIGTERMs in 25 sent to train.py were lost and the run trained on."""
+    from experiments.training import Callback, train
+
+    class SwallowOnce(Callback):
+        calls = 0
+
+        def on_steps(self, epoch, done, steps, running_loss):
+            SwallowOnce.calls += 1
+            if SwallowOnce.calls == 1:
+                _swallowed_stop()
+
+    x, y = _blobs(rng)
+    config = RunConfig(**HYPER, optimizer="sgd", epochs=50, batch_size=10, weight_decay=0.0)
+    net = MLP([4, 8, 3], seed=0)
+    before = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(net, config, x[:150], y[:150], x[150:], y[150:], callback=SwallowOnce())
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert SwallowOnce.calls <= 2  # the next chunk's check stopped it
