@@ -14,7 +14,8 @@ import numpy as np
 import optimizers
 from kernels.augment import OFF, Augment
 from network import MLP
-from network.backends import Extras, make_trainer
+from network.backends import make_trainer
+from network.trainer import StepSettings
 
 from . import interrupts
 from .checkpoint import Checkpoint, CheckpointError
@@ -120,8 +121,8 @@ def build_network(config, n_features, n_classes):
     )
 
 
-class Epochs:
-    """One epoch's steps: its batches, their losses and correct counts, run in chunks.
+class EpochSteps:
+    """The steps of an epoch: its batches, their losses and correct counts, run in chunks.
 
     Parameters
     ----------
@@ -141,7 +142,7 @@ class Epochs:
         self.corrects = np.empty(self.steps, dtype=np.int64)
         self.chunk = max(1, -(-self.steps // chunks_per_epoch))
 
-    def run(self, trainer, order, epoch, config, callback, watch=None):
+    def run(self, trainer, order, epoch, callback, watch=None):
         """Train one epoch over ``order``; returns its seconds. Raises Diverged, and
         KeyboardInterrupt for a stop the compiled call swallowed (``watch``, an
         :class:`experiments.interrupts.Watch`)."""
@@ -149,13 +150,7 @@ class Epochs:
         for first in range(0, self.steps, self.chunk):
             count = min(self.chunk, self.steps - first)
             done = trainer.train_steps(
-                order,
-                first,
-                count,
-                config.weight_decay,
-                self.losses[first:],
-                self.corrects[first:],
-                config.dropout,
+                order, first, count, self.losses[first:], self.corrects[first:]
             )
             if watch is not None:
                 watch.check()
@@ -199,14 +194,17 @@ def augmentation(config, n_features):
     return Augment(True, side, config.aug_shift, rotate, config.aug_scale, config.aug_flip, 0)
 
 
-def extras_of(config, net, ema=None):
-    """The trainer's :class:`network.backends.Extras` for ``config``; ``ema`` is the moving
-    average's buffer (a copy of the parameters is made when it is needed and not given)."""
+def step_settings(config, net, ema=None):
+    """The :class:`network.trainer.StepSettings` of ``config``, the one route from the run's
+    settings to either trainer; ``ema`` is the moving average's buffer (a copy of the
+    parameters is made when it is needed and not given)."""
     if config.ema > 0 and ema is None:
         ema = net.params.copy()
-    return Extras(
-        max_norm=config.max_norm,
+    return StepSettings(
+        weight_decay=config.weight_decay,
+        dropout=config.dropout,
         input_dropout=config.input_dropout,
+        max_norm=config.max_norm,
         ema_decay=config.ema,
         ema=ema if config.ema > 0 else None,
         augment=augmentation(config, net.sizes[0]),
@@ -238,12 +236,10 @@ def compile_kernels(net, config, optimizer, x_train, y_train, x_val, y_val):
         x_train[:batch],
         y_train[:batch],
         batch,
-        extras_of(config, scratch),
+        step_settings(config, scratch),
     )
     rows = min(len(x_train), batch)
-    trainer.train_steps(
-        np.arange(rows, dtype=np.int64), 0, 1, 0.0, np.empty(1), np.empty(1, dtype=np.int64)
-    )
+    trainer.train_steps(np.arange(rows, dtype=np.int64), 0, 1, np.empty(1), np.empty(1, np.int64))
     if len(x_val):
         trainer.evaluate(x_val[:1], y_val[:1])
     if config.device == "cpu":
@@ -344,7 +340,7 @@ class _Run:
             )
         callback.on_compile_end(self.history.compile_seconds)
         n, batch = len(self.x_train), config.batch_size
-        self.epochs = Epochs(n, batch, chunks_per_epoch, loss_limit(net))
+        self.epoch_steps = EpochSteps(n, batch, chunks_per_epoch, loss_limit(net))
         self.trainer = make_trainer(
             config.device,
             net,
@@ -353,7 +349,7 @@ class _Run:
             self.x_train,
             self.y_train,
             batch,
-            extras_of(config, net, self.ema),
+            step_settings(config, net, self.ema),
         )
         if resumed is None:
             return 1
@@ -372,9 +368,9 @@ class _Run:
         n = len(self.x_train)
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         order = order.astype(np.int64)
-        self.callback.on_epoch_start(epoch, self.epochs.steps)
-        seconds = self.epochs.run(trainer, order, epoch, config, self.callback, self.watch)
-        metrics = self.epochs.metrics(epoch, seconds)
+        self.callback.on_epoch_start(epoch, self.epoch_steps.steps)
+        seconds = self.epoch_steps.run(trainer, order, epoch, self.callback, self.watch)
+        metrics = self.epoch_steps.metrics(epoch, seconds)
         no_validation = (float("nan"), float("nan"))
         metrics["val_loss"], metrics["val_accuracy"] = (
             trainer.evaluate(self.x_val, self.y_val) if len(self.x_val) else no_validation

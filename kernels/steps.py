@@ -34,8 +34,10 @@ from .prefetch import prefetch
 from .regularize import ema_update, max_norm
 
 
-class Net(NamedTuple):
-    """What the compiled loops need to know of a network (layout in the module docstring)."""
+class Structure(NamedTuple):
+    """A network's structure as the compiled loops see it: layer sizes, where each layer's
+    parameters and units start in the flat buffers (layout in the module docstring), and
+    the activation and loss codes."""
 
     sizes: np.ndarray  # int64 (L + 1,)
     param_offsets: np.ndarray  # int64 (L,)
@@ -75,7 +77,7 @@ def _activations(acts, net, n, layer):
 def forward(params, net, acts, n, keep, masks):
     """Run the layers on the ``n`` input rows already stored in ``acts``.
 
-    ``net`` is the network's :class:`Net` record. Hidden layers use activation
+    ``net`` is the network's :class:`Structure` record. Hidden layers use activation
     ``net.act_code``; the last layer is linear and leaves the logits, shape
     ``(n, sizes[-1])``, which are returned as a view. With ``keep < 1``
     (training with dropout) every hidden layer's output goes through
@@ -145,7 +147,7 @@ def layer_backward(params, grads, net, work, n, l, delta, spare, keep):
 def forward_backward(params, grads, net, work, n, weight_decay, keep):
     """Loss, correct count and full gradient of one batch.
 
-    ``net`` is the network's :class:`Net` record, ``work`` its
+    ``net`` is the network's :class:`Structure` record, ``work`` its
     :class:`network.workspace.Workspace`. The batch's ``n`` input rows must
     already be in ``work.acts`` (layer 0) and its labels in ``work.y_batch[:n]``.
     ``grads`` is overwritten with dL/dparams of the mean batch loss plus the L2
@@ -260,7 +262,7 @@ def train_steps(
     first_step, n_steps : int
     params, grads : ndarray, shape (P,)
         Flat parameter and gradient buffers (layout in the module docstring).
-    net : Net
+    net : Structure
         The network's sizes, offsets, activation and loss codes.
     work : network.workspace.Workspace
         Work buffers sized for ``batch_size`` rows.

@@ -11,15 +11,15 @@ epoch), a changed learning rate and the lowering of ``halt`` after a NaN.
 
 import numpy as np
 
-from kernels.regularize import regularizer
 from kernels.steps import Epoch
 
-from .backends import Extras
+from .trainer import StepSettings
 from .workspace import Workspace
 
 
 class CudaTrainer:
-    """Runs :meth:`network.MLP.train_steps`-equivalent chunks on the GPU.
+    """A :class:`network.trainer.Trainer` on the GPU, the twin of
+    :class:`network.cpu_trainer.CpuTrainer`.
 
     Parameters
     ----------
@@ -30,6 +30,9 @@ class CudaTrainer:
     x, labels : ndarray
         Training inputs (N, features) in the network's dtype and int64 labels.
     batch_size : int
+    settings : network.trainer.StepSettings
+        The moving average, when on, is uploaded; :meth:`download` brings it back into
+        ``settings.ema``.
     eval_chunk : int
         Rows per forward pass when evaluating.
     seed : int
@@ -37,9 +40,6 @@ class CudaTrainer:
     blocks : int, optional
         Blocks of the step kernel's grid; by default as many as its largest phase
         can use, capped at what the GPU keeps resident (a cooperative launch).
-    extras : network.backends.Extras
-        Max-norm, the moving average (uploaded; :meth:`download` brings it back into
-        ``extras.ema``) and the image distortions.
     """
 
     def __init__(
@@ -50,10 +50,10 @@ class CudaTrainer:
         x,
         labels,
         batch_size,
+        settings=StepSettings(),
         eval_chunk=1024,
         seed=0,
         blocks=None,
-        extras=Extras(),
     ):
         from numba import cuda
 
@@ -71,15 +71,17 @@ class CudaTrainer:
         self.slots, self.scalars = up(state.slots), up(state.scalars)
         self.coef = cuda.device_array(max(optimizer.n_coefficients, 1), dtype=np.float64)
         self.halt, self.halted = up(np.zeros(1, dtype=np.int32)), False
-        self.extras = extras
-        averaging = extras.ema_decay > 0
-        self.ema = up(extras.ema) if averaging else cuda.device_array(1, dtype=net.dtype)
-        self.augment = extras.augment._replace(seed=self.seed)
+        self.settings = settings.checked(layout.n_params)
+        # When averaging is off the kernel never reads the buffer: any one-element array.
+        averaging = settings.averaging
+        self.ema = up(settings.ema) if averaging else cuda.device_array(1, dtype=net.dtype)
+        self.reg = settings.regularizer(self.ema)
+        self.augment = settings.augment._replace(seed=self.seed)
         # The CPU loop's records, holding device copies of the same arrays.
-        self.device_net = net.net._replace(
-            sizes=up(net.net.sizes),
-            param_offsets=up(net.net.param_offsets),
-            unit_offsets=up(net.net.unit_offsets),
+        self.device_net = net.structure._replace(
+            sizes=up(net.structure.sizes),
+            param_offsets=up(net.structure.param_offsets),
+            unit_offsets=up(net.structure.unit_offsets),
         )
         work = Workspace.allocate(layout, max(self.batch_size, self.eval_chunk), net.dtype)
         self.work = work._replace(
@@ -116,10 +118,8 @@ class CudaTrainer:
         return self._grid[kernel]
 
     # ------------------------------------------------------------------ API
-    def train_steps(self, order, first_step, n_steps, weight_decay, losses, corrects, dropout=0.0):
+    def train_steps(self, order, first_step, n_steps, losses, corrects):
         """Run steps ``first_step .. first_step + n_steps - 1`` of the epoch ``order``.
-
-        ``dropout`` is the probability of dropping a hidden unit (0: none).
 
         Fills ``losses[:done]`` and ``corrects[:done]`` (host arrays) and returns
         ``done``: all steps, or up to and including the first non-finite loss.
@@ -136,10 +136,6 @@ class CudaTrainer:
         if self.halted:
             self.halt.copy_to_device(np.zeros(1, dtype=np.int32))
             self.halted = False
-        extras = self.extras
-        reg = regularizer(
-            weight_decay, dropout, extras.input_dropout, extras.max_norm, extras.ema_decay, self.ema
-        )
         args = (
             Epoch(self.x, self.labels, self._order[1], self.batch_size, self.augment),
             first_step,
@@ -148,7 +144,7 @@ class CudaTrainer:
             self.grads,
             self.device_net,
             self.work,
-            reg,
+            self.reg,
             (self.slots, self.state.hyper, self.scalars),
             (losses_d, corrects_d),
             (self.seed, self.draws, self.coef, self.row_loss, self.row_correct, self.halt),
@@ -206,7 +202,7 @@ class CudaTrainer:
 
     def _final(self):
         """The device parameters the run would end with now: their average when there is one."""
-        return self.ema if self.extras.ema_decay > 0 else self.params
+        return self.ema if self.settings.averaging else self.params
 
     def snapshot(self):
         return self._final().copy_to_host()
@@ -217,8 +213,8 @@ class CudaTrainer:
     def download(self):
         """Copy parameters, their average and optimizer state back into the host arrays."""
         self.params.copy_to_host(self.net.params)
-        if self.extras.ema_decay > 0:
-            self.ema.copy_to_host(self.extras.ema)
+        if self.settings.averaging:
+            self.ema.copy_to_host(self.settings.ema)
         self.slots.copy_to_host(self.state.slots)
         self.scalars.copy_to_host(self.state.scalars)
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from kernels import steps
-from kernels.augment import OFF
 from kernels.config import ACTIVATIONS, LOSSES
 from kernels.fpenv import flush_denormals
-from kernels.regularize import regularizer
 
+from .cpu_trainer import CpuTrainer
 from .init import initialize
 from .layout import Layout
+from .trainer import StepSettings
 from .workspace import Workspace
 
 #: Rows per chunk when evaluating or predicting a whole dataset.
@@ -76,7 +76,7 @@ class MLP:
         self.grads = np.zeros_like(self.params)
         initialize(self.layout, weight_init, np.random.default_rng(seed), self.params)
         #: What the compiled loops need to know of this network, built once.
-        self.net = steps.Net(
+        self.structure = steps.Structure(
             self.layout.sizes_array,
             self.layout.param_offsets,
             self.layout.unit_offsets,
@@ -145,7 +145,7 @@ class MLP:
             loss, _ = steps.forward_backward(
                 self.params,
                 self.grads,
-                self.net,
+                self.structure,
                 ws,
                 x.shape[0],
                 float(weight_decay),
@@ -166,7 +166,7 @@ class MLP:
         params = self.params if params is None else params
         with flush_denormals():
             loss_sum, correct = steps.evaluate(
-                x, labels, params, self.net, ws.acts, ws.delta_a, EVAL_CHUNK
+                x, labels, params, self.structure, ws.acts, ws.delta_a, EVAL_CHUNK
             )
         return loss_sum / x.shape[0], correct / x.shape[0]
 
@@ -180,7 +180,7 @@ class MLP:
         out = np.empty((x.shape[0], self.sizes[-1]), dtype=self.dtype)
         ws = self.workspace(EVAL_CHUNK)
         with flush_denormals():
-            steps.predict_proba(x, self.params, self.net, ws.acts, EVAL_CHUNK, out)
+            steps.predict_proba(x, self.params, self.structure, ws.acts, EVAL_CHUNK, out)
         return out
 
     def predict(self, x):
@@ -188,37 +188,15 @@ class MLP:
         return self.predict_proba(x).argmax(axis=1)
 
     def train_steps(
-        self,
-        x,
-        labels,
-        order,
-        first_step,
-        n_steps,
-        batch_size,
-        optimizer,
-        state,
-        weight_decay=0.0,
-        losses=None,
-        corrects=None,
-        dropout=0.0,
-        max_norm=0.0,
-        input_dropout=0.0,
-        ema=None,
-        ema_decay=0.0,
-        augment=OFF,
+        self, x, labels, order, first_step, n_steps, batch_size, optimizer, state, settings=None
     ):
-        """Run ``n_steps`` compiled mini-batch steps over ``x[order]``.
+        """Run ``n_steps`` compiled mini-batch steps over ``x[order]`` on the CPU.
 
-        Step ``s`` trains on ``order[(first_step+s)*batch_size:][:batch_size]``,
-        with inverted ``dropout`` on the hidden layers when it is above 0 (and
-        ``input_dropout`` on the input pixels). After
-        each update, ``max_norm > 0`` caps every hidden unit's incoming weights at
-        that norm, and ``ema_decay > 0`` updates the moving average ``ema`` (shape
-        (P,)) of the parameters (:mod:`kernels.regularize`). ``augment`` (a
-        :class:`kernels.augment.Augment`) distorts the images as they are gathered.
-        ``x`` and ``labels`` must already be C-contiguous in this network's
-        dtype and int64 (checked once by the caller, not here, since this is
-        called several times per epoch).
+        Step ``s`` trains on ``order[(first_step+s)*batch_size:][:batch_size]`` with the
+        regularisation, averaging and distortions of ``settings``
+        (:class:`network.trainer.StepSettings`; none by default): one chunk of a
+        :class:`network.cpu_trainer.CpuTrainer`, for tests and benchmarks. ``x`` and
+        ``labels`` must already be C-contiguous in this network's dtype and int64.
 
         Returns
         -------
@@ -229,30 +207,10 @@ class MLP:
         corrects : int64 ndarray, shape (n_steps,)
             Correct predictions of each step's batch.
         """
-        if losses is None:
-            losses = np.empty(n_steps, dtype=np.float64)
-        if corrects is None:
-            corrects = np.empty(n_steps, dtype=np.int64)
-        ws = self.workspace(batch_size)
-        if ema_decay > 0 and (ema is None or ema.shape != self.params.shape):
-            raise ValueError(f"ema_decay > 0 needs an ema buffer of shape {self.params.shape}")
-        buffer = ema if ema is not None else self.grads[:1]  # not read when off
-        reg = regularizer(weight_decay, dropout, input_dropout, max_norm, ema_decay, buffer)
-        with flush_denormals():
-            done = steps.train_steps(
-                steps.Epoch(x, labels, order, int(batch_size), augment),
-                first_step,
-                n_steps,
-                self.params,
-                self.grads,
-                self.net,
-                ws,
-                reg,
-                optimizer.coefficients_cpu,
-                optimizer.apply,
-                (state.slots, state.hyper, state.scalars),
-                (losses, corrects),
-            )
+        settings = StepSettings() if settings is None else settings
+        trainer = CpuTrainer(self, optimizer, state, x, labels, batch_size, settings)
+        losses, corrects = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
+        done = trainer.train_steps(order, first_step, n_steps, losses, corrects)
         return done, losses, corrects
 
     # ------------------------------------------------------------- save/load

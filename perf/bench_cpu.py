@@ -53,6 +53,8 @@ import numpy as np
 import optimizers
 from experiments.data import read_idx
 from network import MLP
+from network.cpu_trainer import CpuTrainer
+from network.trainer import StepSettings
 
 import jax_mlp  # siblings: perf/ scripts run as `python perf/<script>.py`
 from numpy_mlp import NumpyMLP
@@ -152,28 +154,17 @@ def prepare_nbnet(x, y, order, batch, work=WORKLOAD_A, blas=None):
     steps = -(-len(order) // batch)
     n_threads = blas or threads.policy(work.sizes, batch)
     wd = work.weight_decay
-    start = time.perf_counter()
-    with threads.blas_threads(n_threads):  # compiles (or loads the cache)
-        net.train_steps(x, y, order, 0, 1, batch, opt, state, weight_decay=wd)
-    compile_s = time.perf_counter() - start
+    trainer = CpuTrainer(net, opt, state, x, y, batch, StepSettings(weight_decay=wd))
     losses = np.empty(steps)
     corrects = np.empty(steps, dtype=np.int64)
+    start = time.perf_counter()
+    with threads.blas_threads(n_threads):  # compiles (or loads the cache)
+        trainer.train_steps(order, 0, 1, losses, corrects)
+    compile_s = time.perf_counter() - start
 
     def epoch():
         with threads.blas_threads(n_threads):
-            net.train_steps(
-                x,
-                y,
-                order,
-                0,
-                steps,
-                batch,
-                opt,
-                state,
-                weight_decay=wd,
-                losses=losses,
-                corrects=corrects,
-            )
+            trainer.train_steps(order, 0, steps, losses, corrects)
 
     epoch()  # warm-up
     return epoch, compile_s, n_threads

@@ -86,7 +86,9 @@ def breakdown(x, y, order, batch, repeats):
             repeats,
         ),
         "forward+backward": median_seconds(
-            lambda: _forward_backward_steps(n_steps, net.params, net.grads, net.net, ws, batch),
+            lambda: _forward_backward_steps(
+                n_steps, net.params, net.grads, net.structure, ws, batch
+            ),
             repeats,
         ),
         "update": median_seconds(

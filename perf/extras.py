@@ -23,6 +23,7 @@ from experiments.data import as_inputs, load_dataset
 from experiments.threads import blas_threads
 from kernels.augment import Augment
 from network import MLP
+from network.trainer import StepSettings
 
 from bench_cpu import DATA, write_results_section  # a sibling script
 
@@ -59,7 +60,8 @@ def main(argv=None):
     def run(options, first):
         if "ema_decay" in options:
             options = dict(options, ema=ema)
-        return net.train_steps(x, y, order, first, args.steps, batch, opt, state, **options)
+        settings = StepSettings(**options)
+        return net.train_steps(x, y, order, first, args.steps, batch, opt, state, settings)
 
     with blas_threads(1):
         for options in OPTIONS.values():  # compile and warm up

@@ -38,7 +38,8 @@ import numpy as np
 import optimizers
 from kernels.augment import Augment
 from network import MLP
-from network.backends import Extras, make_trainer, resolve_device
+from network.backends import make_trainer, resolve_device
+from network.trainer import StepSettings
 
 from bench_cpu import ADAM, SIZES, load, timed, write_results_section  # a sibling script
 
@@ -78,12 +79,11 @@ def check_against_cpu():
         gpu = MLP([20, 33, 17, 10], activation="tanh", dtype=np.float64, seed=1)
         cpu_state = opt.init(cpu.layout.n_params, np.float64, hyper)
         gpu_state = opt.init(gpu.layout.n_params, np.float64, hyper)
-        _, cpu_losses, _ = cpu.train_steps(
-            x, y, order, 0, 10, 29, opt, cpu_state, weight_decay=1e-3
-        )
-        trainer = CudaTrainer(gpu, opt, gpu_state, x, y, 29)
+        settings = StepSettings(weight_decay=1e-3)
+        _, cpu_losses, _ = cpu.train_steps(x, y, order, 0, 10, 29, opt, cpu_state, settings)
+        trainer = CudaTrainer(gpu, opt, gpu_state, x, y, 29, settings)
         losses, corrects = np.empty(10), np.empty(10, dtype=np.int64)
-        trainer.train_steps(order, 0, 10, 1e-3, losses, corrects)
+        trainer.train_steps(order, 0, 10, losses, corrects)
         trainer.download()
         np.testing.assert_allclose(losses, cpu_losses, rtol=1e-9)
         np.testing.assert_allclose(gpu.params, cpu.params, rtol=1e-7, atol=1e-10)
@@ -115,10 +115,10 @@ def time_nbnet(device, work, x, y, order, batch, repeats, chunks, blocks=None):
     net = MLP(work["sizes"], activation=work["activation"])
     opt = optimizers.get(work["optimizer"])
     state = opt.init(net.layout.n_params, net.dtype, work["hyper"])
-    extras = Extras()
+    settings = StepSettings(weight_decay=work["weight_decay"], dropout=work.get("dropout", 0.0))
     if "extras" in work:
-        extras = Extras(**work["extras"], ema=net.params.copy())
-    trainer = make_trainer(device, net, opt, state, x, y, batch, extras)
+        settings = settings._replace(**work["extras"], ema=net.params.copy())
+    trainer = make_trainer(device, net, opt, state, x, y, batch, settings)
     if blocks is not None:
         trainer.blocks = blocks
     steps = -(-len(order) // batch)
@@ -128,15 +128,7 @@ def time_nbnet(device, work, x, y, order, batch, repeats, chunks, blocks=None):
     def epoch():
         for first in range(0, steps, chunk):
             n = min(chunk, steps - first)
-            trainer.train_steps(
-                order,
-                first,
-                n,
-                work["weight_decay"],
-                losses[:n],
-                corrects[:n],
-                work.get("dropout", 0.0),
-            )
+            trainer.train_steps(order, first, n, losses[:n], corrects[:n])
 
     first = timed(epoch, 1)  # warm-up, includes compilation
     launches = None

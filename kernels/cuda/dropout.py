@@ -3,7 +3,9 @@
 The CPU draws its masks from Numba's sequential generator; thousands of GPU
 threads cannot share one. Each mask entry here is instead a hash of
 ``(seed, counter)``: the step kernel gives every draw of a run its own counter
-(:func:`kernels.cuda.steps.dropout_counter`), so every draw is distinct, a seeded
+(step ``s``, layer ``l``, entry ``i`` of a chunk draws counter
+``draws + (s * L + l) * stride + i``; :func:`kernels.cuda.steps.train_steps_kernel`
+says more), so every draw is distinct, a seeded
 run is reproducible, however it is split into chunks, and no per-thread
 generator state has to live on the device. The hash is :mod:`kernels.counter`'s
 (SplitMix64's output function).

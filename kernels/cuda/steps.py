@@ -21,7 +21,7 @@ the update, so the parameters stay those before the bad step, as on the CPU).
 
 The buffers are the CPU's (layout in :mod:`kernels.steps`): one flat parameter
 and gradient buffer, the flat activations with ``unit_offsets``, two ``delta``
-ping-pong buffers, passed in the CPU loop's own records (:class:`kernels.steps.Net`,
+ping-pong buffers, passed in the CPU loop's own records (:class:`kernels.steps.Structure`,
 :class:`network.workspace.Workspace`, :class:`kernels.steps.Epoch`) holding
 device arrays; :class:`network.cuda_trainer.CudaTrainer` uploads the very arrays
 of the CPU's Workspace. Blocks are ``TILE x TILE``

@@ -67,7 +67,7 @@ def test_restore_best_and_early_stopping(rng, monkeypatch):
     """The run ends with the best epoch's parameters, and stops after `patience` epochs
     without improvement; checked against a scripted sequence of validation accuracies."""
     from experiments import training
-    from network.backends import CpuTrainer
+    from network.cpu_trainer import CpuTrainer
 
     scripted = iter([0.0, 0.5, 0.8, 0.7, 0.6, 0.9, 0.95])  # 0.0: the compile warm-up's call
     snapshots = {}

@@ -50,7 +50,7 @@ def step_kernel_args(net, opt, batch, x, y):
         3,
         net.params,
         net.grads,
-        net.net,
+        net.structure,
         work,
         Regularizer(0.01, 1.0, 0.8, 3.0, 0.999, net.params.copy()),
         (state.slots, state.hyper, state.scalars),
@@ -91,7 +91,7 @@ def main():
         work = Workspace.allocate(net.layout, 8, dtype)
         compile_for_gpu(
             steps.evaluate_kernel(dtype),
-            (x, y, net.params, net.net, work, 8, np.zeros(10), np.zeros(10, np.int64)),
+            (x, y, net.params, net.structure, work, 8, np.zeros(10), np.zeros(10, np.int64)),
             f"evaluate_kernel_{np.dtype(dtype).name}",
         )
 

@@ -11,6 +11,7 @@ import optimizers
 from kernels import augment
 from kernels.augment import OFF, Augment
 from network import MLP
+from network.trainer import StepSettings
 from tests import naive
 
 COMPILED = settings(deadline=None, max_examples=30)
@@ -140,7 +141,7 @@ def test_the_step_loop_trains_on_the_distorted_rows():
     opt = optimizers.get("sgd")
     state = opt.init(net.layout.n_params, net.dtype, dict(learning_rate=0.0))
     aug = Augment(True, 4, 1.0, 0.4, 0.2, True, 11)
-    _, losses, _ = net.train_steps(x, y, order, 0, 3, batch, opt, state, augment=aug)
+    _, losses, _ = net.train_steps(x, y, order, 0, 3, batch, opt, state, StepSettings(augment=aug))
     distorted = np.empty_like(x)
     for position, row in enumerate(order):
         augment.augmented_row(x, row, aug, position, distorted[position])
@@ -149,6 +150,8 @@ def test_the_step_loop_trains_on_the_distorted_rows():
         expected, _ = net.evaluate(distorted[rows], y[order[rows]])
         assert losses[step] == pytest.approx(expected, rel=1e-5)
     still = Augment(True, 4, 0.0, 0.0, 0.0, False, 11)
-    _, plain, _ = net.train_steps(x, y, order, 0, 3, batch, opt, state, augment=OFF)
-    _, identity, _ = net.train_steps(x, y, order, 0, 3, batch, opt, state, augment=still)
+    _, plain, _ = net.train_steps(x, y, order, 0, 3, batch, opt, state, StepSettings(augment=OFF))
+    _, identity, _ = net.train_steps(
+        x, y, order, 0, 3, batch, opt, state, StepSettings(augment=still)
+    )
     np.testing.assert_array_equal(identity, plain)

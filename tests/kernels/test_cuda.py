@@ -29,8 +29,8 @@ if not cuda.is_available():
 from kernels.augment import Augment  # noqa: E402
 from kernels.cuda import dense as gdense  # noqa: E402
 from kernels.cuda import losses as glosses  # noqa: E402
-from network.backends import Extras  # noqa: E402
 from network.cuda_trainer import CudaTrainer  # noqa: E402
+from network.trainer import StepSettings  # noqa: E402
 
 SIM = settings(max_examples=4, deadline=None)
 
@@ -183,10 +183,11 @@ def _train_both(
     chunks=1,
     hyper=HYPER,
     prepare=None,
-    extras=Extras(),
+    options=StepSettings(),
 ):
     """The same steps on the CPU loop and the GPU kernel (in ``chunks`` launches), from the same
-    network, with the same ``extras`` (each device its own copy of the average); returns
+    network, with the same ``options`` and ``weight_decay`` (each device its own copy of the
+    average); returns
     ``(cpu net, cpu state, cpu losses, gpu net, gpu state, gpu losses, trainer)``."""
     nets = [MLP(sizes, activation=activation, loss=loss, dtype=dtype, seed=0) for _ in range(2)]
     opt = optimizers.get(name)
@@ -195,34 +196,18 @@ def _train_both(
         if prepare is not None:
             prepare(net, state)
     cpu, gpu = nets
-    ema = extras.ema
-    _, cpu_losses, _ = cpu.train_steps(
-        x,
-        y,
-        order,
-        0,
-        n_steps,
-        batch,
-        opt,
-        states[0],
-        weight_decay=weight_decay,
-        max_norm=extras.max_norm,
-        ema=None if ema is None else ema[0],
-        ema_decay=extras.ema_decay,
-        augment=extras.augment,
-    )
-    gpu_extras = extras._replace(ema=None if ema is None else ema[1])
-    trainer = CudaTrainer(
-        gpu, opt, states[1], x, y, batch_size=batch, eval_chunk=8, extras=gpu_extras
-    )
-    trainer.seed_epoch(extras.augment.seed)
+    ema = options.ema
+    options = options._replace(weight_decay=weight_decay)
+    cpu_options = options._replace(ema=None if ema is None else ema[0])
+    _, cpu_losses, _ = cpu.train_steps(x, y, order, 0, n_steps, batch, opt, states[0], cpu_options)
+    gpu_options = options._replace(ema=None if ema is None else ema[1])
+    trainer = CudaTrainer(gpu, opt, states[1], x, y, batch, gpu_options, eval_chunk=8)
+    trainer.seed_epoch(options.augment.seed)
     losses, correct = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
     bounds = np.linspace(0, n_steps, chunks + 1).astype(int)
     for first, last in zip(bounds[:-1], bounds[1:]):
         assert (
-            trainer.train_steps(
-                order, first, last - first, weight_decay, losses[first:last], correct[first:last]
-            )
+            trainer.train_steps(order, first, last - first, losses[first:last], correct[first:last])
             == last - first
         )
     trainer.download()
@@ -257,7 +242,7 @@ def test_distortions_max_norm_and_the_average_on_cuda_equal_the_cpu():
     order = rng.permutation(10).astype(np.int64)
     ema = [MLP([9, 7, 3], dtype=np.float64, seed=0).params.copy() for _ in range(2)]
     distort = Augment(True, 3, 1.0, 0.5, 0.2, True, 5)
-    extras = Extras(max_norm=0.4, ema_decay=0.8, ema=ema, augment=distort)
+    options = StepSettings(max_norm=0.4, ema_decay=0.8, ema=ema, augment=distort)
     cpu, _, cpu_losses, gpu, _, losses, trainer = _train_both(
         [9, 7, 3],
         "ReLU",
@@ -272,7 +257,7 @@ def test_distortions_max_norm_and_the_average_on_cuda_equal_the_cpu():
         0.0,
         chunks=2,
         hyper=dict(HYPER, learning_rate=0.3),
-        extras=extras,
+        options=options,
     )
     np.testing.assert_allclose(losses, cpu_losses, rtol=1e-10)
     np.testing.assert_allclose(gpu.params, cpu.params, rtol=1e-9, atol=1e-12)
@@ -362,15 +347,14 @@ def test_a_chunk_of_any_length_is_one_kernel_launch(monkeypatch):
     x, y = _tiny_problem(rng, n=30)
     net = MLP([5, 4, 3], dtype=np.float64, seed=0)
     opt = optimizers.get("nadam")
-    trainer = CudaTrainer(
-        net, opt, opt.init(net.layout.n_params, np.float64, HYPER), x, y, 3, eval_chunk=4
-    )
+    state = opt.init(net.layout.n_params, np.float64, HYPER)
+    trainer = CudaTrainer(net, opt, state, x, y, 3, StepSettings(dropout=0.2), eval_chunk=4)
     order = rng.permutation(30).astype(np.int64)
     first = 0
     for n_steps in (1, 2, 7):
         launches.clear()
         losses, correct = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
-        trainer.train_steps(order, first, n_steps, 0.0, losses, correct, dropout=0.2)
+        trainer.train_steps(order, first, n_steps, losses, correct)
         first += n_steps
         assert launches == ["train_steps_kernel"]
     launches.clear()
@@ -390,10 +374,10 @@ def test_a_nan_on_the_gpu_freezes_the_parameters_like_the_cpu():
     before_bad_step = net.params.copy()
     order = np.arange(8, dtype=np.int64)
     losses, correct = np.empty(4), np.empty(4, dtype=np.int64)
-    assert trainer.train_steps(order, 0, 2, 0.0, losses[:2], correct[:2]) == 2
+    assert trainer.train_steps(order, 0, 2, losses[:2], correct[:2]) == 2
     trainer.download()
     before_bad_step = net.params.copy()
-    assert trainer.train_steps(order, 2, 2, 0.0, losses[2:], correct[2:]) == 1
+    assert trainer.train_steps(order, 2, 2, losses[2:], correct[2:]) == 1
     trainer.download()
     assert np.isnan(losses[2])
     np.testing.assert_array_equal(net.params, before_bad_step)
@@ -485,13 +469,10 @@ def test_a_dropout_step_on_cuda_follows_the_gradient_of_its_own_masks(input_drop
     start = net.params.copy()
     opt = optimizers.get("sgd")
     state = opt.init(net.layout.n_params, np.float64, {**HYPER, "learning_rate": lr})
-    extras = Extras(input_dropout=input_dropout)
-    trainer = CudaTrainer(net, opt, state, x, y, batch, eval_chunk=8, seed=3, extras=extras)
+    settings = StepSettings(dropout=dropout, input_dropout=input_dropout)
+    trainer = CudaTrainer(net, opt, state, x, y, batch, settings, eval_chunk=8, seed=3)
     losses, correct = np.empty(1), np.empty(1, dtype=np.int64)
-    assert (
-        trainer.train_steps(np.arange(batch, dtype=np.int64), 0, 1, 0.0, losses, correct, dropout)
-        == 1
-    )
+    assert trainer.train_steps(np.arange(batch, dtype=np.int64), 0, 1, losses, correct) == 1
     trainer.download()
     hidden_masks = trainer.hidden_masks(batch)
     assert all(set(np.unique(m)) <= {0.0, 1 / (1 - dropout)} for m in hidden_masks)

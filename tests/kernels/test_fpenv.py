@@ -15,6 +15,7 @@ from kernels.fpenv import (
     read_mxcsr,
 )
 from network import MLP
+from network.trainer import StepSettings
 
 SUBNORMAL = np.float32(1e-40)  # between the smallest subnormal (1.4e-45) and 1.18e-38
 
@@ -96,7 +97,7 @@ def _decay_run(optimizer_name, steps=900):
     labels = np.arange(8, dtype=np.int64) % 3
     order = np.arange(8, dtype=np.int64)
     for step in range(steps):
-        net.train_steps(x, labels, order, 0, 1, 8, optimizer, state, weight_decay=1.0)
+        net.train_steps(x, labels, order, 0, 1, 8, optimizer, state, StepSettings(weight_decay=1.0))
     return net, state
 
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import optimizers
 from kernels import regularize
 from network import MLP
+from network.trainer import StepSettings
 from tests import naive
 from tests.conftest import HYPER
 
@@ -75,7 +76,7 @@ def test_the_step_loop_caps_every_hidden_layer_after_each_update():
     nets = [MLP([6, 8, 7, 3], dtype=np.float64, seed=1) for _ in range(2)]
     states = [opt.init(net.layout.n_params, np.float64, hyper) for net in nets]
     limit = 0.6
-    nets[0].train_steps(x, y, order, 0, 6, 4, opt, states[0], max_norm=limit)
+    nets[0].train_steps(x, y, order, 0, 6, 4, opt, states[0], StepSettings(max_norm=limit))
     for step in range(6):
         nets[1].train_steps(x, y, order, step, 1, 4, opt, states[1])
         for layer in (0, 1):
@@ -98,7 +99,7 @@ def test_the_step_loop_averages_the_parameters_after_each_step():
     states = [opt.init(net.layout.n_params, np.float64, HYPER) for net in nets]
     start = nets[0].params.copy()
     ema = start.copy()
-    nets[0].train_steps(x, y, order, 0, 6, 4, opt, states[0], ema=ema, ema_decay=0.7)
+    nets[0].train_steps(x, y, order, 0, 6, 4, opt, states[0], StepSettings(ema=ema, ema_decay=0.7))
     seen = []
     for step in range(6):
         nets[1].train_steps(x, y, order, step, 1, 4, opt, states[1])
@@ -113,4 +114,4 @@ def test_an_average_without_its_buffer_is_refused():
     opt = optimizers.get("sgd")
     state = opt.init(net.layout.n_params, np.float64, HYPER)
     with pytest.raises(ValueError, match="ema buffer"):
-        net.train_steps(x, y, order, 0, 1, 4, opt, state, ema_decay=0.9)
+        net.train_steps(x, y, order, 0, 1, 4, opt, state, StepSettings(ema_decay=0.9))

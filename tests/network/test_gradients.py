@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from kernels.config import ACTIVATIONS, LOSSES
 from network import MLP
+from network.trainer import StepSettings
 from tests import naive
 
 #: Batches whose ReLU pre-activations come closer to 0 than this are skipped: a central
@@ -164,9 +165,8 @@ def test_a_step_with_input_dropout_follows_the_gradient_of_its_own_masks(input_d
     state = opt.init(net.layout.n_params, np.float64, dict(learning_rate=lr))
     seed_rng(5)
     order = np.arange(batch, dtype=np.int64)
-    _, losses, _ = net.train_steps(
-        x, y, order, 0, 1, batch, opt, state, dropout=dropout, input_dropout=input_dropout
-    )
+    settings = StepSettings(dropout=dropout, input_dropout=input_dropout)
+    _, losses, _ = net.train_steps(x, y, order, 0, 1, batch, opt, state, settings)
     masks = net.workspace(batch).masks
     input_mask = masks[: batch * 6].reshape(batch, 6)
     hidden = [masks[batch * 6 : batch * 13].reshape(batch, 7)] if dropout else None

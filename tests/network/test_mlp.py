@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import optimizers
 from network import MLP, Layout
 from network.mlp import EVAL_CHUNK
+from network.trainer import StepSettings
 from tests import naive
 from tests.conftest import HYPER
 
@@ -118,7 +119,7 @@ def test_step_loop_equals_python_loop_of_backward_and_reference_update(name, rng
     order = rng.permutation(n).astype(np.int64)
     opt = optimizers.get(name)
     state = opt.init(net.layout.n_params, net.dtype, HYPER)
-    net.train_steps(x, y, order, 0, 5, batch, opt, state, weight_decay=0.01)
+    net.train_steps(x, y, order, 0, 5, batch, opt, state, StepSettings(weight_decay=0.01))
     ref_state = {}
     w = twin.params.copy()
     for s in range(5):

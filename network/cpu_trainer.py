@@ -1,0 +1,84 @@
+"""Training on the CPU: the compiled step loop over the host's own arrays.
+
+The twin of :mod:`network.cuda_trainer`, without the copies: the step loop
+(:func:`kernels.steps.train_steps`) trains the network's parameter buffer, the optimizer
+state and the moving average in place, one call per chunk of steps.
+"""
+
+from kernels import steps
+from kernels.dropout import seed_rng
+from kernels.fpenv import flush_denormals
+
+from .trainer import StepSettings
+
+
+class CpuTrainer:
+    """A :class:`network.trainer.Trainer` on the CPU.
+
+    Parameters
+    ----------
+    net : network.MLP
+        Trained in place.
+    optimizer : optimizers.Optimizer
+    state : optimizers.OptimizerState
+    x, labels : ndarray
+        Training inputs (N, features), C-contiguous in the network's dtype, and int64
+        labels (N,): checked once by the caller, not here.
+    batch_size : int
+    settings : network.trainer.StepSettings
+        The moving average, when on, is kept in ``settings.ema``.
+    """
+
+    def __init__(self, net, optimizer, state, x, labels, batch_size, settings=StepSettings()):
+        self.net, self.optimizer, self.state = net, optimizer, state
+        self.x, self.labels, self.batch_size = x, labels, int(batch_size)
+        self.settings = settings.checked(net.layout.n_params)
+        self.work = net.workspace(self.batch_size)
+        # When averaging is off the loop never reads the buffer: any one-element array.
+        self.ema = settings.ema if settings.averaging else net.grads[:1]
+        self.reg = settings.regularizer(self.ema)
+        self.augment = settings.augment
+
+    def train_steps(self, order, first_step, n_steps, losses, corrects):
+        # Subnormal floats are flushed to zero in this thread while it computes
+        # (kernels/fpenv.py says why and what it costs in precision: nothing that matters).
+        state = self.state
+        with flush_denormals():
+            return steps.train_steps(
+                steps.Epoch(self.x, self.labels, order, self.batch_size, self.augment),
+                first_step,
+                n_steps,
+                self.net.params,
+                self.net.grads,
+                self.net.structure,
+                self.work,
+                self.reg,
+                self.optimizer.coefficients_cpu,
+                self.optimizer.apply,
+                (state.slots, state.hyper, state.scalars),
+                (losses, corrects),
+            )
+
+    def evaluate(self, x, labels):
+        return self.net.evaluate(x, labels, params=self._final())
+
+    def _final(self):
+        """The parameters the run would end with now: their average when there is one."""
+        return self.ema if self.settings.averaging else self.net.params
+
+    def set_learning_rate(self, value):
+        self.state.hyper = self.state.hyper._replace(learning_rate=float(value))
+
+    def seed_epoch(self, seed):
+        """Seed Numba's generator, which draws the CPU's dropout masks, and the distortions."""
+        seed_rng(seed)
+        self.augment = self.augment._replace(seed=int(seed))
+
+    def snapshot(self):
+        return self._final().copy()
+
+    def restore(self, params):
+        self.net.params[:] = params
+
+    def download(self):
+        pass
