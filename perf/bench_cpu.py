@@ -124,7 +124,7 @@ WORKLOAD_A = Workload("A", SIZES, "tanh", "adam", ADAM, 0.0, [16, 64, 256])
 
 
 def default_workload():
-    """The shipped default configuration (train.py's defaults, experiments/config.py)."""
+    """The shipped default configuration (train.py's defaults, experiments/config/schema.py)."""
     from experiments.config import RunConfig
 
     config = RunConfig()

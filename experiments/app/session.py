@@ -12,7 +12,7 @@ from network.backends import resolve_device
 
 from ..checkpoint import FILE as CHECKPOINT
 from ..checkpoint import CheckpointError, CheckpointFile
-from ..config import CONFIG_FILE, RUN_FORMAT
+from ..config import CONFIG_FILE, RUN_FORMAT, regularization, run_name
 from ..data import DataError, as_inputs, load_dataset, stratified_split
 from ..report.metrics import confusion_matrix, most_confused
 from ..training import Callback, Callbacks, Diverged, History, build_network, train
@@ -89,7 +89,7 @@ def run(config, console=None, wandb_module=None, resume=None):
         return Outcome("failed", EXIT_ERROR)
     if dataset.warning:  # shown even with --quiet: the run may be training the wrong data
         print_problem(console, "warning", dataset.warning, "yellow")
-    name = config.name()
+    name = run_name(config)
     try:
         run_dir = open_run_dir(config, name, resume)
         lock = RunLock(run_dir)  # two processes never train one folder
@@ -327,7 +327,7 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
         f"batch {config.batch_size}, {config.optimizer} "
         f"lr {config.learning_rate:g}, weight decay {config.weight_decay:g}",
     )
-    extras = config.regularization()
+    extras = regularization(config)
     if extras:
         table.add_row("regularization", extras)
     if metrics["epochs"] and not config.val_fraction:

@@ -16,7 +16,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
-MODES = ("auto", "online", "offline", "disabled")
+from ..config.schema import WANDB_MODES as MODES
+
 INIT_TIMEOUT_S = 30
 
 

@@ -35,7 +35,7 @@ from kernels import augment as distort
 from network import MLP
 
 from ..app.tracking import MODES, Tracker
-from ..config import from_saved
+from ..config import from_saved, regularization
 from ..data import CLASS_NAMES, as_inputs, load_dataset
 from ..seeds import derived_seed
 from ..training import augmentation
@@ -229,7 +229,7 @@ def augment(args, out, tracker):
         distortions_only = config.replace(
             dropout=0.0, input_dropout=0.0, max_norm=0.0, ema=0.0, lr_schedule="constant"
         )
-        title = f"{name}: {distortions_only.regularization()}"
+        title = f"{name}: {regularization(distortions_only)}"
         originals = x[rows].reshape(-1, side, side)
         path = augment_grid(out / f"augment_{name}.png", originals, distorted, title)
         tracker.log_image(f"augment/{name}", path, caption=title)
@@ -256,7 +256,7 @@ def records(args, out, tracker):
         speed = np.median([m["seconds_per_epoch"] for _, m in tested])
         seeds = ", ".join(str(c["seed"]) for c, _ in tested)
         rows.append(
-            f"| `{group.name}` | {config.dataset} | {config.regularization() or 'nothing'} "
+            f"| `{group.name}` | {config.dataset} | {regularization(config) or 'nothing'} "
             f"| {config.epochs} | {seeds} | {test.mean():.2f}% "
             f"({test.min():.2f}..{test.max():.2f}) | {val:.2f}% | {speed:.1f} |"
         )

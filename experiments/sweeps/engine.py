@@ -29,6 +29,7 @@ import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from ..app.tracking import Tracker
+from ..config import run_name
 from ..data import as_inputs, load_dataset, stratified_split
 from ..seeds import derived_seed
 from ..threads import set_core_budget, usable_cores
@@ -264,7 +265,7 @@ class TrialRunner:
         Raises Diverged or optuna.TrialPruned; the W&B run is finished either way.
         """
         config = self.base.replace(**params)
-        name = config.name()
+        name = run_name(config)
         dataset, x_tr, y_tr, x_val, y_val = self.data(config)
         tracker = tracker or Tracker(
             config,
@@ -329,7 +330,7 @@ class TrialRunner:
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("epochs", history.epochs)  # per-epoch curves, for the report
         self.notify(
-            f"trial {trial.number}: val_accuracy {value:.4f} in {seconds:.1f} s  {config.name()}"
+            f"trial {trial.number}: val_accuracy {value:.4f} in {seconds:.1f} s  {run_name(config)}"
         )
         return value
 
@@ -672,7 +673,7 @@ def run_online(spec, base_config, count, wandb_module=None, notify=print):
             for name, value in dict(run.config).items()
             if name in spec.parameters
         }
-        run.name = base_config.replace(**params).name()
+        run.name = run_name(base_config.replace(**params))
         try:
             config, history = runner.run(params, tracker=Tracker.attach(run, wandb, notify))
             notify(f"{run.name}: val_accuracy {history.final_val_accuracy:.4f}")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import command
 from ..report.figures import pyplot, save
 from .engine import counted, decode_choice
 
@@ -64,7 +65,7 @@ def trial_rows(study):
 def train_command(base, params):
     """The ``train.py`` command that retrains ``params`` on ``base``'s data folder."""
     config = base.replace(**params)
-    return config.command(names=(["data_dir"] if base.data_dir else []) + list(params))
+    return command(config, names=(["data_dir"] if base.data_dir else []) + list(params))
 
 
 def write_csv(path, rows, names):

@@ -5,7 +5,7 @@ import types
 import pytest
 
 from experiments.app.tracking import Tracker, resolve_mode
-from experiments.config import parse_config
+from experiments.config import parse_config, run_name
 
 
 class FakeRun:
@@ -54,11 +54,11 @@ def test_run_name_is_built_from_hyperparameters():
     config = parse_config(
         ["-nhl", "3", "-sz", "128", "-b", "16", "-a", "tanh", "-o", "adam", "-lr", "1e-4"]
     )
-    assert config.name().startswith("hl_3_sz_128_bs_16_ac_tanh_o_adam_lr_0.0001")
+    assert run_name(config).startswith("hl_3_sz_128_bs_16_ac_tanh_o_adam_lr_0.0001")
     config = parse_config(["--dropout", "0.2", "--lr_schedule", "cosine", "--restore_best"])
-    assert config.name().endswith("_l_ce_do_0.2_lrs_cosine_rb")
+    assert run_name(config).endswith("_l_ce_do_0.2_lrs_cosine_rb")
     config = parse_config(["--hidden_sizes", "256", "128", "-l", "mean_squared_error"])
-    assert config.name().startswith("hs_256-128_bs_") and config.name().endswith("_l_mse")
+    assert run_name(config).startswith("hs_256-128_bs_") and run_name(config).endswith("_l_mse")
 
 
 def test_auto_mode_follows_credentials(monkeypatch, tmp_path):

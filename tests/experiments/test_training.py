@@ -32,7 +32,7 @@ def _blobs(rng, n=200):
 
 
 def test_cosine_schedule_values():
-    from experiments.training import learning_rate
+    from experiments.schedule import learning_rate
 
     assert learning_rate("constant", 0.1, 5, 10) == 0.1
     assert learning_rate("cosine", 0.1, 1, 10) == pytest.approx(0.1)

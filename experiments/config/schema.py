@@ -1,39 +1,40 @@
-"""RunConfig: every setting of a run, defined once.
+"""RunConfig: every setting of a run, defined once, and the checks of its values.
 
-Each field of :class:`RunConfig` carries its default, its type, its range or
-choices, its short flag, its ``--help`` text and its place in the run's name.
-``train.py``'s argument parser (:func:`build_parser`), the checks of a sweep's
-YAML values (:func:`check_value`), the run name (:meth:`RunConfig.name`), the
-config W&B and ``config.json`` receive (:meth:`RunConfig.to_dict`) and the
-``train.py`` command printed for a sweep's best trial (:meth:`RunConfig.command`)
-are all generated from these fields; nothing else lists the settings.
+Each field of :class:`RunConfig` carries its default, its type, its range or choices,
+its short flag, its ``--help`` text, its place in the run's name and what else it depends
+on (``setting``'s parameters). The parser (:mod:`.parser`), the checks of a sweep's YAML
+values (:func:`check_value`), the run name, the ``train.py`` command and the words for a
+run's extensions (:mod:`.present`), what a resumed run may change (:mod:`.resume`) and the
+config W&B and ``config.json`` receive (:meth:`RunConfig.to_dict`) are all generated from
+these fields; nothing else lists the settings.
+
+Over 400 lines because the table of fields is: one entry per setting, about 45 of them.
 
 The shipped defaults are the best configuration of the project's own sweeps
 among those that use only the assignment's flags (docs/results.md, "How the
-defaults were chosen"); the extensions (:data:`EXTENSIONS`: dropout, a
+defaults were chosen"); the extensions (:data:`EXTENSIONS`: per-layer widths, dropout, a
 schedule, restore-best, early stopping, max-norm, the moving average,
 augmentation) are off, so a default run keeps the assignment's behaviour.
+
+Nothing here imports from the layers above (training, the application, sweeps).
 """
 
-import argparse
 import dataclasses
-import json
 import math
-import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import optimizers
 from kernels.config import ACTIVATIONS, LOSSES
 from network.backends import DEVICES
 from network.init import INITIALIZERS
 
-from .app.tracking import MODES
-from .data import CLASS_NAMES
-from .training import SCHEDULES
+from ..data import CLASS_NAMES
+from ..schedule import SCHEDULES
 
 #: ``--augment`` modes (kernels/augment.py).
 AUGMENTATIONS = ("none", "affine")
+#: How a run reaches W&B (experiments/app/tracking.py).
+WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
 class ConfigError(ValueError):
@@ -91,6 +92,12 @@ def setting(
     tag_values=None,
     metavar=None,
     boolean="optional",
+    extension=False,
+    replaced_by=None,
+    only_with=None,
+    reads_validation=False,
+    resumable=False,
+    spelling=None,
 ):
     """A RunConfig field with its metadata.
 
@@ -98,8 +105,9 @@ def setting(
     ----------
     default
         The default value.
-    help : str
-        ``--help`` text.
+    help : str or callable
+        ``--help`` text (a callable is asked when needed: the optimizer registry
+        documents itself).
     flags : tuple of str
         Short spellings (``("-lr",)``); the long one is always ``--<name>``.
     group : str
@@ -118,6 +126,20 @@ def setting(
         The setting's tag in the run name and, optionally, abbreviations of values.
     boolean : str
         For ``bool``: ``"optional"`` gives ``--x/--no-x``, ``"switch"`` a plain ``--x``.
+    extension : bool
+        Beyond the assignment: in the run name only when it differs from its default.
+    replaced_by : str
+        Left out of the run name when this other setting is given.
+    only_with : tuple
+        ``(setting, value)``: takes effect only when that setting has that value; giving
+        it otherwise is refused (it would silently do nothing).
+    reads_validation : bool
+        Reads the validation accuracy: refused with ``val_fraction`` 0.
+    resumable : bool
+        May differ when a run is resumed (where data is, what is shown).
+    spelling : tuple
+        ``(normalise, hint)`` for a setting with choices: ``normalise(text)`` maps other
+        spellings onto a choice, ``hint`` says so in the error.
     """
     meta = dict(
         help=help,
@@ -132,6 +154,12 @@ def setting(
         tag_values=tag_values,
         metavar=metavar,
         boolean=boolean,
+        extension=extension,
+        replaced_by=replaced_by,
+        only_with=only_with,
+        reads_validation=reads_validation,
+        resumable=resumable,
+        spelling=spelling,
     )
     return field(default=default, metadata=meta)
 
@@ -143,7 +171,7 @@ WANDB, DATA, TRAINING, MODEL, OUTPUT = "Weights & Biases", "data", "training", "
 class RunConfig:
     """The settings of one run; every value checked on construction (:class:`ConfigError`)."""
 
-    # The order of the fields is the order of the run name's tags (RunConfig.name).
+    # The order of the fields is the order of the run name's tags (present.run_name).
     num_layers: int = setting(
         2,
         "number of hidden layers (0 = softmax regression)",
@@ -152,6 +180,7 @@ class RunConfig:
         kind=int,
         within=AT_LEAST_0,
         tag="hl",
+        replaced_by="hidden_sizes",
     )
     hidden_size: int = setting(
         1024,
@@ -161,6 +190,7 @@ class RunConfig:
         kind=int,
         within=AT_LEAST_1,
         tag="sz",
+        replaced_by="hidden_sizes",
     )
     hidden_sizes: tuple | None = setting(
         None,
@@ -171,6 +201,7 @@ class RunConfig:
         many=True,
         metavar="N",
         tag="hs",
+        extension=True,
     )
     batch_size: int = setting(
         64,
@@ -189,7 +220,14 @@ class RunConfig:
         tag="ac",
     )
     optimizer: str = setting(
-        "nadam", "update rule: ", flags=("-o",), choices=lambda: tuple(optimizers.REGISTRY), tag="o"
+        "nadam",
+        lambda: (
+            "update rule: "
+            + "; ".join(f"{o.name}: {o.formula}" for o in optimizers.REGISTRY.values())
+        ),
+        flags=("-o",),
+        choices=lambda: tuple(optimizers.REGISTRY),
+        tag="o",
     )
     learning_rate: float = setting(
         0.00022975, "learning rate", flags=("-lr",), kind=float, within=POSITIVE, tag="lr"
@@ -227,12 +265,14 @@ class RunConfig:
         kind=float,
         within=FRACTION,
         tag="do",
+        extension=True,
     )
     lr_schedule: str = setting(
         "constant",
         "constant, or cosine: decay the learning rate per epoch from -lr towards 0",
-        choices=lambda: SCHEDULES,
+        choices=SCHEDULES,
         tag="lrs",
+        extension=True,
     )
     restore_best: bool = setting(
         False,
@@ -240,6 +280,8 @@ class RunConfig:
         "validation accuracy instead of the last epoch's",
         kind=bool,
         tag="rb",
+        extension=True,
+        reads_validation=True,
     )
     early_stopping: int = setting(
         0,
@@ -248,6 +290,8 @@ class RunConfig:
         within=AT_LEAST_0,
         metavar="PATIENCE",
         tag="es",
+        extension=True,
+        reads_validation=True,
     )
     input_dropout: float = setting(
         0.0,
@@ -255,6 +299,7 @@ class RunConfig:
         kind=float,
         within=FRACTION,
         tag="ido",
+        extension=True,
     )
     max_norm: float = setting(
         0.0,
@@ -263,6 +308,7 @@ class RunConfig:
         kind=float,
         within=AT_LEAST_0,
         tag="mn",
+        extension=True,
     )
     ema: float = setting(
         0.0,
@@ -272,6 +318,7 @@ class RunConfig:
         within=FRACTION,
         metavar="DECAY",
         tag="ema",
+        extension=True,
     )
     augment: str = setting(
         "none",
@@ -279,6 +326,7 @@ class RunConfig:
         "scale and shift (and mirror, with --aug_flip); none: train on the images as they are",
         choices=AUGMENTATIONS,
         tag="aug",
+        extension=True,
     )
     aug_shift: float = setting(
         2.0,
@@ -287,6 +335,8 @@ class RunConfig:
         kind=float,
         within=Range(0, MAX_SHIFT),
         tag="ash",
+        extension=True,
+        only_with=("augment", "affine"),
     )
     aug_rotate: float = setting(
         10.0,
@@ -294,6 +344,8 @@ class RunConfig:
         kind=float,
         within=Range(0, 180),
         tag="arot",
+        extension=True,
+        only_with=("augment", "affine"),
     )
     aug_scale: float = setting(
         0.1,
@@ -301,12 +353,16 @@ class RunConfig:
         kind=float,
         within=Range(0, MAX_SCALE),
         tag="asc",
+        extension=True,
+        only_with=("augment", "affine"),
     )
     aug_flip: bool = setting(
         False,
         "--augment affine: mirror left-right half the time (suits clothes, not digits)",
         kind=bool,
         tag="aflip",
+        extension=True,
+        only_with=("augment", "affine"),
     )
     momentum: float = setting(
         0.9, "momentum for momentum and nag", flags=("-m",), kind=float, within=FRACTION
@@ -352,6 +408,7 @@ class RunConfig:
         flags=("-d",),
         group=DATA,
         choices=lambda: tuple(CLASS_NAMES),
+        spelling=(lambda text: text.replace("-", "_"), "fashion-mnist works too"),
     )
     data_dir: str | None = setting(
         None,
@@ -359,6 +416,7 @@ class RunConfig:
         "dataset-fashion-mnist, then a Keras download)",
         group=DATA,
         sweepable=False,
+        resumable=True,
     )
     strict_data: bool = setting(
         False,
@@ -368,6 +426,7 @@ class RunConfig:
         kind=bool,
         sweepable=False,
         boolean="switch",
+        resumable=True,
     )
     val_fraction: float = setting(
         0.1,
@@ -390,8 +449,9 @@ class RunConfig:
         "auto",
         "auto = online when W&B credentials are configured, offline otherwise",
         group=WANDB,
-        choices=lambda: MODES,
+        choices=WANDB_MODES,
         sweepable=False,
+        resumable=True,
     )
     wandb_dir: str = setting(
         ".", "folder under which W&B writes ./wandb", group=WANDB, sweepable=False
@@ -420,6 +480,7 @@ class RunConfig:
         kind=bool,
         sweepable=False,
         boolean="switch",
+        resumable=True,
     )
 
     def __post_init__(self):
@@ -448,103 +509,14 @@ class RunConfig:
     def items(self):
         return ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))
 
-    def name(self):
-        """A readable run name from the tagged settings, e.g.
-        ``hl_3_sz_128_bs_16_ac_tanh_o_adam_lr_0.0001_wd_0_wi_Xavier_ep_10_l_ce``.
-
-        The assignment's settings always appear; ``hidden_sizes`` replaces
-        ``num_layers`` and ``hidden_size`` when given; the extensions
-        (:data:`EXTENSIONS`) only when they differ from their defaults.
-        """
-        parts = []
-        for name, meta in SETTINGS.items():
-            value, tag = getattr(self, name), meta["tag"]
-            if tag is None or (name in ("num_layers", "hidden_size") and self.hidden_sizes):
-                continue
-            if name in EXTENSIONS or name == "hidden_sizes":
-                if value == FIELDS[name].default:
-                    continue
-                if value is True:
-                    parts.append(tag)
-                    continue
-            value = (meta["tag_values"] or {}).get(value, value)
-            parts += [tag, _short(value)]
-        return "_".join(parts)
-
-    def regularization(self):
-        """The extensions to plain training this config uses, in words ("" when none)."""
-        parts = []
-        if self.dropout:
-            parts.append(f"dropout {self.dropout:g}")
-        if self.input_dropout:
-            parts.append(f"input dropout {self.input_dropout:g}")
-        if self.max_norm:
-            parts.append(f"max-norm {self.max_norm:g}")
-        if self.ema:
-            parts.append(f"moving average {self.ema:g}")
-        if self.augment != "none":
-            ranges = [
-                f"shift {self.aug_shift:g} px" if self.aug_shift else "",
-                f"rotation {self.aug_rotate:g} deg" if self.aug_rotate else "",
-                f"scale {self.aug_scale:.0%}" if self.aug_scale else "",
-                "mirrored half the time" if self.aug_flip else "",
-            ]
-            parts.append(
-                f"{self.augment} distortions ({', '.join(r for r in ranges if r) or 'none'})"
-            )
-        if self.lr_schedule != "constant":
-            parts.append(f"{self.lr_schedule} learning rate")
-        return ", ".join(parts)
-
-    def command(self, names=None, program="train.py"):
-        """The ``python train.py ...`` command that sets ``names`` (default: every setting
-        that differs from its default) to this config's values."""
-        if names is None:
-            names = [n for n, v in self.items() if v != FIELDS[n].default]
-        parts = ["python", program]
-        for name in names:
-            parts += _flag_arguments(name, getattr(self, name))
-        return " ".join(shlex.quote(p) for p in parts)
-
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 SETTINGS = {name: f.metadata for name, f in FIELDS.items()}
-#: Settings that appear in a run's name only when they differ from their default.
-EXTENSIONS = (
-    "dropout",
-    "input_dropout",
-    "lr_schedule",
-    "restore_best",
-    "early_stopping",
-    "max_norm",
-    "ema",
-    "augment",
-    "aug_shift",
-    "aug_rotate",
-    "aug_scale",
-    "aug_flip",
-)
-#: Settings that only apply with ``--augment affine``.
-AUGMENT_SETTINGS = ("aug_shift", "aug_rotate", "aug_scale", "aug_flip")
+DEFAULTS = {name: f.default for name, f in FIELDS.items()}
 #: What a sweep may vary.
 SWEEPABLE = tuple(name for name, meta in SETTINGS.items() if meta["sweepable"])
-DEFAULTS = {name: f.default for name, f in FIELDS.items()}
-
-
-def _short(value):
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        return "-".join(str(v) for v in value)
-    return str(value)
-
-
-def _flag_arguments(name, value):
-    if isinstance(value, bool):
-        return [f"--{name}" if value else f"--no-{name}"]
-    if isinstance(value, (list, tuple)):
-        return [f"--{name}", *map(str, value)]
-    return [f"--{name}", f"{value:g}" if isinstance(value, float) else str(value)]
+#: Settings beyond the assignment's (in a run's name only when they differ from their default).
+EXTENSIONS = tuple(name for name, meta in SETTINGS.items() if meta["extension"])
 
 
 def choices_of(name):
@@ -552,7 +524,12 @@ def choices_of(name):
     return tuple(choices()) if callable(choices) else choices
 
 
-def _one(name, meta, value):
+def help_of(name):
+    text = SETTINGS[name]["help"]
+    return text() if callable(text) else text
+
+
+def check_item(name, meta, value):
     """Check one value (or one item of a list setting); text is parsed as the flag's would be."""
     kind = meta["kind"]
     if kind is bool:
@@ -580,11 +557,11 @@ def _one(name, meta, value):
             raise ConfigError(f"{name}: {value:g} is out of range: must be {within}")
         return value
     value = str(value)
-    if name == "dataset":
-        value = value.replace("-", "_")
+    normalise, hint = meta["spelling"] or (str, "")
+    value = normalise(value)
     choices = choices_of(name) if meta["choices"] else None
     if choices is not None and value not in choices:
-        hint = "; fashion-mnist works too" if name == "dataset" else ""
+        hint = f"; {hint}" if hint else ""
         raise ConfigError(
             f"{name}: invalid choice: {value!r} (choose from {', '.join(map(repr, choices))}{hint})"
         )
@@ -603,174 +580,22 @@ def check_value(name, value):
     if meta["many"]:
         if not isinstance(value, (list, tuple)) or not value:
             raise ConfigError(f"{name}: expected a non-empty list, got {value!r}")
-        return tuple(_one(name, meta, item) for item in value)
-    return _one(name, meta, value)
+        return tuple(check_item(name, meta, item) for item in value)
+    return check_item(name, meta, value)
 
 
-# ------------------------------------------------------------------ train.py's parser
-def _argparse_type(name):
-    def parse(text):
-        try:
-            value = _one(name, SETTINGS[name], text)
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
-        return value
-
-    parse.__name__ = SETTINGS[name]["kind"].__name__
-    return parse
-
-
-def _help(name, meta):
-    if name == "optimizer":  # the registry's formulas, so a new optimizer documents itself
-        return meta["help"] + "; ".join(
-            f"{o.name}: {o.formula}" for o in optimizers.REGISTRY.values()
-        )
-    return meta["help"]
-
-
-def build_parser(prog="train.py"):
-    """``train.py``'s argument parser, generated from :class:`RunConfig`."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Train a feedforward network on Fashion-MNIST or MNIST with nbnet "
-        "(hand-written backprop, Numba-compiled kernels), log it to W&B and save it.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    # --help reads W&B first, then data, training, model and output.
-    groups = {
-        title: parser.add_argument_group(title) for title in (WANDB, DATA, TRAINING, MODEL, OUTPUT)
-    }
-    by_group = sorted(SETTINGS.items(), key=lambda item: list(groups).index(item[1]["group"]))
-    for name, meta in by_group:
-        kwargs = dict(default=FIELDS[name].default, help=_help(name, meta), dest=name)
-        if meta["kind"] is bool:
-            kwargs["action"] = (
-                "store_true" if meta["boolean"] == "switch" else argparse.BooleanOptionalAction
-            )
-        else:
-            # Checked by the same function as every other way in (not argparse's `choices`,
-            # whose message differs between Python versions).
-            kwargs["type"] = _argparse_type(name)
-            if meta["many"]:
-                kwargs["nargs"] = "+"
-            if meta["choices"]:
-                kwargs["metavar"] = "{" + ",".join(choices_of(name)) + "}"
-        if meta["metavar"]:
-            kwargs["metavar"] = meta["metavar"]
-        groups[meta["group"]].add_argument(*meta["flags"], f"--{name}", **kwargs)
-    groups[OUTPUT].add_argument(
-        "--resume",
-        metavar="RUN_DIR",
-        default=None,
-        help="continue a stopped or killed run in its folder from its last finished epoch, "
-        "with its own settings (only " + ", ".join(f"--{n}" for n in RESUME_MAY_CHANGE) + " "
-        "may be given); it ends as the run that was never stopped would have",
-    )
-    return parser
-
-
-#: Settings that may differ when a run is resumed: where the data is and what is shown.
-RESUME_MAY_CHANGE = ("data_dir", "strict_data", "wandb_mode", "quiet")
-#: The settings file of a run folder.
-CONFIG_FILE = "config.json"
-
-
-def parse_command(argv=None):
-    """Parse ``train.py``'s command line (a one-line error on bad input).
-
-    Returns
-    -------
-    config : RunConfig
-        The command's settings, or with ``--resume`` the run folder's own.
-    resume : pathlib.Path or None
-        The run folder to continue.
-    """
-    parser = build_parser()
-    values = vars(parser.parse_args(argv))
-    resume = values.pop("resume")
-    try:
-        if resume is None:
-            config = RunConfig(**values)
-            _check_augment_settings(config)
-            _check_validation_settings(config)
-            return config, None
-        return config_of_run(resume, values), Path(resume)
-    except ConfigError as exc:  # checks that only the whole config can make
-        parser.error(str(exc))
-
-
-def _check_augment_settings(config):
-    """A distortion setting given without ``--augment affine`` would do nothing: say so."""
-    given = [f"--{n}" for n in AUGMENT_SETTINGS if getattr(config, n) != FIELDS[n].default]
-    if given and config.augment == "none":
-        raise ConfigError(f"{', '.join(given)}: take effect only with --augment affine")
-
-
-def _check_validation_settings(config):
-    """Early stopping and restoring the best epoch read the validation accuracy: with
-    ``--val_fraction 0`` there is none, and they would silently do nothing."""
-    given = [f"--{n}" for n in ("early_stopping", "restore_best") if getattr(config, n)]
-    if given and not config.val_fraction:
+def check_combination(config):
+    """The checks only a whole run's settings can make (:class:`ConfigError`): a setting
+    given that would silently do nothing (``only_with`` another setting's value, or
+    ``reads_validation`` with ``--val_fraction 0``)."""
+    given = [n for n, v in config.items() if v != DEFAULTS[n]]
+    for name in given:
+        needed = SETTINGS[name]["only_with"]
+        if needed and getattr(config, needed[0]) != needed[1]:
+            idle = [f"--{n}" for n in given if SETTINGS[n]["only_with"] == needed]
+            raise ConfigError(f"{', '.join(idle)}: take effect only with --{needed[0]} {needed[1]}")
+    reading = [f"--{n}" for n in given if SETTINGS[n]["reads_validation"]]
+    if reading and not config.val_fraction:
         raise ConfigError(
-            f"{' and '.join(given)}: need validation data, and --val_fraction 0 holds none"
+            f"{' and '.join(reading)}: need validation data, and --val_fraction 0 holds none"
         )
-
-
-def parse_config(argv=None):
-    """The RunConfig of ``train.py``'s command line (see :func:`parse_command`)."""
-    return parse_command(argv)[0]
-
-
-def config_of_run(run_dir, given=None):
-    """The settings a run folder was started with, for ``--resume``.
-
-    ``given`` holds the command line's values; those in :data:`RESUME_MAY_CHANGE`
-    replace the run's when they differ from their defaults, and any other setting
-    that differs is an error (a resumed run trains as it started).
-    """
-    path = Path(run_dir) / CONFIG_FILE
-    try:
-        saved = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(
-            f"--resume {run_dir}: no {CONFIG_FILE} there; give a run folder that "
-            "train.py created (runs/<time>_<name>)"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"--resume {run_dir}: cannot read {CONFIG_FILE} ({exc})") from None
-    if not is_run_config(saved):
-        raise ConfigError(
-            f"--resume {run_dir}: its {CONFIG_FILE} was not written by train.py, so this is "
-            "not an nbnet run folder; nothing in it was changed (give a folder that train.py "
-            "created, runs/<time>_<name>)"
-        )
-    given = {k: v for k, v in (given or {}).items() if v != FIELDS[k].default}
-    fixed = [f"--{name}" for name in given if name not in RESUME_MAY_CHANGE]
-    if fixed:
-        raise ConfigError(
-            f"--resume continues the run with its own settings; drop {', '.join(fixed)} "
-            f"(only {', '.join(f'--{n}' for n in RESUME_MAY_CHANGE)} may change)"
-        )
-    return from_saved(saved, given)
-
-
-#: The format marker of a run folder's config.json: the folder is nbnet's when it says so.
-RUN_FORMAT = "nbnet run 1"
-
-
-def is_run_config(saved):
-    """True for the content of a ``config.json`` that train.py wrote: it carries
-    :data:`RUN_FORMAT`, or (folders from before the marker) every setting and the layer
-    widths."""
-    if not isinstance(saved, dict):
-        return False
-    if "format" in saved:
-        return saved["format"] == RUN_FORMAT
-    return "layer_widths" in saved and set(FIELDS) - set(RESUME_MAY_CHANGE) <= set(saved)
-
-
-def from_saved(saved, changes=None):
-    """The RunConfig of a run's ``config.json`` content (its extra keys, such as
-    ``layer_widths``, left out), with ``changes`` applied."""
-    values = {k: v for k, v in saved.items() if k in FIELDS}
-    return RunConfig(**{**values, **(changes or {})})
