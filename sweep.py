@@ -10,24 +10,20 @@ wandb.agent; offline an embedded Optuna study runs the same YAML, stored in
 """
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
 import optuna
 
+from experiments import interrupts
 from experiments.app.tracking import MODES, resolve_mode, server_address, server_reachable
 from experiments.config import RunConfig
 from experiments.data import DataError
-from experiments.sweeps.engine import (
-    default_storage,
-    open_study,
-    resolve_workers,
-    run_offline,
-    run_online,
-)
+from experiments.sweeps.online import run_online
 from experiments.sweeps.report import write_report
 from experiments.sweeps.spec import SweepSpecError, load_spec
+from experiments.sweeps.storage import default_storage, open_study
+from experiments.sweeps.workers import resolve_workers, run_offline
 
 
 def positive_int(text):
@@ -88,10 +84,6 @@ def build_parser():
     return p
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def _online_or_offline(mode, asked):
     """``mode``, or offline when W&B's server does not answer and the mode was not asked for
     (None: it was asked for, and the sweep cannot run there)."""
@@ -111,9 +103,8 @@ def _online_or_offline(mode, asked):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    # `kill`, `timeout` and cluster pre-emption send SIGTERM: stop as on Ctrl-C (the
-    # workers get SIGTERM too when this process dies, and the sweep resumes later).
-    signal.signal(signal.SIGTERM, _interrupt)
+    # The workers get SIGTERM too when this process dies, and the sweep resumes later.
+    interrupts.stop_on_sigterm()
     try:
         spec = load_spec(args.spec)
     except SweepSpecError as exc:

@@ -1,22 +1,16 @@
 #!/usr/bin/env python
 """Train a feedforward network with nbnet. ``python train.py --help`` lists the flags."""
 
-import signal
 import sys
 
+from experiments import interrupts
 from experiments.app.session import run
 from experiments.config import parse_command
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv=None):
     config, resume = parse_command(argv)
-    # `kill`, `timeout`, `docker stop` and cluster pre-emption send SIGTERM: stop as on
-    # Ctrl-C, saving the model trained so far (marked interrupted).
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupts.stop_on_sigterm()  # saves the model trained so far, marked interrupted
     try:
         return run(config, resume=resume).exit_code
     except KeyboardInterrupt:  # before the training loop, which handles it itself

@@ -17,6 +17,9 @@ is the short name to import.
 Where a parameter means the same as in :class:`sklearn.neural_network.MLPClassifier`, it
 has the same name and default; the differences are written beside each one in the class
 docstring.
+
+Over 400 lines because scikit-learn's interface is wide: about 25 parameters and fitted
+attributes, each documented with how it differs, and the checks its conformance suite asks for.
 """
 
 import math

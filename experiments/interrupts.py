@@ -22,6 +22,32 @@ from contextlib import contextmanager
 
 STOPS = (signal.SIGINT, signal.SIGTERM)
 
+#: Whether this process got SIGTERM (set by the handler :func:`stop_on_sigterm` installs).
+_terminated = False
+
+
+def _stop(signum, frame):
+    global _terminated
+    _terminated = True
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm():
+    """``kill``, ``timeout``, ``docker stop`` and cluster pre-emption send SIGTERM: stop as on
+    Ctrl-C (a KeyboardInterrupt), so the run or sweep saves what it has and can resume."""
+    signal.signal(signal.SIGTERM, _stop)
+
+
+def terminate_now():
+    """Act as if SIGTERM had just arrived (a worker whose parent is already gone)."""
+    _stop(signal.SIGTERM, None)
+
+
+def terminated():
+    """True once this process got SIGTERM: an error that follows is the stop's echo (an
+    interrupt that reached a library's cleanup can come out as another exception)."""
+    return _terminated
+
 
 def _in_main_thread():
     return threading.current_thread() is threading.main_thread()

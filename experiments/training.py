@@ -3,6 +3,10 @@
 Nothing here touches files, W&B or the terminal; those listen through a
 :class:`Callback`. The loop calls the compiled step kernel a few dozen times per
 epoch (``chunks_per_epoch``) so a progress display can update in between.
+
+Over 400 lines because one run's state lives here together: the steps of an epoch, the
+best epoch, the divergence limit, the compile warm-up, and what a checkpoint saves and
+restores of it.
 """
 
 import math

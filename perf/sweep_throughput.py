@@ -26,7 +26,8 @@ import optuna
 import yaml
 
 from experiments.config import RunConfig
-from experiments.sweeps.engine import counted, run_offline
+from experiments.sweeps.trials import counted
+from experiments.sweeps.workers import run_offline
 from experiments.threads import usable_cores
 
 from bench_cpu import DATA, write_results_section  # a sibling script

@@ -187,7 +187,7 @@ def test_error_messages_are_printed_verbatim_not_as_rich_markup(synthetic, capsy
     def no_data(config, include_test):
         raise DataError(message)
 
-    monkeypatch.setattr(session, "prepare_data", no_data)
+    monkeypatch.setattr(session, "run_data", no_data)
     code = train.main(["--runs_dir", str(synthetic / "runs"), "--wandb_mode", "disabled"])
     assert code == 1
     assert f"data error: {message}" in " ".join(capsys.readouterr().out.split())
@@ -306,7 +306,7 @@ def test_ctrl_c_while_loading_data_is_one_line(synthetic, monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(session, "prepare_data", interrupted)
+    monkeypatch.setattr(session, "run_data", interrupted)
     assert train.main(_args(synthetic, "-e", "1", "--wandb_mode", "disabled")) == 130
     err = capsys.readouterr().err
     assert "interrupted before training started" in err and "Traceback" not in err

@@ -13,7 +13,7 @@ from network.backends import resolve_device
 from ..checkpoint import FILE as CHECKPOINT
 from ..checkpoint import CheckpointError, CheckpointFile
 from ..config import CONFIG_FILE, RUN_FORMAT, regularization, run_name
-from ..data import DataError, as_inputs, load_dataset, stratified_split
+from ..data import DataError, as_inputs, run_data
 from ..report.metrics import confusion_matrix, most_confused
 from ..training import Callback, Callbacks, Diverged, History, build_network, train
 from .progress import RichProgress, make_console, print_problem
@@ -47,22 +47,6 @@ class Outcome:
     test_accuracy: float | None = None
 
 
-def prepare_data(config, include_test=True):
-    """Load the dataset and split it; returns ``(dataset, x_tr, y_tr, x_val, y_val)``."""
-    dataset = load_dataset(
-        config.dataset, config.data_dir, include_test=include_test, strict=config.strict_data
-    )
-    split = stratified_split(dataset.y_train, config.val_fraction, config.seed)
-    x_all = as_inputs(dataset.x_train)
-    return (
-        dataset,
-        x_all[split.train],
-        dataset.y_train[split.train],
-        x_all[split.val],
-        dataset.y_train[split.val],
-    )
-
-
 def run(config, console=None, wandb_module=None, resume=None):
     """Train one model as ``config`` (a RunConfig) says and report it; returns an
     :class:`Outcome`. ``resume``: a run folder to continue from its checkpoint."""
@@ -74,7 +58,7 @@ def run(config, console=None, wandb_module=None, resume=None):
         print_problem(console, "error", exc)
         return Outcome("failed", EXIT_ERROR)
     try:
-        dataset, x_tr, y_tr, x_val, y_val = prepare_data(config, config.evaluate_test)
+        dataset, x_tr, y_tr, x_val, y_val = run_data(config, config.evaluate_test)
     except DataError as exc:
         print_problem(console, "data error", exc)
         return Outcome("failed", EXIT_ERROR)

@@ -1,7 +1,9 @@
 """The datasets: IDX files (idx), where they are found and how they are checked (sources),
-the stratified validation split and the network's inputs (split)."""
+the stratified validation split and the network's inputs (split), and the data of a run
+(run_data)."""
 
 from .idx import DataError, read_idx, write_idx
+from .run_data import RunData, run_data
 from .sources import CLASS_NAMES, FILES, Dataset, canonical_name, load_dataset
 from .split import Split, as_inputs, stratified_split
 
@@ -14,7 +16,9 @@ __all__ = [
     "as_inputs",
     "canonical_name",
     "load_dataset",
+    "RunData",
     "read_idx",
+    "run_data",
     "stratified_split",
     "write_idx",
 ]

@@ -14,6 +14,8 @@ Files written into the report folder:
 ``correlation.png``     correlation of each parameter (categorical ones one-hot, per level) with
                         validation accuracy, as W&B's sweep panel shows it
 ``index.html``          all of the above on one page
+
+Over 400 lines: one short function per file above, and the HTML page that shows them all.
 """
 
 import csv
@@ -25,7 +27,8 @@ import numpy as np
 
 from ..config import command
 from ..report.figures import pyplot, save
-from .engine import counted, decode_choice
+from .sampling import decode_choice
+from .trials import counted
 
 PLOTS = ("history.png", "parallel.png", "importance.png", "correlation.png")
 LOG_SCALE = {"learning_rate", "weight_decay", "epsilon"}

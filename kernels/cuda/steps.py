@@ -27,6 +27,10 @@ device arrays; :class:`network.cuda_trainer.CudaTrainer` uploads the very arrays
 of the CPU's Workspace. Blocks are ``TILE x TILE``
 threads (:data:`kernels.cuda.dense.THREADS`); products are tiled through shared
 memory, element-wise phases are grid-stride loops.
+
+Over 400 lines because the persistent kernel is one piece: every phase of a step (gather,
+forward, loss, backward, update, max-norm, average) is a device function here, next to
+the grid's barriers that order them.
 """
 
 import math

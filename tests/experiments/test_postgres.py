@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 import sweep as sweep_cli
-from experiments.sweeps.engine import GRACE_S, counted
+from experiments.sweeps.storage import GRACE_S
+from experiments.sweeps.trials import counted
 from tests import postgres
 from tests.synthetic import write_dataset
 

@@ -17,16 +17,12 @@ import yaml
 import sweep as sweep_cli
 from experiments.config import parse_config
 from experiments.data import sources as data
-from experiments.sweeps.engine import (
-    GRACE_S,
-    distinct_trials,
-    make_sampler,
-    optimize,
-    run_online,
-    suggest,
-)
+from experiments.sweeps.online import run_online
 from experiments.sweeps.report import PLOTS
+from experiments.sweeps.sampling import make_sampler, suggest
 from experiments.sweeps.spec import SweepSpecError, load_spec, parse_spec
+from experiments.sweeps.storage import GRACE_S
+from experiments.sweeps.trials import distinct_trials, optimize
 from tests.synthetic import write_dataset
 
 SPACE = {
@@ -427,10 +423,10 @@ def test_two_worker_processes_share_one_study(synthetic):
     ],
 )
 def test_workers_get_disjoint_groups_of_the_usable_cores(monkeypatch, cores, workers, expected):
-    from experiments.sweeps import engine
+    from experiments.sweeps import workers as processes
 
-    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: set(cores), raising=False)
-    assert engine.core_sets(workers) == expected
+    monkeypatch.setattr(processes.os, "sched_getaffinity", lambda pid: set(cores), raising=False)
+    assert processes.core_sets(workers) == expected
 
 
 def test_workers_default_to_auto():
@@ -488,7 +484,7 @@ def _study(tmp_path, name):
 
 
 def _trained_sizes(study):
-    from experiments.sweeps.engine import counted
+    from experiments.sweeps.trials import counted
 
     return sorted(t.params.get("hidden_size") for t in study.trials if counted(t))
 
@@ -532,7 +528,7 @@ def test_running_a_finished_sweep_again_with_several_workers_trains_nothing_more
 
 
 def _claim(storage_url, claims, numbers):
-    from experiments.sweeps.engine import open_study
+    from experiments.sweeps.storage import open_study
 
     study = open_study(_claims_spec(), storage_url, "claims")
     with pytest.warns(UserWarning, match="Heartbeat"):  # ask() outside optimize() says so
@@ -549,7 +545,7 @@ def test_concurrent_workers_never_claim_the_same_queued_trial(tmp_path):
     distinct trials before every transaction began with BEGIN IMMEDIATE)."""
     import multiprocessing
 
-    from experiments.sweeps.engine import open_study
+    from experiments.sweeps.storage import open_study
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
     study = open_study(_claims_spec(), url, "claims")
@@ -618,8 +614,8 @@ def test_a_stopped_sweep_takes_its_workers_along_and_resumes_without_losing_a_po
     """The parent of a 2-worker grid sweep is stopped mid-trial (SIGKILL: the workers follow
     through the parent-death signal; SIGTERM: as on Ctrl-C). No worker outlives it, the
     interrupted trials end as FAIL, and the resumed sweep trains every point exactly once."""
-    # 1500 epochs of 300 samples: seconds per trial, time to stop one in the middle.
-    spec_path = _grid(synthetic, sizes=(4, 8, 12, 16), epochs=1500, name="stopped")
+    # 800 epochs of 300 samples: seconds per trial, time to stop one in the middle.
+    spec_path = _grid(synthetic, sizes=(4, 8, 12, 16), epochs=800, name="stopped")
     command = [
         sys.executable,
         str(Path(sweep_cli.__file__)),
