@@ -202,7 +202,7 @@ def parse_spec(raw, path="<sweep>"):
             )
     run_cap = raw.get("run_cap")
     if run_cap is not None:
-        if not isinstance(run_cap, int) or run_cap < 1:
+        if not _whole(run_cap, 1):
             raise SweepSpecError(f"{path}: run_cap must be a positive integer, got {run_cap!r}")
         spec.run_cap = run_cap
     early = raw.get("early_terminate")
@@ -215,12 +215,24 @@ def parse_spec(raw, path="<sweep>"):
                 f"{path}: early_terminate: unknown key(s) {', '.join(sorted(extra))}"
             )
         min_iter, eta = early.get("min_iter", 1), early.get("eta", 3)
-        if not (isinstance(min_iter, int) and min_iter >= 1 and isinstance(eta, int) and eta >= 2):
+        if not (_whole(min_iter, 1) and _whole(eta, 2)):
             raise SweepSpecError(
-                f"{path}: early_terminate needs integer min_iter >= 1 and eta >= 2"
+                f"{path}: early_terminate needs integer min_iter >= 1 and eta >= 2, "
+                f"got min_iter {min_iter!r}, eta {eta!r}"
             )
-        spec.hyperband = {"min_iter": min_iter, "eta": eta, "max_iter": early.get("max_iter")}
+        max_iter = early.get("max_iter")
+        if max_iter is not None and not _whole(max_iter, min_iter):
+            raise SweepSpecError(
+                f"{path}: early_terminate: max_iter must be an integer >= min_iter ({min_iter}), "
+                f"got {max_iter!r}"
+            )
+        spec.hyperband = {"min_iter": min_iter, "eta": eta, "max_iter": max_iter}
     return spec
+
+
+def _whole(value, least):
+    """An integer (YAML's ``true`` is not one) of at least ``least``."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def load_spec(path):
