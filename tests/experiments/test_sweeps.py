@@ -80,7 +80,10 @@ def _spec(**changes):
         (_spec(parameters={"restore_best": {"value": "yes"}}), "expected true or false"),
         (_spec(early_terminate={"type": "median"}), "hyperband only"),
         (_spec(early_terminate={"type": "hyperband", "eta": 1}), "eta >= 2"),
-        (_spec(early_terminate={"type": "hyperband", "max_iter": "abc"}), "max_iter must be"),
+        (
+            _spec(early_terminate={"type": "hyperband", "max_iter": "abc"}),
+            "max_iter must be an integer >= min_iter",
+        ),
         (_spec(early_terminate={"type": "hyperband", "max_iter": -5}), "max_iter must be"),
         (_spec(early_terminate={"type": "hyperband", "min_iter": True}), "min_iter >= 1"),
         (_spec(run_cap=True), "run_cap must be a positive integer"),
