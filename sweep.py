@@ -11,6 +11,7 @@ wandb.agent; offline an embedded Optuna study runs the same YAML, stored in
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import optuna
@@ -22,7 +23,7 @@ from experiments.data import DataError
 from experiments.sweeps.online import run_online
 from experiments.sweeps.report import write_report
 from experiments.sweeps.spec import SweepSpecError, load_spec
-from experiments.sweeps.storage import default_storage, open_study
+from experiments.sweeps.storage import StorageError, default_storage, open_study, shown
 from experiments.sweeps.workers import resolve_workers, run_offline
 
 
@@ -101,6 +102,17 @@ def _online_or_offline(mode, asked):
     return "offline"
 
 
+def _unwritable(folder):
+    """Why ``folder`` cannot hold the sweep's study and report (created if missing), or None."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     # The workers get SIGTERM too when this process dies, and the sweep resumes later.
@@ -112,7 +124,14 @@ def main(argv=None):
         return 2
     name = args.name or spec.name or Path(args.spec).stem
     out = Path(args.out or Path("sweep_runs") / name)
-    out.mkdir(parents=True, exist_ok=True)
+    problem = _unwritable(out)
+    if problem:
+        print(
+            f"sweep.py: error: cannot write the sweep's folder {out} ({problem}); "
+            "choose another folder with --out",
+            file=sys.stderr,
+        )
+        return 1
     storage = args.storage or default_storage(out)
     count = args.count or (spec.grid_size() if spec.method == "grid" else spec.run_cap or 20)
     if spec.run_cap:
@@ -144,14 +163,17 @@ def main(argv=None):
             workers = resolve_workers(args.workers)
             print(
                 f"sweep {name}: {spec.method} search, up to {count} trials, up to {workers} "
-                f"worker(s), study in {storage}"
+                f"worker(s), study in {shown(storage)}"
             )
             study = run_offline(args.spec, base, storage, name, count, workers, args.seed)
     except DataError as exc:
         print(f"sweep.py: data error: {exc}", file=sys.stderr)
         return 1
+    except StorageError as exc:
+        print(f"sweep.py: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print(f"interrupted; run the same command again to resume (study in {storage})")
+        print(f"interrupted; run the same command again to resume (study in {shown(storage)})")
         return 130
     best = write_report(study, spec, out, base)
     if best:

@@ -49,9 +49,56 @@ def _with_driver(storage_url):
     return storage_url
 
 
+class StorageError(RuntimeError):
+    """The study's storage cannot be opened; the message says which and what to do."""
+
+
+def shown(storage_url):
+    """``storage_url`` with its password hidden, for messages."""
+    try:
+        return sqlalchemy.engine.make_url(storage_url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return storage_url
+
+
 def open_study(spec, storage_url, study_name, seed=0):
     """Create or reopen the study. The heartbeat marks trials of a killed process as
-    failed after ``grace_period`` seconds, so a resumed sweep does not wait on them."""
+    failed after ``grace_period`` seconds, so a resumed sweep does not wait on them.
+
+    Raises
+    ------
+    StorageError
+        A URL nobody can open (unknown scheme, missing driver), a server that does not
+        answer, or a file that is not a study database.
+    """
+    try:
+        return _open_study(spec, storage_url, study_name, seed)
+    except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
+        raise StorageError(
+            f"--storage {shown(storage_url)}: cannot open it ({_first_line(exc)}); give a "
+            "sqlite:///path/study.db or postgresql://user@host/db URL"
+        ) from None
+    except sqlalchemy.exc.DatabaseError as exc:
+        if storage_url.startswith("sqlite"):
+            raise StorageError(
+                f"{shown(storage_url)}: not a study database ({_first_line(exc.orig or exc)}); "
+                "move the file away to start the sweep afresh, or give another --out or --storage"
+            ) from None
+        raise StorageError(
+            f"cannot reach the study's database {shown(storage_url)} "
+            f"({_first_line(exc.orig or exc)}); check that the server runs and the URL is right"
+        ) from None
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise StorageError(
+            f"the study's database {shown(storage_url)} failed: {_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc):
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _open_study(spec, storage_url, study_name, seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sqlite = storage_url.startswith("sqlite")

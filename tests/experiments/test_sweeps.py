@@ -3,6 +3,7 @@ sweep on synthetic data, resuming, the test set never read, and the online path 
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -722,3 +723,31 @@ def test_a_data_error_in_a_sweep_is_one_line_without_optunas_traceback(tmp_path,
     captured = capsys.readouterr()
     assert code == 1
     assert "data error" in captured.err and "Traceback" not in captured.err + captured.out
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ({"out": "a_file/report"}, "choose another folder with --out"),
+        ({"storage": "foo://x"}, "cannot open it"),
+        ({"storage": "sqlite:///{tmp}/random.db"}, "not a study database"),
+        ({"storage": "postgresql://u:secret@127.0.0.1:9/db"}, "cannot reach the study's database"),
+        ({"storage": "sqlite:///{tmp}/random.db", "report_only": True}, "not a study database"),
+    ],
+)
+def test_an_unusable_out_or_storage_is_one_clear_line(tmp_path, capsys, where, message):
+    """A file where the folder should be, an unknown URL scheme, a corrupt study.db (random
+    bytes), a PostgreSQL server that does not answer: each was a SQLAlchemy or OS traceback."""
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "random.db").write_bytes(random.Random(0).randbytes(4096))
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(_spec()))
+    args = [str(tmp_path / "tiny.yaml"), "--mode", "disabled", "--count", "1"]
+    args += ["--out", str(tmp_path / where.get("out", "report"))]
+    if "storage" in where:
+        args += ["--storage", where["storage"].format(tmp=tmp_path)]
+    if where.get("report_only"):
+        args.append("--report_only")
+    assert sweep_cli.main(args) == 1
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err + captured.out
+    assert "secret" not in captured.err + captured.out  # a password never shows
