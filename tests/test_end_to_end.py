@@ -467,6 +467,24 @@ def test_a_run_without_validation_data_says_so_instead_of_nan(synthetic, capsys)
     assert "nan%" not in out and "loss nan" not in out
 
 
+def test_resuming_on_other_training_data_is_refused_in_one_line(synthetic, capsys):
+    """The digests of the files a run started on are in its config.json: a --resume whose
+    --data_dir holds other files (the other dataset's, another copy) trains nothing."""
+    assert train.main(_args(synthetic, "-e", "1", "-q", "--wandb_mode", "disabled")) == 0
+    run_dir = _only_run(synthetic)
+    (run_dir / "metrics.json").unlink()  # as if killed
+    write_dataset(synthetic / "other", n_train=600, n_test=100, seed=7)
+    argv = ["--resume", str(run_dir), "--data_dir", str(synthetic / "other")]
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert train.main([*argv, "--wandb_mode", "disabled"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "holds other training data than the run started on" in out
+    assert f"--data_dir {synthetic / 'data'}" in out and "Traceback" not in out
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+    argv[-1] = str(synthetic / "data")  # its own files: resumed
+    assert train.main([*argv, "--wandb_mode", "disabled"]) == 0
+
+
 def test_a_diverged_run_is_not_resumed(synthetic, capsys):
     argv = _args(synthetic, "-e", "3", "-o", "sgd", "-lr", "1e30", "--wandb_mode", "disabled")
     assert train.main(argv) == 1

@@ -1,5 +1,6 @@
 """One complete run as ``train.py`` does it: data, split, training, test, saving, summary."""
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,15 +72,15 @@ def run(config, console=None, wandb_module=None, resume=None):
             f"{'x'.join(map(str, shape))}: train without --augment",
         )
         return Outcome("failed", EXIT_ERROR)
-    if dataset.warning:  # shown even with --quiet: the run may be training the wrong data
-        print_problem(console, "warning", dataset.warning, "yellow")
     name = run_name(config)
     try:
-        run_dir = open_run_dir(config, name, resume)
+        run_dir = open_run_dir(config, name, resume, dataset)
         lock = RunLock(run_dir)  # two processes never train one folder
     except (RunFolderError, RunLocked) as exc:
         print_problem(console, "error", exc)
         return Outcome("failed", EXIT_ERROR)
+    if dataset.warning:  # shown even with --quiet: the run may be training the wrong data
+        print_problem(console, "warning", dataset.warning, "yellow")
     if lock.note:
         print_problem(console, "note", lock.note, "yellow")
     with lock:
@@ -202,14 +203,15 @@ class RunFolderError(OSError):
     """A run folder that cannot be created or resumed; the message says what to do."""
 
 
-def open_run_dir(config, name, resume=None):
-    """A new run folder holding ``config.json``, or the folder ``resume`` to go on in.
+def open_run_dir(config, name, resume=None, dataset=None):
+    """A new run folder holding ``config.json`` (with the digests of ``dataset``'s files),
+    or the folder ``resume`` to go on in.
 
     Raises
     ------
     RunFolderError
         The folder cannot be created or written, or the run to resume has already
-        finished or diverged.
+        finished or diverged, or ``dataset`` is not the data it started on.
     """
     if resume is not None:
         run_dir = Path(resume)
@@ -224,16 +226,51 @@ def open_run_dir(config, name, resume=None):
                 f"--resume {run_dir}: the run diverged and would diverge again from its "
                 f"last checkpoint; start a new run. {DIVERGED_ADVICE}"
             )
+        if dataset is not None:
+            _check_same_data(run_dir, dataset)
         return run_dir
     try:
         run_dir = new_run_dir(config.runs_dir, name)
-        write_json(run_dir / CONFIG_FILE, saved_config(config))
+        write_json(run_dir / CONFIG_FILE, {**saved_config(config), **data_record(dataset)})
     except OSError as exc:
         raise RunFolderError(
             f"cannot create a run folder in {config.runs_dir} "
             f"({exc.strerror or exc}); choose another with --runs_dir"
         ) from None
     return run_dir
+
+
+def _check_same_data(run_dir, dataset):
+    """Refuse to resume on training files other than those the run started on (their
+    digests are in its ``config.json``; folders from before they were kept pass)."""
+    try:
+        record = json.loads((run_dir / CONFIG_FILE).read_text()).get("data")
+    except (OSError, ValueError, AttributeError):
+        return  # config_of_run read it already; nothing more to compare
+    recorded = record.get("digests") if isinstance(record, dict) else None
+    if not isinstance(recorded, dict):
+        return
+    differ = [
+        key
+        for key in ("x_train", "y_train")
+        if key in recorded and key in dataset.digests and recorded[key] != dataset.digests[key]
+    ]
+    if differ:
+        where = record.get("source")
+        raise RunFolderError(
+            f"--resume {run_dir}: {dataset.source} holds other training data than the run "
+            f"started on ({' and '.join(differ)} differ by SHA-256); nothing was changed. Give "
+            + (f"--data_dir {where}, " if where else "")
+            + "the folder it was trained on"
+        )
+
+
+def data_record(dataset):
+    """What ``config.json`` keeps of the data a run trains on, so that ``--resume`` can
+    check it gets the same: the files' digests and where they were."""
+    if dataset is None:
+        return {}
+    return {"data": {**dataset.record(), "source": str(dataset.source)}}
 
 
 def saved_config(config):
@@ -285,7 +322,7 @@ def _save(config, net, metrics, run_dir, dataset):
     metrics.json's status marks the run as ended, so it is written last. Returns the
     model's path."""
     saved = saved_config(config)
-    write_json(run_dir / CONFIG_FILE, saved)
+    write_json(run_dir / CONFIG_FILE, {**saved, **data_record(dataset)})
     model_path = None
     if config.save_model:
         kept = {k: metrics.get(k) for k in ("status", *SUMMARY)}

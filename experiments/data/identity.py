@@ -55,6 +55,11 @@ def identify(digests):
     return owners.pop() if len(owners) == 1 else None
 
 
+def owner(value):
+    """The dataset whose published file has the digest ``value`` (None: neither's)."""
+    return _OWNER.get(value)
+
+
 def foreign(name, digests):
     """The other dataset some of these files belong to (None: none of them does)."""
     for value in digests.values():

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .identity import digest, foreign, identify
+from .identity import digest, foreign, identify, owner
 from .idx import DataError, read_idx
 
 FILES = {
@@ -171,10 +171,23 @@ def check_identity(dataset, strict=False):
     published files at all (a user's own data still loads). Returns ``dataset``."""
     other = foreign(dataset.name, dataset.digests)
     if other is not None:
-        message = (
-            f"{dataset.source} holds {other}'s published files, not {dataset.name}'s; "
-            f"pass -d {other}, or a --data_dir with {dataset.name}"
-        )
+        theirs = [key for key, value in dataset.digests.items() if owner(value) == other]
+        if len(theirs) == len(dataset.digests):
+            message = (
+                f"{dataset.source} holds {other}'s published files, not {dataset.name}'s; "
+                f"pass -d {other}, or a --data_dir with {dataset.name}"
+            )
+        else:  # no -d fits: some files are one dataset's, some the other's (or neither's)
+            files = ", ".join(FILES[key] for key in theirs)
+            message = (
+                f"{dataset.source} mixes datasets: {files} "
+                + (
+                    f"is {other}'s published file"
+                    if len(theirs) == 1
+                    else f"are {other}'s published files"
+                )
+                + ", the rest not; put one dataset's files in one folder"
+            )
         if strict:
             raise DataError(message + " (refused: --strict_data)")
         dataset.warning = message

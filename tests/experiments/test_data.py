@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from experiments.data import DataError, load_dataset, read_idx, stratified_split
+from experiments.data import FILES, DataError, load_dataset, read_idx, stratified_split
 from experiments.data import sources as data
 from tests.conftest import shared_dataset
 from tests.synthetic import write_dataset
@@ -261,6 +261,17 @@ def test_the_other_datasets_files_warn_or_are_refused_with_strict():
     assert not ds.verified
     with pytest.raises(DataError, match="refused: --strict_data"):
         load_dataset("mnist", fashion, include_test=False, strict=True)
+
+
+def test_a_folder_mixing_the_two_datasets_says_so_instead_of_advising_a_dataset(tmp_path):
+    """Fashion-MNIST's images with MNIST's labels: neither -d fits, so no -d is advised."""
+    fashion, mnist = shared_dataset("fashion-mnist"), shared_dataset("mnist")
+    for key, stem in FILES.items():
+        source = fashion if key.startswith("x") else mnist
+        (tmp_path / f"{stem}.gz").write_bytes((source / f"{stem}.gz").read_bytes())
+    ds = load_dataset("fashion_mnist", tmp_path, include_test=False)
+    assert "mixes datasets: train-labels-idx1-ubyte is mnist's published file," in ds.warning
+    assert "put one dataset's files in one folder" in ds.warning and "pass -d" not in ds.warning
 
 
 def test_a_users_own_files_load_with_a_note(tmp_path):
