@@ -65,6 +65,37 @@ class Checkpoint:
     ema: np.ndarray | None = None
 
 
+def _whole(value, least):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _metadata(data):
+    """The checkpoint's metadata, checked (ValueError names what is wrong): a file edited by
+    hand or damaged must not resume at a negative epoch or with a history that does not fit."""
+    meta = json.loads(str(data["meta"]))
+    if not isinstance(meta, dict):
+        raise ValueError(f"its metadata is a {type(meta).__name__}, not a mapping")
+    missing = {"epoch", "shuffle_state", "history", "best_epoch", "best_accuracy"} - set(meta)
+    if missing:
+        raise ValueError(f"its metadata lacks {', '.join(sorted(missing))}")
+    epoch = meta["epoch"]
+    if not _whole(epoch, 1):
+        raise ValueError(f"epoch {epoch!r} is not a whole number >= 1")
+    history = meta["history"]
+    if not (isinstance(history, list) and len(history) == epoch):
+        raise ValueError(f"its history does not hold the {epoch} epochs it says")
+    if not all(isinstance(m, dict) for m in history):
+        raise ValueError("its history holds something other than epochs' metrics")
+    if not (_whole(meta["best_epoch"], 0) and meta["best_epoch"] <= epoch):
+        raise ValueError(f"best_epoch {meta['best_epoch']!r} is not in 0..{epoch}")
+    best = meta["best_accuracy"]
+    if isinstance(best, bool) or not isinstance(best, (int, float)):
+        raise ValueError(f"best_accuracy {best!r} is not a number")
+    if not isinstance(meta["shuffle_state"], dict):
+        raise ValueError("its shuffler state is not a mapping")
+    return meta
+
+
 class CheckpointFile:
     """``checkpoint.npz`` in a run folder."""
 
@@ -109,15 +140,15 @@ class CheckpointFile:
             return None
         try:
             with np.load(self.path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
+                meta = _metadata(data)
                 return Checkpoint(
-                    epoch=int(meta["epoch"]),
+                    epoch=meta["epoch"],
                     params=data["params"],
                     slots=data["slots"],
                     scalars=data["scalars"],
                     shuffle_state=meta["shuffle_state"],
                     history=meta["history"],
-                    best_epoch=int(meta["best_epoch"]),
+                    best_epoch=meta["best_epoch"],
                     best_accuracy=float(meta["best_accuracy"]),
                     best_params=data["best_params"] if "best_params" in data else None,
                     ema=data["ema"] if "ema" in data else None,
@@ -132,7 +163,7 @@ class CheckpointFile:
             return 0
         try:
             with np.load(self.path, allow_pickle=False) as data:
-                return int(json.loads(str(data["meta"]))["epoch"])
+                return _metadata(data)["epoch"]
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise self._damaged(exc) from None
 

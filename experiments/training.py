@@ -337,6 +337,11 @@ class _Run:
         self.callback, self.checkpoints = callback, checkpoints
         resumed = checkpoints.load() if checkpoints is not None else None
         if resumed is not None:
+            if resumed.epoch > config.epochs:
+                raise CheckpointError(
+                    f"the checkpoint was taken after epoch {resumed.epoch}, and this run has "
+                    f"{config.epochs} epochs: it belongs to another run"
+                )
             _restore(resumed, self)
         callback.on_compile_start()
         with interrupts.deferred():
@@ -443,7 +448,13 @@ def _restore(checkpoint, run):
     net.params[:] = checkpoint.params
     state.slots[:] = checkpoint.slots
     state.scalars[:] = checkpoint.scalars
-    run.rng.bit_generator.state = checkpoint.shuffle_state
+    try:
+        run.rng.bit_generator.state = checkpoint.shuffle_state
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(
+            f"the checkpoint's shuffler state cannot be restored ({type(exc).__name__}: "
+            f"{exc}); delete it to restart the run from its first epoch"
+        ) from None
     run.history.epochs[:] = checkpoint.history
     best = run.best
     best.epoch, best.accuracy = checkpoint.best_epoch, checkpoint.best_accuracy

@@ -23,7 +23,11 @@ def _checkpoint(rng, best_params=True):
         slots=rng.normal(size=(2, 7)).astype(np.float32),
         scalars=np.array([3.0, 0.5]),
         shuffle_state=np.random.default_rng(5).bit_generator.state,
-        history=[{"epoch": 1, "val_loss": float("nan"), "train_loss": 0.1 + 0.2}],
+        history=[
+            {"epoch": 1, "val_loss": float("nan"), "train_loss": 0.1 + 0.2},
+            {"epoch": 2},
+            {"epoch": 3},
+        ],
         best_epoch=2,
         best_accuracy=0.875,
         best_params=rng.normal(size=7).astype(np.float32) if best_params else None,
@@ -154,6 +158,65 @@ def test_a_run_resumed_from_its_checkpoint_ends_bit_identical(tmp_path, rng, cha
         expected.restored_epoch,
         expected.stopped_early,
     )
+
+
+def _saved_meta(tmp_path, rng, **changes):
+    """A valid checkpoint (the one in ``tmp_path``, else a new one) whose metadata is then
+    rewritten with ``changes`` (``meta``: the whole of it)."""
+    store = CheckpointFile(tmp_path)
+    if not store.path.exists():
+        store.save(_checkpoint(rng))
+    with np.load(store.path) as data:
+        arrays = dict(data)
+    meta = json.loads(str(arrays.pop("meta")))
+    meta = changes.pop("meta", {**meta, **changes})
+    np.savez(store.path, meta=np.array(json.dumps(meta)), **arrays)
+    return store
+
+
+@pytest.mark.parametrize(
+    "changes, what",
+    [
+        ({"meta": [1, 2]}, "not a mapping"),
+        ({"meta": None}, "not a mapping"),
+        ({"epoch": -1}, "is not a whole number >= 1"),
+        ({"epoch": "abc"}, "is not a whole number >= 1"),
+        ({"epoch": None}, "is not a whole number >= 1"),
+        ({"epoch": 7}, "does not hold the 7 epochs"),
+        ({"history": {"epoch": 1}}, "does not hold the 3 epochs"),
+        ({"best_epoch": 9}, "best_epoch 9 is not in 0..3"),
+        ({"best_accuracy": "high"}, "is not a number"),
+        ({"shuffle_state": "x"}, "shuffler state is not a mapping"),
+    ],
+)
+def test_hand_edited_checkpoint_metadata_is_one_line_that_says_what_to_do(
+    tmp_path, rng, changes, what
+):
+    """Wrong types, a negative epoch, a history that does not fit: each was a traceback or
+    a resume at a nonsensical epoch."""
+    store = _saved_meta(tmp_path, rng, **changes)
+    for read in (store.load, store.last_epoch):
+        with pytest.raises(CheckpointError, match="is damaged .*delete it to restart") as err:
+            read()
+        assert what in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_checkpoint_past_the_runs_epochs_or_with_a_broken_shuffler_is_refused(tmp_path, rng):
+    """A checkpoint after epoch 3 in a run of 2 epochs reported the run "finished" early; a
+    shuffler state of the wrong shape was a traceback."""
+    x, y, x_val, y_val = _data(rng)
+    config = RunConfig(**HYPER, optimizer="adam", epochs=3, batch_size=8, seed=0)
+    store = CheckpointFile(tmp_path)
+    train(MLP([9, 5, 4], seed=0), config, x, y, x_val, y_val, checkpoints=store)
+    with pytest.raises(CheckpointError, match="after epoch 3, and this run has 2 epochs"):
+        train(
+            MLP([9, 5, 4], seed=0), config.replace(epochs=2), x, y, x_val, y_val, checkpoints=store
+        )
+    _saved_meta(tmp_path, rng, shuffle_state={"state": 5})
+    with pytest.raises(CheckpointError, match="shuffler state cannot be restored"):
+        train(
+            MLP([9, 5, 4], seed=0), config.replace(epochs=5), x, y, x_val, y_val, checkpoints=store
+        )
 
 
 def test_a_checkpoint_of_another_network_is_refused(tmp_path, rng):
