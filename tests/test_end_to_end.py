@@ -467,6 +467,20 @@ def test_a_run_without_validation_data_says_so_instead_of_nan(synthetic, capsys)
     assert "nan%" not in out and "loss nan" not in out
 
 
+def test_a_dataset_too_small_for_a_validation_split_says_so(tmp_path, capsys):
+    """One training image: --val_fraction 0.1 of it is none. The run says so (its summary
+    said "best nan%"), and --restore_best, which would silently do nothing, is refused."""
+    write_dataset(tmp_path / "data", n_train=1, n_test=1)
+    argv = _args(tmp_path, "-e", "1", "--wandb_mode", "disabled")
+    assert train.main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "of 1 training image(s) is none: no validation data" in out and "nan%" not in out
+    assert "none (--val_fraction 0.1 of this dataset is no image)" in out
+    assert train.main([*argv, "--restore_best"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--restore_best: need validation data" in out and "Traceback" not in out
+
+
 def test_resuming_on_other_training_data_is_refused_in_one_line(synthetic, capsys):
     """The digests of the files a run started on are in its config.json: a --resume whose
     --data_dir holds other files (the other dataset's, another copy) trains nothing."""
@@ -573,10 +587,18 @@ def test_a_full_disk_stops_the_run_in_one_line_and_it_resumes_later(synthetic, c
     assert len(json.loads((run_dir / "metrics.json").read_text())["epochs"]) == 4
 
 
-def test_a_full_disk_at_the_final_save_keeps_the_checkpoint_to_finish_from(synthetic, capsys):
+@pytest.mark.parametrize("full_at", ["model.npz", "confusion_matrix.csv"])
+def test_a_full_disk_at_the_final_save_keeps_the_checkpoint_to_finish_from(
+    synthetic, capsys, full_at
+):
+    """The disk fills at the model, or before it at the test's confusion matrix (that was a
+    traceback): one line, and the run finishes from its checkpoint later."""
     argv = _args(synthetic, "-e", "2", "-q", "--wandb_mode", "disabled")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(MLP, "save", _full_disk)
+        if full_at == "model.npz":
+            patch.setattr(MLP, "save", _full_disk)
+        else:
+            patch.setattr(session, "write_confusion_csv", _full_disk)
         assert train.main(argv) == 1
     run_dir = _only_run(synthetic)
     out = " ".join(capsys.readouterr().out.split())

@@ -72,6 +72,18 @@ def run(config, console=None, wandb_module=None, resume=None):
             f"{'x'.join(map(str, shape))}: train without --augment",
         )
         return Outcome("failed", EXIT_ERROR)
+    if config.val_fraction and not len(y_val):
+        watching = [f"--{n}" for n in ("early_stopping", "restore_best") if getattr(config, n)]
+        held_out = f"--val_fraction {config.val_fraction:g} of {len(y_tr)} training image(s)"
+        if watching:
+            print_problem(
+                console,
+                "error",
+                f"{' and '.join(watching)}: need validation data, and {held_out} is none; "
+                "use more data or drop them",
+            )
+            return Outcome("failed", EXIT_ERROR)
+        print_problem(console, "note", f"{held_out} is none: no validation data", "yellow")
     name = run_name(config)
     try:
         run_dir = open_run_dir(config, name, resume, dataset)
@@ -172,10 +184,10 @@ def _train_in(
         print_problem(console, "interrupted", "saving what was trained so far", "yellow")
 
     metrics = _run_metrics(status, history)
-    if status == "finished" and config.evaluate_test:
-        metrics.update(_test(net, dataset, tracker, run_dir))
-    metrics["wall_seconds"] = time.perf_counter() - start
     try:
+        if status == "finished" and config.evaluate_test:
+            metrics.update(_test(net, dataset, tracker, run_dir))  # writes confusion_matrix.csv
+        metrics["wall_seconds"] = time.perf_counter() - start
         model_path = _save(config, net, metrics, run_dir, dataset)
     except OSError as exc:
         advice = (
@@ -351,8 +363,14 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
     extras = regularization(config)
     if extras:
         table.add_row("regularization", extras)
-    if metrics["epochs"] and not config.val_fraction:
-        table.add_row("validation accuracy", "none (--val_fraction 0)")
+    last = metrics["last_val_accuracy"] if metrics["epochs"] else None
+    if last is not None and last != last:  # NaN: there was no validation data
+        why = (
+            "--val_fraction 0"
+            if not config.val_fraction
+            else f"--val_fraction {config.val_fraction:g} of this dataset is no image"
+        )
+        table.add_row("validation accuracy", f"none ({why})")
     elif metrics["epochs"]:
         table.add_row(
             "validation accuracy",

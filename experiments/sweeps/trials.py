@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 
 from ..app.tracking import Tracker
 from ..config import run_name
-from ..data import run_data
+from ..data import DataError, run_data
 from ..training import Callback, Diverged, build_network, train
 from .sampling import encode_choice, suggest
 from .storage import GRACE_S, HEARTBEAT_S, fail_trials_without_heartbeat, open_study
@@ -68,9 +68,16 @@ class TrialRunner:
         dataset and split."""
         key = (config.dataset, config.data_dir, config.val_fraction, config.seed)
         if key not in self._data:
-            self._data[key] = run_data(config, include_test=False)
-            if self._data[key].dataset.warning:
-                self.notify(f"warning: {self._data[key].dataset.warning}")
+            data = run_data(config, include_test=False)
+            if not len(data.y_val):  # every trial's metric would be NaN, retried forever
+                raise DataError(
+                    f"val_fraction {config.val_fraction:g} of {len(data.y_train)} training "
+                    "image(s) is none, and a sweep ranks its trials by validation accuracy; "
+                    "use more data"
+                )
+            if data.dataset.warning:
+                self.notify(f"warning: {data.dataset.warning}")
+            self._data[key] = data
         return self._data[key]
 
     def run(self, params, trial=None, tracker=None):

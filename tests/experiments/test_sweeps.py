@@ -704,6 +704,19 @@ def test_a_worker_killed_mid_trial_is_replaced_and_every_point_is_trained_once(s
         assert len(handle.read().strip().splitlines()) == 1 + 4  # header + counted trials
 
 
+def test_a_dataset_too_small_for_validation_stops_the_sweep_in_one_line(tmp_path, capsys):
+    """Two training images leave no validation image: every trial's metric was NaN, failed
+    and was queued again, without end."""
+    write_dataset(tmp_path / "data", n_train=2, n_test=1)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(_spec()))
+    args = [str(tmp_path / "tiny.yaml"), "--data_dir", str(tmp_path / "data")]
+    args += ["--mode", "disabled", "--out", str(tmp_path / "report"), "--count", "3"]
+    assert sweep_cli.main(args) == 1
+    captured = capsys.readouterr()
+    assert "ranks its trials by validation accuracy; use more data" in captured.err
+    assert "Traceback" not in captured.err + captured.out
+
+
 def test_a_data_error_in_a_sweep_is_one_line_without_optunas_traceback(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(_spec()))
