@@ -27,6 +27,8 @@ next to the figures, ready to paste into the README.
 
 import argparse
 import json
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +37,8 @@ from kernels import augment as distort
 from network import MLP
 
 from ..app.tracking import MODES, Tracker
-from ..config import from_saved, regularization
-from ..data import CLASS_NAMES, as_inputs, load_dataset
+from ..config import ConfigError, from_saved, is_run_config, regularization
+from ..data import CLASS_NAMES, DataError, as_inputs, load_dataset
 from ..seeds import derived_seed
 from ..training import augmentation
 from .figures import (
@@ -114,11 +116,12 @@ def best(args, out, tracker):
         tracker.log_confusion_matrix(
             ds.y_test, predicted, ds.class_names, key=f"best/{name}/confusion_matrix"
         )
-        val = json.loads((run_dir / "metrics.json").read_text()).get("best_val_accuracy")
+        saved = _saved_run(run_dir)
+        val = saved[1].get("best_val_accuracy") if saved else None
         pairs = ", ".join(
             f"{ds.class_names[i]} -> {ds.class_names[j]} ({c})" for i, j, c in most_confused(matrix)
         )
-        rows.append(f"| {name} | `{run_dir.name}` | {val:.2%} | {accuracy:.2%} | {pairs} |")
+        rows.append(f"| {name} | `{run_dir.name}` | {_percent(val)} | {accuracy:.2%} | {pairs} |")
     (out / "best.md").write_text("\n".join(rows) + "\n")
     return rows
 
@@ -168,12 +171,11 @@ def losses(args, out, tracker):
 def mnist(args, out, tracker):
     rows = ["| run | configuration | best val acc | test acc |", "|---|---|---|---|"]
     for run_dir in sorted(Path(args.runs, "mnist_transfer").glob("*")):
-        metrics_path = run_dir / "metrics.json"
-        if not metrics_path.exists():
+        run = _saved_run(run_dir)
+        if run is None:
             continue
-        metrics = json.loads(metrics_path.read_text())
-        config = json.loads((run_dir / "config.json").read_text())
-        arch = "-".join(map(str, config.get("layer_widths") or config["hidden_sizes"]))
+        config, metrics = run
+        arch = "-".join(map(str, from_saved(config).layer_widths))
         desc = (
             f"{arch} {config['activation']}, {config['optimizer']} lr {config['learning_rate']:g}"
             f", batch {config['batch_size']}, {len(metrics['epochs'])} epochs"
@@ -186,24 +188,39 @@ def mnist(args, out, tracker):
         )
         test = metrics.get("test_accuracy")
         rows.append(
-            f"| `{run_dir.name}` | {desc} | {metrics['best_val_accuracy']:.2%} | "
+            f"| `{run_dir.name}` | {desc} | {_percent(metrics.get('best_val_accuracy'))} | "
             + (f"{test:.2%} |" if test is not None else "- |")
         )
     (out / "mnist_transfer.md").write_text("\n".join(rows) + "\n")
     return rows
 
 
+def _saved_run(run_dir):
+    """``(config, metrics)`` of a run folder as train.py writes them, or None for anything
+    else (a folder of another tool, a run killed before its end, hand-edited files)."""
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        config = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not (is_run_config(config) and isinstance(metrics, dict)):
+        return None
+    if not isinstance(metrics.get("epochs"), list) or not metrics["epochs"]:
+        return None
+    try:
+        from_saved(config)
+    except ConfigError:
+        return None
+    return config, metrics
+
+
 def _finished_runs(folder):
     """``(config, metrics)`` of every finished run directly under ``folder``."""
     found = []
     for run_dir in sorted(Path(folder).glob("*")):
-        try:
-            metrics = json.loads((run_dir / "metrics.json").read_text())
-            config = json.loads((run_dir / "config.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if metrics.get("status") == "finished":
-            found.append((config, metrics))
+        run = _saved_run(run_dir)
+        if run is not None and run[1].get("status") == "finished":
+            found.append(run)
     return found
 
 
@@ -252,8 +269,8 @@ def records(args, out, tracker):
         config = from_saved(tested[0][0])
         curves[(config.dataset, group.name)] = [m["epochs"] for _, m in tested]
         test = np.array([m["test_accuracy"] for _, m in tested]) * 100
-        val = np.mean([m["best_val_accuracy"] for _, m in tested]) * 100
-        speed = np.median([m["seconds_per_epoch"] for _, m in tested])
+        val = np.mean([m.get("best_val_accuracy", np.nan) for _, m in tested]) * 100
+        speed = np.median([m.get("seconds_per_epoch", np.nan) for _, m in tested])
         seeds = ", ".join(str(c["seed"]) for c, _ in tested)
         rows.append(
             f"| `{group.name}` | {config.dataset} | {regularization(config) or 'nothing'} "
@@ -267,6 +284,13 @@ def records(args, out, tracker):
         )
         tracker.log_image("records/curves", path)
     return rows
+
+
+def _percent(value):
+    """A fraction as a percentage for a table, ``-`` when a run did not record it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return "-"
+    return f"{value:.2%}"
 
 
 def build_parser():
@@ -301,7 +325,17 @@ def main(argv=None):
         name: (str(base / name.replace("_", "-")) if base else None) for name in CLASS_NAMES
     }
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        print(
+            f"report: error: cannot write the figures into {out} "
+            f"({exc.strerror or type(exc).__name__}); choose another folder with --out",
+            file=sys.stderr,
+        )
+        return 1
     tracker = Tracker(
         {
             "wandb_mode": args.wandb_mode,
@@ -311,10 +345,23 @@ def main(argv=None):
         },
         "report",
     )
+    failed = []
     for part in parts:
         print(f"== {part}")
-        for line in globals()[part](args, out, tracker):
-            print(line)
+        try:
+            for line in globals()[part](args, out, tracker):
+                print(line)
+        except (DataError, OSError, ValueError) as exc:  # ValueError: a damaged model file
+            failed.append(part)
+            advice = (
+                "; give --data_dir the folder of both datasets"
+                if isinstance(exc, DataError)
+                else ""
+            )
+            print(f"report: {part}: {exc}{advice}", file=sys.stderr)
     tracker.finish()
     print(tracker.message)
+    if failed:
+        print(f"report: {', '.join(failed)} not written (above: why)", file=sys.stderr)
+        return 1
     return 0

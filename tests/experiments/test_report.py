@@ -1,5 +1,7 @@
 """The analysis report regenerates its figures and tables from saved runs, offline."""
 
+import json
+
 import optuna
 import pytest
 
@@ -129,3 +131,58 @@ def test_report_writes_every_figure_and_table(saved, capsys):
 def test_report_parts_are_checked(capsys):
     with pytest.raises(SystemExit):
         report.main(["plots"])
+
+
+def _report_args(root, *parts, out=None):
+    return [
+        *parts,
+        "--out",
+        str(out or root / "figures"),
+        "--runs",
+        str(root / "runs"),
+        "--sweeps",
+        str(root / "sweeps"),
+        "--data_dir",
+        str(root / "data"),
+        "--wandb_mode",
+        "disabled",
+    ]
+
+
+def test_odd_saved_runs_are_passed_over_and_a_damaged_model_is_one_line(saved, capsys):
+    """Folders that are not train.py's (config.json a list, metrics without epochs, another
+    tool's files) were tracebacks; they are left out of the tables. A damaged model file
+    stops its part in one line, and the other parts are still written (exit 1)."""
+    odd = saved / "runs" / "mnist_transfer"
+    for name, config, metrics in (
+        ("a_list", [1, 2], {"status": "finished"}),
+        ("no_epochs", {"format": "nbnet run 1"}, {"status": "finished"}),
+        ("other_tool", {"name": "x"}, {"status": "finished", "epochs": [{}]}),
+    ):
+        (odd / name).mkdir()
+        (odd / name / "config.json").write_text(json.dumps(config))
+        (odd / name / "metrics.json").write_text(json.dumps(metrics))
+    (saved / "runs" / "records" / "junk").mkdir()
+    (saved / "runs" / "records" / "junk" / "metrics.json").write_text("[]")
+    assert report.main(_report_args(saved, "mnist", "records")) == 0
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and (saved / "figures" / "mnist_transfer.md").exists()
+    assert (saved / "figures" / "mnist_transfer.md").read_text().count("\n") == 3
+    (model,) = (saved / "runs" / "best_fashion_mnist").glob("*/model.npz")
+    model.write_bytes(model.read_bytes()[:100])
+    assert report.main(_report_args(saved, "best", "mnist")) == 1
+    err = capsys.readouterr().err
+    assert "report: best:" in err and "not an nbnet model file" in err
+    assert "report: best not written" in err and "Traceback" not in err
+
+
+def test_missing_data_or_an_unwritable_out_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(data, "_host_reachable", lambda host, timeout=3.0: False)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    assert report.main(_report_args(tmp_path, "samples", out=tmp_path / "a_file" / "f")) == 1
+    assert "choose another folder with --out" in capsys.readouterr().err
+    assert report.main(_report_args(tmp_path, "samples", "augment")) == 1
+    err = capsys.readouterr().err
+    assert "report: samples:" in err and "give --data_dir the folder of both datasets" in err
+    assert "report: samples, augment not written" in err and "Traceback" not in err
