@@ -104,7 +104,8 @@ def _check_value(path, name, value):
 def _needs_validation(path, body):
     """A sweep maximises validation accuracy, so every trial needs validation data: with
     ``val_fraction`` 0 each trial's metric was NaN, failed, and was queued again forever."""
-    candidates = [body.get("value"), body.get("min"), *(body.get("values") or [])]
+    values = body.get("values")
+    candidates = [body.get("value"), body.get("min"), *(values if isinstance(values, list) else [])]
     if any(isinstance(v, (int, float)) and not isinstance(v, bool) and v <= 0 for v in candidates):
         raise SweepSpecError(
             f"{path}: parameter val_fraction: a sweep maximises validation accuracy, so it "
@@ -137,6 +138,11 @@ def _parameter(path, name, body):
         return Parameter(name, values=[_check_value(path, name, v) for v in values])
     dist = body.get("distribution")
     if dist in DISTRIBUTIONS and {"min", "max"} <= keys <= {"distribution", "min", "max", "q"}:
+        if SETTINGS[name]["kind"] not in (int, float) or SETTINGS[name]["many"]:
+            raise SweepSpecError(
+                f"{path}: parameter {name} is not a number: give values: [...], not a "
+                f"{dist} distribution"
+            )
         low = _check_value(path, name, body["min"])
         high = _check_value(path, name, body["max"])
         if isinstance(low, list) or not low < high:
