@@ -23,7 +23,13 @@ from experiments.data import DataError
 from experiments.sweeps.online import run_online
 from experiments.sweeps.report import write_report
 from experiments.sweeps.spec import SweepSpecError, load_spec
-from experiments.sweeps.storage import StorageError, default_storage, open_study, shown
+from experiments.sweeps.storage import (
+    StorageError,
+    default_storage,
+    open_study,
+    shown,
+    stored_study,
+)
 from experiments.sweeps.workers import resolve_workers, run_offline
 
 
@@ -151,6 +157,13 @@ def main(argv=None):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         if args.report_only:
+            if not stored_study(storage, name):
+                print(
+                    f"sweep.py: error: --report_only: no sweep {name!r} is stored in "
+                    f"{shown(storage)}; run it first (without --report_only)",
+                    file=sys.stderr,
+                )
+                return 1
             study = open_study(spec, storage, name, args.seed)
         elif mode == "online":
             sweep_id = run_online(spec, base, count)

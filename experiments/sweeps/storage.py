@@ -9,7 +9,9 @@ first heartbeat is found in Optuna's ``trial_heartbeats`` table
 
 import time
 import warnings
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import optuna
 import sqlalchemy
@@ -71,8 +73,26 @@ def open_study(spec, storage_url, study_name, seed=0):
         A URL nobody can open (unknown scheme, missing driver), a server that does not
         answer, or a file that is not a study database.
     """
-    try:
+    with _explained(storage_url):
         return _open_study(spec, storage_url, study_name, seed)
+
+
+def stored_study(storage_url, study_name):
+    """Whether ``storage_url`` holds a study named ``study_name``; never creates one (a
+    sqlite file that does not exist is not made). Raises StorageError like
+    :func:`open_study`."""
+    url = _with_driver(storage_url)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
+        return False
+    with _explained(storage_url):
+        return study_name in optuna.study.get_all_study_names(storage=url)
+
+
+@contextmanager
+def _explained(storage_url):
+    """Turn the storage's failures into one :class:`StorageError` line that says what to do."""
+    try:
+        yield
     except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
         raise StorageError(
             f"--storage {shown(storage_url)}: cannot open it ({_first_line(exc)}); give a "

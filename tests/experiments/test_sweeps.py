@@ -746,6 +746,7 @@ def test_a_data_error_in_a_sweep_is_one_line_without_optunas_traceback(tmp_path,
         ({"storage": "sqlite:///{tmp}/random.db"}, "not a study database"),
         ({"storage": "postgresql://u:secret@127.0.0.1:9/db"}, "cannot reach the study's database"),
         ({"storage": "sqlite:///{tmp}/random.db", "report_only": True}, "not a study database"),
+        ({"report_only": True}, "--report_only: no sweep 'tiny' is stored in"),
     ],
 )
 def test_an_unusable_out_or_storage_is_one_clear_line(tmp_path, capsys, where, message):
