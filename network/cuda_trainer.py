@@ -124,31 +124,11 @@ class CudaTrainer:
         Fills ``losses[:done]`` and ``corrects[:done]`` (host arrays) and returns
         ``done``: all steps, or up to and including the first non-finite loss.
         """
-        cuda = self.cuda
-        if self._order is None or self._order[0] is not order:
-            self._order = (order, cuda.to_device(np.ascontiguousarray(order, dtype=np.int64)))
-        if n_steps not in self._outputs:
-            self._outputs[n_steps] = (
-                cuda.device_array(n_steps, dtype=np.float64),
-                cuda.device_array(n_steps, dtype=np.int64),
-            )
-        losses_d, corrects_d = self._outputs[n_steps]
         if self.halted:
             self.halt.copy_to_device(np.zeros(1, dtype=np.int32))
             self.halted = False
-        args = (
-            Epoch(self.x, self.labels, self._order[1], self.batch_size, self.augment),
-            first_step,
-            n_steps,
-            self.params,
-            self.grads,
-            self.device_net,
-            self.work,
-            self.reg,
-            (self.slots, self.state.hyper, self.scalars),
-            (losses_d, corrects_d),
-            (self.seed, self.draws, self.coef, self.row_loss, self.row_correct, self.halt),
-        )
+        args = self.step_arguments(order, first_step, n_steps)
+        losses_d, corrects_d = self._outputs[n_steps]
         blocks = self._blocks(self.step_kernel, args, self.batch_size)
         self.steps.launch(self.step_kernel, blocks, args)
         self.draws += n_steps * self.net.layout.n_layers * self.work.masks.shape[0]
@@ -160,6 +140,36 @@ class CudaTrainer:
             self.halted = True
             return int(bad[0]) + 1
         return n_steps
+
+    @property
+    def step_blocks(self):
+        """The step kernel's grid size (None before its first launch)."""
+        return self._grid.get(self.step_kernel, self.blocks)
+
+    def step_arguments(self, order, first_step, n_steps):
+        """The step kernel's arguments for a chunk (the order uploaded once per epoch, the
+        per-step outputs once per chunk length); also what perf/gpu_probe.py compiles with."""
+        cuda = self.cuda
+        if self._order is None or self._order[0] is not order:
+            self._order = (order, cuda.to_device(np.ascontiguousarray(order, dtype=np.int64)))
+        if n_steps not in self._outputs:
+            self._outputs[n_steps] = (
+                cuda.device_array(n_steps, dtype=np.float64),
+                cuda.device_array(n_steps, dtype=np.int64),
+            )
+        return (
+            Epoch(self.x, self.labels, self._order[1], self.batch_size, self.augment),
+            first_step,
+            n_steps,
+            self.params,
+            self.grads,
+            self.device_net,
+            self.work,
+            self.reg,
+            (self.slots, self.state.hyper, self.scalars),
+            self._outputs[n_steps],
+            (self.seed, self.draws, self.coef, self.row_loss, self.row_correct, self.halt),
+        )
 
     def evaluate(self, x, labels):
         """Mean loss and accuracy of a dataset kept on the GPU after its first use."""

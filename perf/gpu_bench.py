@@ -34,6 +34,7 @@ import time
 from contextlib import contextmanager
 
 import numpy as np
+from gpu_probe import Report, check
 
 import optimizers
 from kernels.augment import Augment
@@ -41,7 +42,7 @@ from network import MLP
 from network.backends import make_trainer, resolve_device
 from network.trainer import StepSettings
 
-from bench_cpu import ADAM, SIZES, load, timed, write_results_section  # a sibling script
+from bench_cpu import ADAM, SIZES, load, timed, write_results_section  # sibling scripts
 
 #: The shipped default configuration (python train.py), as a benchmark row.
 DEFAULT = dict(
@@ -52,6 +53,8 @@ DEFAULT = dict(
     weight_decay=1e-4,
     hyper=dict(learning_rate=0.00022975, beta1=0.9, beta2=0.999, epsilon=1e-8),
 )
+#: Every optimizer, for the correctness check.
+NAMES = list(optimizers.REGISTRY)
 WORKLOAD_A = dict(sizes=SIZES, activation="tanh", optimizer="adam", weight_decay=0.0, hyper=ADAM)
 #: The default configuration with every model-quality option on (nbnet only: PyTorch has no
 #: twin of the in-loop distortions, so its cells stay empty).
@@ -62,33 +65,6 @@ EXTRAS = dict(
     augment=Augment(True, 28, 2.0, math.radians(10), 0.1, True, 1),
 )
 DEFAULT_EXTRAS = dict(DEFAULT, extras=EXTRAS, dropout=0.5)
-
-
-def check_against_cpu():
-    """Largest parameter difference between GPU and CPU after 10 float64 steps, every optimizer."""
-    from network.cuda_trainer import CudaTrainer
-
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(300, 20)), rng.integers(0, 10, 300).astype(np.int64)
-    order = rng.permutation(300).astype(np.int64)
-    worst = 0.0
-    for name in optimizers.REGISTRY:
-        opt = optimizers.get(name)
-        hyper = ADAM | {"momentum": 0.9, "beta": 0.9}
-        cpu = MLP([20, 33, 17, 10], activation="tanh", dtype=np.float64, seed=1)
-        gpu = MLP([20, 33, 17, 10], activation="tanh", dtype=np.float64, seed=1)
-        cpu_state = opt.init(cpu.layout.n_params, np.float64, hyper)
-        gpu_state = opt.init(gpu.layout.n_params, np.float64, hyper)
-        settings = StepSettings(weight_decay=1e-3)
-        _, cpu_losses, _ = cpu.train_steps(x, y, order, 0, 10, 29, opt, cpu_state, settings)
-        trainer = CudaTrainer(gpu, opt, gpu_state, x, y, 29, settings)
-        losses, corrects = np.empty(10), np.empty(10, dtype=np.int64)
-        trainer.train_steps(order, 0, 10, losses, corrects)
-        trainer.download()
-        np.testing.assert_allclose(losses, cpu_losses, rtol=1e-9)
-        np.testing.assert_allclose(gpu.params, cpu.params, rtol=1e-7, atol=1e-10)
-        worst = max(worst, float(np.max(np.abs(gpu.params - cpu.params))))
-    return worst
 
 
 @contextmanager
@@ -217,22 +193,44 @@ def time_torch(work, x, y, order, batch, repeats, graph):
     return timed(epoch, repeats)
 
 
-def row(label, work, x, y, order, batch, args):
+def row(label, work, x, y, order, batch, args, blocks, report):
+    """One table row (and its JSON record): nbnet cuda at a grid of ``blocks`` (None: its
+    own choice), nbnet's CPU loop (unless ``--no-cpu``), PyTorch eager and CUDA graph."""
     gpu, first, launches = time_nbnet(
-        "cuda", work, x, y, order, batch, args.repeats, args.chunks, args.blocks
+        "cuda", work, x, y, order, batch, args.repeats, args.chunks, blocks
     )
-    cpu, _, _ = time_nbnet("cpu", work, x, y, order, batch, args.repeats, args.chunks)
-    plain = "extras" not in work
-    eager = time_torch(work, x, y, order, batch, args.repeats, graph=False) if plain else None
-    graph = time_torch(work, x, y, order, batch, args.repeats, graph=True) if plain else None
+    first = blocks == args.blocks[0]  # the other columns once per batch size, not per grid
+    cpu = eager = graph = None
+    if first and not args.no_cpu:
+        cpu, _, _ = time_nbnet("cpu", work, x, y, order, batch, args.repeats, args.chunks)
+    if first and "extras" not in work:
+        eager = time_torch(work, x, y, order, batch, args.repeats, graph=False)
+        graph = time_torch(work, x, y, order, batch, args.repeats, graph=True)
+    report(
+        "epoch",
+        workload=label,
+        batch=batch,
+        blocks=blocks,
+        nbnet_cuda=gpu,
+        launches_per_step=launches,
+        first_epoch=first,
+        nbnet_cpu=cpu,
+        torch_eager=eager,
+        torch_graph=graph,
+    )
 
     def vs(other):
         return f"{other:.4f} | {other / gpu:.2f}x" if other else "- | -"
 
+    grid = "auto" if blocks is None else blocks
     return (
-        f"| {label} | {batch} | **{gpu:.4f}** | {launches:.3f} | {first:.2f} | {vs(cpu)} | "
-        f"{vs(eager)} | {vs(graph)} |"
+        f"| {label} | {batch} | {grid} | **{gpu:.4f}** | {launches:.3f} | {first:.2f} | "
+        f"{vs(cpu)} | {vs(eager)} | {vs(graph)} |"
     )
+
+
+def _grid_size(text):
+    return None if text == "auto" else int(text)
 
 
 def main():
@@ -242,10 +240,14 @@ def main():
     parser.add_argument("--chunks", type=int, default=40, help="launches per epoch (train.py: 40)")
     parser.add_argument(
         "--blocks",
-        type=int,
-        help="grid size of the step kernel (default: "
-        "as many as its largest phase uses, capped at what stays resident)",
+        type=_grid_size,
+        nargs="+",
+        default=[None],
+        help="grid sizes of the step kernel to time, a row each (auto: as many blocks as "
+        "its largest phase uses, capped at what stays resident)",
     )
+    parser.add_argument("--no-cpu", action="store_true", help="skip nbnet's CPU column")
+    parser.add_argument("--jsonl", help="append each result to this file as a JSON line")
     parser.add_argument("--no-default", action="store_true", help="skip the default-config row")
     parser.add_argument("--write", action="store_true", help="record the table in perf/RESULTS.md")
     args = parser.parse_args()
@@ -256,20 +258,23 @@ def main():
     from kernels.cuda import cuda_status
 
     device_name = cuda_status()[1]
-    worst = check_against_cpu()
-    print(
-        f"correctness: every optimizer, 10 steps, float64: GPU equals CPU "
-        f"(largest parameter difference {worst:.1e})",
-        flush=True,
+    report = Report(args.jsonl)
+    checks = [report("check", **r) for r in check([20, 33, 17, 10], "tanh", 300, 29, 10, NAMES)]
+    bad = [c["optimizer"] for c in checks if not c.get("ok")]
+    agreement = (
+        f"GPU = CPU to {max(c['loss_rel'] for c in checks):.1e} relative on losses"
+        if not bad
+        else f"GPU differs from the CPU for {', '.join(bad)} (perf/gpu_probe.py's records)"
     )
+    print(f"correctness, every optimizer, 10 steps, float64: {agreement}", flush=True)
     x, y = load()
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
     header = (
-        "| workload | batch | nbnet cuda s/epoch | launches / step | first epoch s "
+        "| workload | batch | blocks | nbnet cuda s/epoch | launches / step | first epoch s "
         "| nbnet cpu s/epoch | cpu / cuda | PyTorch eager s/epoch | eager / nbnet "
         "| PyTorch CUDA graph s/epoch | graph / nbnet |"
     )
-    rows = [header, "|" + "---|" * 11]
+    rows = [header, "|" + "---|" * 12]
     print(header, flush=True)
     jobs = [("A: 3x128 tanh adam", WORKLOAD_A, batch) for batch in args.batch]
     if not args.no_default:
@@ -277,8 +282,9 @@ def main():
         label = "default + dropout 0.5, input dropout 0.2, max-norm 3, average, distortions"
         jobs.append((label, DEFAULT_EXTRAS, DEFAULT["batch"]))
     for label, work, batch in jobs:
-        rows.append(row(label, work, x, y, order, batch, args))
-        print(rows[-1], flush=True)
+        for blocks in args.blocks:
+            rows.append(row(label, work, x, y, order, batch, args, blocks, report))
+            print(rows[-1], flush=True)
     if args.write:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         section = "\n".join(
@@ -288,7 +294,7 @@ def main():
                 f"Command: `python perf/gpu_bench.py {' '.join(sys.argv[1:])}`  ",
                 f"Measured: {when}; seconds per epoch of 54,000 images, median of {args.repeats} "
                 f"after a warm-up epoch; ratios are the other's time over nbnet cuda's "
-                f"(above 1: nbnet is faster). Correctness first: GPU = CPU to {worst:.1e}.",
+                f"(above 1: nbnet is faster). Correctness first: {agreement}.",
                 "",
                 *rows,
                 "",

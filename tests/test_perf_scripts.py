@@ -29,6 +29,7 @@ SMOKE_ARGS = {
     "storage_overhead.py": ["--smoke", "--repeats", "1"],  # + --postgres URL
     "denormals.py": ["--epochs", "3", "--train-args=--num_layers 1 --hidden_size 16"],
     "gpu_bench.py": ["--batch", "64", "--repeats", "1", "--no-default"],
+    "gpu_probe.py": ["--tiny"],  # on Numba's CUDA simulator here: the script, not its figures
     "fusion.py": ["--rows", "640", "--repeats", "1", "--batch", "64"],
     "estimator.py": [
         "--rows",
@@ -62,10 +63,15 @@ def _has_a_real_gpu():
         return False
 
 
+#: Scripts that run on Numba's CUDA simulator when there is no GPU (the others need the real one).
+ON_THE_SIMULATOR = ("gpu_probe.py",)
+
+
 def run_script(name, args):
     shared_dataset("fashion-mnist")
     env = dict(os.environ, NBNET_DATA_DIR=str(ROOT.parent / "shared/datasets/fashion-mnist"))
-    env.pop("NUMBA_ENABLE_CUDASIM", None)  # as a user runs it: gpu_bench needs the real thing
+    if name not in ON_THE_SIMULATOR or _has_a_real_gpu():
+        env.pop("NUMBA_ENABLE_CUDASIM", None)  # as a user runs it: gpu_bench needs a real GPU
     result = subprocess.run(
         [sys.executable, str(PERF / name), *args],
         cwd=ROOT,

@@ -29,6 +29,7 @@ if not cuda.is_available():
 from kernels.augment import Augment  # noqa: E402
 from kernels.cuda import dense as gdense  # noqa: E402
 from kernels.cuda import losses as glosses  # noqa: E402
+from network.backends import simulated  # noqa: E402
 from network.cuda_trainer import CudaTrainer  # noqa: E402
 from network.trainer import StepSettings  # noqa: E402
 
@@ -328,6 +329,15 @@ def test_the_gpu_leaves_no_subnormal_values_like_the_cpu():
         np.testing.assert_array_equal(on_gpu == 0, on_cpu == 0)
 
 
+#: Tests that read the simulator's own machinery; on a real GPU perf/gpu_bench.py counts the
+#: launches instead, and ``auto`` rightly picks the GPU.
+simulator_only = pytest.mark.skipif(
+    not simulated(),
+    reason="reads Numba's CUDA simulator; on hardware perf/gpu_bench.py checks this",
+)
+
+
+@simulator_only
 @wrapping_uint64
 def test_a_chunk_of_any_length_is_one_kernel_launch(monkeypatch):
     """The launch count is a property of the design: one launch per chunk of steps, however
@@ -565,6 +575,7 @@ def test_a_gpu_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_one(tmp
 
 
 # ------------------------------------------------------------------ device resolution
+@simulator_only
 def test_resolve_device_runs_a_test_kernel_and_reports_a_broken_stack_in_one_line(monkeypatch):
     from kernels.cuda import steps
     from network.backends import resolve_device
