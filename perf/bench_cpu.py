@@ -31,6 +31,10 @@ Run from the repository root::
     python perf/bench_cpu.py --threads 1 --section "one core"
     python perf/bench_cpu.py --workload default --section "default configuration"
     python perf/bench_cpu.py --batch 16 --no-write
+
+Over 400 lines because it holds every side of the comparison that has no module of its own
+(PyTorch's step, the BLAS floor, thread pinning, the table and its RESULTS.md section);
+JAX's and NumPy's networks live in perf/jax_mlp.py and perf/numpy_mlp.py.
 """
 
 import argparse
