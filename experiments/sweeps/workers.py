@@ -8,13 +8,15 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import sys
 
 import optuna
 
 from .. import interrupts
+from ..data import DataError
 from ..threads import set_core_budget, usable_cores
 from .spec import load_spec
-from .storage import GRACE_S, open_study
+from .storage import GRACE_S, StorageError, open_study
 from .trials import optimize, plan
 
 
@@ -67,6 +69,10 @@ def _worker(spec_path, base_config, storage_url, study_name, count, seed, share,
         optimize(
             load_spec(spec_path), base_config, storage_url, study_name, count, seed, share=share
         )
+    except (DataError, StorageError):
+        # The parent meets the same error when it trains what is left, and says it in one
+        # line; a traceback from every worker would only bury it.
+        sys.exit(1)
     except BaseException:
         # Told to stop: the trial in progress is FAIL and will be retried on resume. An
         # interrupt can reach Optuna's own cleanup and come out as another exception.
