@@ -11,7 +11,6 @@ wandb.agent; offline an embedded Optuna study runs the same YAML, stored in
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import optuna
@@ -20,6 +19,7 @@ from experiments import interrupts
 from experiments.app.tracking import MODES, resolve_mode, server_address, server_reachable
 from experiments.config import RunConfig
 from experiments.data import DataError
+from experiments.folders import unwritable
 from experiments.sweeps.online import run_online
 from experiments.sweeps.report import write_report
 from experiments.sweeps.spec import SweepSpecError, load_spec
@@ -108,17 +108,6 @@ def _online_or_offline(mode, asked):
     return "offline"
 
 
-def _unwritable(folder):
-    """Why ``folder`` cannot hold the sweep's study and report (created if missing), or None."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        return exc.strerror or type(exc).__name__
-    return None
-
-
 def main(argv=None):
     args = build_parser().parse_args(argv)
     # The workers get SIGTERM too when this process dies, and the sweep resumes later.
@@ -130,7 +119,7 @@ def main(argv=None):
         return 2
     name = args.name or spec.name or Path(args.spec).stem
     out = Path(args.out or Path("sweep_runs") / name)
-    problem = _unwritable(out)
+    problem = unwritable(out)
     if problem:
         print(
             f"sweep.py: error: cannot write the sweep's folder {out} ({problem}); "

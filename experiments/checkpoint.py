@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config.schema import is_whole
+
 FILE = "checkpoint.npz"
 
 
@@ -65,10 +67,6 @@ class Checkpoint:
     ema: np.ndarray | None = None
 
 
-def _whole(value, least):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= least
-
-
 def _metadata(data):
     """The checkpoint's metadata, checked (ValueError names what is wrong): a file edited by
     hand or damaged must not resume at a negative epoch or with a history that does not fit."""
@@ -79,14 +77,14 @@ def _metadata(data):
     if missing:
         raise ValueError(f"its metadata lacks {', '.join(sorted(missing))}")
     epoch = meta["epoch"]
-    if not _whole(epoch, 1):
+    if not is_whole(epoch, 1):
         raise ValueError(f"epoch {epoch!r} is not a whole number >= 1")
     history = meta["history"]
     if not (isinstance(history, list) and len(history) == epoch):
         raise ValueError(f"its history does not hold the {epoch} epochs it says")
     if not all(isinstance(m, dict) for m in history):
         raise ValueError("its history holds something other than epochs' metrics")
-    if not (_whole(meta["best_epoch"], 0) and meta["best_epoch"] <= epoch):
+    if not (is_whole(meta["best_epoch"], 0) and meta["best_epoch"] <= epoch):
         raise ValueError(f"best_epoch {meta['best_epoch']!r} is not in 0..{epoch}")
     best = meta["best_accuracy"]
     if isinstance(best, bool) or not isinstance(best, (int, float)):

@@ -27,8 +27,9 @@ def _absolute(module, level, here, is_package):
 
 
 def import_graph():
-    """``{module: modules it imports}``, anywhere in its code. ``from . import sibling``
-    imports the sibling, not the package it is named through."""
+    """``{module: modules it imports}``, anywhere in its code, with the packages whose
+    ``__init__`` such an import runs. ``from . import sibling`` imports the sibling, not the
+    package it is named through (that package is already being imported)."""
     modules = _modules()
     graph = {name: set() for name in modules}
     for name, (path, is_package) in modules.items():
@@ -46,6 +47,11 @@ def import_graph():
                     target = target.rpartition(".")[0]
                 if target and target != name:
                     graph[name].add(target)
+                # Importing a module of another package runs that package's __init__ first.
+                package = target.rpartition(".")[0]
+                while package and not name.startswith(package + ".") and package != name:
+                    graph[name].add(package)
+                    package = package.rpartition(".")[0]
     return graph
 
 

@@ -519,6 +519,11 @@ SWEEPABLE = tuple(name for name, meta in SETTINGS.items() if meta["sweepable"])
 EXTENSIONS = tuple(name for name, meta in SETTINGS.items() if meta["extension"])
 
 
+def is_whole(value, least):
+    """An integer of at least ``least`` (a bool, YAML's ``true``, is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 def choices_of(name):
     choices = SETTINGS[name]["choices"]
     return tuple(choices()) if callable(choices) else choices

@@ -28,7 +28,6 @@ next to the figures, ready to paste into the README.
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,7 @@ from network import MLP
 from ..app.tracking import MODES, Tracker
 from ..config import ConfigError, from_saved, is_run_config, regularization
 from ..data import CLASS_NAMES, DataError, as_inputs, load_dataset
+from ..folders import unwritable
 from ..seeds import derived_seed
 from ..training import augmentation
 from .figures import (
@@ -325,14 +325,11 @@ def main(argv=None):
         name: (str(base / name.replace("_", "-")) if base else None) for name in CLASS_NAMES
     }
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
+    problem = unwritable(out)
+    if problem:
         print(
-            f"report: error: cannot write the figures into {out} "
-            f"({exc.strerror or type(exc).__name__}); choose another folder with --out",
+            f"report: error: cannot write the figures into {out} ({problem}); "
+            "choose another folder with --out",
             file=sys.stderr,
         )
         return 1

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from ..config import SETTINGS, SWEEPABLE, ConfigError, check_value
+from ..config.schema import SETTINGS, SWEEPABLE, ConfigError, check_value, is_whole
 
 METHODS = ("grid", "random", "bayes")
 DISTRIBUTIONS = ("uniform", "log_uniform_values", "int_uniform", "q_uniform")
@@ -208,7 +208,7 @@ def parse_spec(raw, path="<sweep>"):
             )
     run_cap = raw.get("run_cap")
     if run_cap is not None:
-        if not _whole(run_cap, 1):
+        if not is_whole(run_cap, 1):
             raise SweepSpecError(f"{path}: run_cap must be a positive integer, got {run_cap!r}")
         spec.run_cap = run_cap
     early = raw.get("early_terminate")
@@ -221,24 +221,19 @@ def parse_spec(raw, path="<sweep>"):
                 f"{path}: early_terminate: unknown key(s) {', '.join(sorted(extra))}"
             )
         min_iter, eta = early.get("min_iter", 1), early.get("eta", 3)
-        if not (_whole(min_iter, 1) and _whole(eta, 2)):
+        if not (is_whole(min_iter, 1) and is_whole(eta, 2)):
             raise SweepSpecError(
                 f"{path}: early_terminate needs integer min_iter >= 1 and eta >= 2, "
                 f"got min_iter {min_iter!r}, eta {eta!r}"
             )
         max_iter = early.get("max_iter")
-        if max_iter is not None and not _whole(max_iter, min_iter):
+        if max_iter is not None and not is_whole(max_iter, min_iter):
             raise SweepSpecError(
                 f"{path}: early_terminate: max_iter must be an integer >= min_iter ({min_iter}), "
                 f"got {max_iter!r}"
             )
         spec.hyperband = {"min_iter": min_iter, "eta": eta, "max_iter": max_iter}
     return spec
-
-
-def _whole(value, least):
-    """An integer (YAML's ``true`` is not one) of at least ``least``."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def load_spec(path):
