@@ -3,10 +3,12 @@
 Data, parameters, gradients, optimizer state and the work buffers (the very
 arrays of :class:`network.workspace.Workspace`, so the offsets are the CPU's)
 are uploaded once and stay on the GPU. A chunk of steps is one launch of the
-persistent step kernel (:mod:`kernels.cuda.steps`) and two copies back (the
-per-step losses and correct counts); an evaluation is one launch and two
-copies. Nothing else crosses the bus, except the epoch's order (once per
-epoch), a changed learning rate and the lowering of ``halt`` after a NaN.
+persistent step kernel (:mod:`kernels.cuda.steps`), compiled and sized once per
+trainer (:class:`kernels.cuda.steps.Launch`: no per-launch typing), which writes
+the per-step losses and correct counts straight into mapped host memory (no
+copies back); an evaluation is one launch and two copies. Nothing else crosses
+the bus, except the epoch's order (once per epoch), a changed learning rate and
+the lowering of ``halt`` after a NaN.
 """
 
 import numpy as np
@@ -55,11 +57,12 @@ class CudaTrainer:
         seed=0,
         blocks=None,
     ):
-        from numba import cuda
+        from numba import config, cuda
 
         from kernels.cuda import steps
 
         self.cuda, self.steps = cuda, steps
+        self._simulated = bool(config.ENABLE_CUDASIM)
         self.net, self.optimizer, self.state = net, optimizer, state
         self.batch_size, self.eval_chunk = int(batch_size), int(eval_chunk)
         self.seed, self.draws, self.blocks = int(seed), 0, blocks
@@ -69,8 +72,7 @@ class CudaTrainer:
         self.labels = up(np.ascontiguousarray(labels, dtype=np.int64))
         self.params, self.grads = up(net.params), up(net.grads)
         self.slots, self.scalars = up(state.slots), up(state.scalars)
-        self.coef = cuda.device_array(max(optimizer.n_coefficients, 1), dtype=np.float64)
-        self.halt, self.halted = up(np.zeros(1, dtype=np.int32)), False
+        self.halted = False
         self.settings = settings.checked(layout.n_params)
         # When averaging is off the kernel never reads the buffer: any one-element array.
         averaging = settings.averaging
@@ -87,35 +89,43 @@ class CudaTrainer:
         self.work = work._replace(
             **{name: up(getattr(work, name)) for name in work._fields if name != "batch_size"}
         )
-        self.row_loss = cuda.device_array(self.batch_size, dtype=np.float64)
-        self.row_correct = cuda.device_array(self.batch_size, dtype=np.int64)
+        self.gpu = steps.DeviceState(
+            seed=self.seed,
+            draws=0,
+            deltas=cuda.device_array_like(self.work.acts),
+            row_loss=cuda.device_array(self.batch_size, dtype=np.float64),
+            row_correct=cuda.device_array(self.batch_size, dtype=np.int64),
+            halt=up(np.zeros(1, dtype=np.int32)),
+            stamps=cuda.device_array(1, dtype=np.int64),  # off; see time_phases
+        )
         self.step_kernel = steps.train_steps_kernel(optimizer, net.dtype)
         self.eval_kernel = steps.evaluate_kernel(net.dtype)
         self._order = None  # (host order, its device copy)
-        self._outputs = {}  # n_steps -> device (losses, corrects)
-        self._eval_data = {}  # id(x) -> device (x, labels, row_loss, row_correct), host x
-        self._grid = {}  # kernel -> blocks
+        self._outputs = {}  # n_steps -> mapped (losses, corrects)
+        self._eval_data = {}  # id(x) -> device (x, labels, DeviceState), host x
+        self._launch = {}  # kernel -> steps.Launch
 
-    def _blocks(self, kernel, args, rows):
-        """Blocks for ``kernel``: enough for its largest phase, at most what stays resident."""
-        if self.blocks is not None:
-            return self.blocks
-        if kernel not in self._grid:
-            tile, threads = self.steps.TILE, self.steps.THREADS
-            sizes = self.net.sizes
+    def _launcher(self, kernel, args, rows):
+        """``kernel`` compiled for ``args`` and sized: enough blocks for its largest phase
+        (the row slices of ``rows`` rows, the weight phase's tiles, the max-norm and average
+        loops), at most what stays resident."""
+        if kernel not in self._launch:
+            steps, sizes = self.steps, self.net.sizes
 
             def tiles(a, b):
-                return -(-a // tile) * -(-b // tile)
+                return -(-a // steps.TILE) * -(-b // steps.TILE_COLS)
 
-            products = (
-                [tiles(rows, b) for b in sizes[1:]]  # forward
-                + [tiles(a, b) for a, b in zip(sizes[:-1], sizes[1:])]  # dW
-                + [tiles(rows, a) for a in sizes[1:-1]]
-            )  # upstream
-            elementwise = max(self.net.layout.n_params, rows * sizes[0])  # update, gather
-            wanted = max(*products, -(-elementwise // threads))
-            self._grid[kernel] = self.steps.cooperative_blocks(kernel, args, wanted)
-        return self._grid[kernel]
+            slices = -(-rows // steps.TILE)
+            weights = sum(tiles(a + 1, b) for a, b in zip(sizes[:-1], sizes[1:]))
+            elementwise = -(-self.net.layout.n_params // steps.THREADS)
+            wanted = max(slices, weights, elementwise if self.settings.averaging else 1)
+            self._launch[kernel] = steps.Launch(kernel, args, wanted, self.blocks)
+        return self._launch[kernel]
+
+    def _host(self, mapped):
+        """The host view of a mapped array once the GPU is done (the simulator's are copies)."""
+        self.cuda.synchronize()
+        return mapped.copy_to_host() if self._simulated else mapped
 
     # ------------------------------------------------------------------ API
     def train_steps(self, order, first_step, n_steps, losses, corrects):
@@ -125,16 +135,15 @@ class CudaTrainer:
         ``done``: all steps, or up to and including the first non-finite loss.
         """
         if self.halted:
-            self.halt.copy_to_device(np.zeros(1, dtype=np.int32))
+            self.gpu.halt.copy_to_device(np.zeros(1, dtype=np.int32))
             self.halted = False
         args = self.step_arguments(order, first_step, n_steps)
-        losses_d, corrects_d = self._outputs[n_steps]
-        blocks = self._blocks(self.step_kernel, args, self.batch_size)
-        self.steps.launch(self.step_kernel, blocks, args)
+        self._launcher(self.step_kernel, args, self.batch_size)(args)
         self.draws += n_steps * self.net.layout.n_layers * self.work.masks.shape[0]
-        host_losses = losses_d.copy_to_host()
+        losses_m, corrects_m = self._outputs[n_steps]
+        host_losses = self._host(losses_m)
         losses[:n_steps] = host_losses
-        corrects[:n_steps] = corrects_d.copy_to_host()
+        corrects[:n_steps] = self._host(corrects_m)
         bad = np.flatnonzero(~np.isfinite(host_losses))
         if bad.size:
             self.halted = True
@@ -144,7 +153,8 @@ class CudaTrainer:
     @property
     def step_blocks(self):
         """The step kernel's grid size (None before its first launch)."""
-        return self._grid.get(self.step_kernel, self.blocks)
+        launcher = self._launch.get(self.step_kernel)
+        return self.blocks if launcher is None else launcher.blocks
 
     def step_arguments(self, order, first_step, n_steps):
         """The step kernel's arguments for a chunk (the order uploaded once per epoch, the
@@ -154,8 +164,8 @@ class CudaTrainer:
             self._order = (order, cuda.to_device(np.ascontiguousarray(order, dtype=np.int64)))
         if n_steps not in self._outputs:
             self._outputs[n_steps] = (
-                cuda.device_array(n_steps, dtype=np.float64),
-                cuda.device_array(n_steps, dtype=np.int64),
+                cuda.mapped_array(n_steps, dtype=np.float64),
+                cuda.mapped_array(n_steps, dtype=np.int64),
             )
         return (
             Epoch(self.x, self.labels, self._order[1], self.batch_size, self.augment),
@@ -168,7 +178,7 @@ class CudaTrainer:
             self.reg,
             (self.slots, self.state.hyper, self.scalars),
             self._outputs[n_steps],
-            (self.seed, self.draws, self.coef, self.row_loss, self.row_correct, self.halt),
+            self.gpu._replace(seed=self.seed, draws=self.draws),
         )
 
     def evaluate(self, x, labels):
@@ -179,27 +189,36 @@ class CudaTrainer:
             self._eval_data[key] = (
                 cuda.to_device(np.ascontiguousarray(x, dtype=net.dtype)),
                 cuda.to_device(np.ascontiguousarray(labels, dtype=np.int64)),
-                cuda.device_array(len(x), dtype=np.float64),
-                cuda.device_array(len(x), dtype=np.int64),
+                self.gpu._replace(
+                    row_loss=cuda.device_array(len(x), dtype=np.float64),
+                    row_correct=cuda.device_array(len(x), dtype=np.int64),
+                    stamps=cuda.device_array(1, dtype=np.int64),  # phase timing is the steps'
+                ),
                 x,
             )
-        x_d, y_d, row_loss, row_correct, _ = self._eval_data[key]
-        args = (
-            x_d,
-            y_d,
-            self._final(),
-            self.device_net,
-            self.work,
-            self.eval_chunk,
-            row_loss,
-            row_correct,
-        )
-        blocks = self._blocks(self.eval_kernel, args, self.eval_chunk)
-        self.steps.launch(self.eval_kernel, blocks, args)
+        x_d, y_d, gpu, _ = self._eval_data[key]
+        args = (x_d, y_d, self._final(), self.device_net, self.work, self.eval_chunk, gpu)
+        self._launcher(self.eval_kernel, args, self.eval_chunk)(args)
         return (
-            float(row_loss.copy_to_host().sum()) / len(x),
-            int(row_correct.copy_to_host().sum()) / len(x),
+            float(gpu.row_loss.copy_to_host().sum()) / len(x),
+            int(gpu.row_correct.copy_to_host().sum()) / len(x),
         )
+
+    def time_phases(self, n_steps):
+        """Stamp the GPU's global timer at the start of each chunk of up to ``n_steps`` steps
+        and after each of its grid barriers (:func:`phase_times` reads them); 0: off."""
+        per_step = self.steps.barriers_per_step(self.settings.max_norm)
+        size = 1 + int(n_steps) * per_step if n_steps else 1
+        self.gpu = self.gpu._replace(stamps=self.cuda.to_device(np.zeros(size, dtype=np.int64)))
+
+    def phase_times(self):
+        """Nanoseconds of each phase of the last chunk's steps, shape (steps, barriers per step):
+        column 0 the rows (gather to the first layer's delta), 1 the weights (gradients and
+        update), 2 max-norm when on; each up to and including its grid barrier."""
+        stamps = self.gpu.stamps.copy_to_host()
+        per_step = self.steps.barriers_per_step(self.settings.max_norm)
+        done = (int(np.count_nonzero(stamps[1:])) // per_step) * per_step
+        return np.diff(stamps[: 1 + done]).reshape(-1, per_step)
 
     def set_learning_rate(self, value):
         self.state.hyper = self.state.hyper._replace(learning_rate=float(value))

@@ -11,7 +11,12 @@ its time limit still reports everything before the cut:
                  largest cooperative grid it may launch with (what the design's grid-wide
                  barriers allow);
 ``barrier``      the cost of one grid-wide barrier at 8, 33, 66 and 132 blocks (a kernel that
-                 does nothing else; the step kernel has 2L+3 of them per step);
+                 does nothing else; the step kernel has 2 of them per step, 3 with max-norm);
+``phases``       workload A (float32, Adam) at batch 16, 64, 256 and 4096 on the default grid:
+                 the median microseconds of each of a step's two phases (the rows: gather to
+                 the first layer's delta; the weights: gradients and update, each up to and
+                 including its barrier), from the GPU's global timer stamped after every
+                 barrier (``CudaTrainer.time_phases``);
 ``check``        GPU against CPU in float64: a few steps of a small network with every
                  optimizer, and of workload A on its full grid (several blocks, never run by
                  the simulator's tests); reported, never aborting the run.
@@ -193,6 +198,38 @@ def check(sizes, activation, rows, batch, steps, names, seed=0):
     return records
 
 
+def phases(batch, n_steps, sizes=SIZES):
+    """One ``phases`` record: workload A's step at ``batch`` rows, the median and the spread of
+    each phase over ``n_steps`` steps (the first chunk compiles and is not timed)."""
+    from network.cuda_trainer import CudaTrainer
+
+    rows = batch * n_steps
+    net = MLP(sizes, activation="tanh")
+    opt = optimizers.get("adam")
+    state = opt.init(net.layout.n_params, net.dtype, ADAM)
+    rng = np.random.default_rng(0)
+    x = rng.random((rows, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], rows).astype(np.int64)
+    trainer = CudaTrainer(net, opt, state, x, y, batch)
+    order = rng.permutation(rows).astype(np.int64)
+    losses, corrects = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
+    trainer.train_steps(order, 0, 1, losses, corrects)  # compiles
+    trainer.time_phases(n_steps)
+    start = time.perf_counter()
+    trainer.train_steps(order, 0, n_steps, losses, corrects)
+    wall = time.perf_counter() - start
+    us = trainer.phase_times() / 1e3
+    return {
+        "batch": batch,
+        "steps": int(us.shape[0]),
+        "blocks": trainer.step_blocks,
+        "rows_us": float(np.median(us[:, 0])),
+        "weights_us": float(np.median(us[:, 1])),
+        "step_us_p10_p90": [float(v) for v in np.percentile(us.sum(axis=1), [10, 90])],
+        "chunk_wall_us_per_step": wall / n_steps * 1e6,
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jsonl", help="append the records to this file as they come")
@@ -231,6 +268,11 @@ def main(argv=None):
             report("barrier", blocks=blocks, threads=threads, seconds_per_sync=seconds)
         except Exception as exc:
             report("barrier", blocks=blocks, threads=threads, error=f"{type(exc).__name__}: {exc}")
+    for batch in [4] if tiny else [16, 64, 256, 4096]:
+        try:
+            report("phases", **phases(batch, 3 if tiny else min(200, 40960 // batch), sizes))
+        except Exception as exc:
+            report("phases", batch=batch, error=f"{type(exc).__name__}: {exc}")
     small = [6, 7, 3] if tiny else [20, 33, 17, 10]
     barriers = report.records("barrier")
     names = ["adam"] if tiny else list(optimizers.REGISTRY)
@@ -244,6 +286,16 @@ def main(argv=None):
     for b in barriers:
         cost = f"{b['seconds_per_sync'] * 1e6:.2f}" if "seconds_per_sync" in b else b["error"]
         print(f"| {b['blocks']} | {cost} |")
+    print("\n| phases: batch | blocks | rows us | weights us | chunk wall us/step |")
+    print("|---|---|---|---|---|")
+    for p in report.records("phases"):
+        if "error" in p:
+            print(f"| {p['batch']} | {p['error']} | | | |")
+        else:
+            print(
+                f"| {p['batch']} | {p['blocks']} | {p['rows_us']:.1f} | {p['weights_us']:.1f} "
+                f"| {p['chunk_wall_us_per_step']:.1f} |"
+            )
     print("\n| check | optimizer | blocks | loss rel. diff | ok |\n|---|---|---|---|---|")
     for c in report.records("check"):
         diff = f"{c['loss_rel']:.1e}" if "loss_rel" in c else c.get("error")

@@ -4,9 +4,9 @@ Shapes and math are those of :mod:`kernels.dense` and :mod:`kernels.activations`
 the arrays are the CPU's flat buffers (layout in :mod:`kernels.steps`), addressed
 by offset and row length instead of through 2-D views. Every function here is
 called by all threads of a ``TILE x TILE`` block (:data:`THREADS` threads) of
-:mod:`kernels.cuda.steps`; the products split their output into ``TILE x TILE``
-tiles that the grid's blocks take in turn (a grid-stride loop over tiles), each
-tile computed through shared memory.
+:mod:`kernels.cuda.steps`; the products split their output into ``TILE x TILE_COLS``
+tiles, each computed by one block through shared memory, every thread keeping
+``WIDE`` sums in registers.
 """
 
 import math
@@ -18,9 +18,16 @@ from ..activations import derivative as cpu_derivative
 from ..activations import fast_tanh as cpu_fast_tanh
 from ..config import RELU, SIGMOID, TANH
 
-#: Side of the square output tile one block computes at a time.
+#: Rows of the output tile one block computes at a time, and of a row slice (the rows of a
+#: batch one block carries through every layer, :mod:`kernels.cuda.steps`). Blocks are
+#: ``TILE x TILE`` threads.
 TILE = 16
-#: Threads per block of the step kernel: one per element of a tile.
+#: Outputs per thread along a tile's row: a tile is ``TILE x TILE_COLS``, each thread keeping
+#: ``WIDE`` sums in registers (:func:`tile_product`; the code spells out its four sums).
+WIDE = 4
+#: Columns of an output tile.
+TILE_COLS = TILE * WIDE
+#: Threads per block of the step kernel.
 THREADS = TILE * TILE
 
 # The CPU's own scalar functions, compiled for the GPU.
@@ -66,49 +73,76 @@ def grid_thread():
 
 @cuda.jit(device=True)
 def tile_count(rows, cols):
-    """``(tiles in all, tiles per row of tiles)`` covering a ``(rows, cols)`` output."""
-    per_row = (cols + TILE - 1) // TILE
+    """``(tiles in all, tiles per row of tiles)`` covering a ``(rows, cols)`` output with
+    ``TILE x TILE_COLS`` tiles."""
+    per_row = (cols + TILE_COLS - 1) // TILE_COLS
     return ((rows + TILE - 1) // TILE) * per_row, per_row
 
 
 @cuda.jit(device=True)
 def tile_element(tile, per_row):
-    """``(row, col)`` of the output element this thread computes in ``tile``."""
-    return (tile // per_row) * TILE + cuda.threadIdx.y, (tile % per_row) * TILE + cuda.threadIdx.x
+    """``(row, col)`` of this thread's first output in ``tile``; its others are ``col + j *
+    TILE`` for ``j < WIDE``."""
+    return (
+        (tile // per_row) * TILE + cuda.threadIdx.y,
+        (tile % per_row) * TILE_COLS + cuda.threadIdx.x,
+    )
 
 
 @cuda.jit(device=True)
-def tile_product(a, b, M, N, K, row, col, tiles):
-    """Element ``(row, col)`` of ``op(A) @ op(B)``, through shared memory; all threads of a block.
+def tile_product(a, b, M, N, K, row, col, tiles, ones_row):
+    """Elements ``(row, col + j * TILE)``, ``j < WIDE``, of ``op(A) @ op(B)``, through shared
+    memory; all threads of a block.
 
     ``op(A)`` is (M, K) and ``op(B)`` is (K, N). Each operand is a tuple
     ``(array, offset, row_length, transposed)``: ``op(A)[r, k]`` is
     ``A[offset + r*row_length + k]``, or ``A[offset + k*row_length + r]`` when
     transposed (A stored as (K, M)); likewise ``B``. So the three products of a
     dense layer, ``x @ W``, ``x.T @ delta`` and ``delta @ W.T``, need no copies.
-    ``tiles`` is the block's pair of ``(TILE, TILE)`` shared arrays; edges are
-    padded with zeros there. Returns 0 for a thread outside the output (it must
-    still take part, for the syncs).
+    Row ``ones_row`` of ``op(A)`` (-1: none) is all ones, so that row of the product is
+    the column sums of ``op(B)``: the bias gradient ``sum_i delta[i]`` comes out of the
+    weight gradient's own tiles, in parallel, where the parameter layout puts ``b`` (the
+    row after ``W``).
+
+    ``tiles`` is the block's ``(TILE, TILE)`` and ``(TILE, TILE_COLS)`` shared arrays;
+    edges are padded with zeros there. Each thread keeps its ``WIDE`` sums in registers, so
+    every ``op(A)`` element it reads from shared memory feeds ``WIDE`` products. Returns
+    zeros for outputs outside the matrix (every thread must take part, for the syncs).
     """
     A, a_off, lda, trans_a = a
     B, b_off, ldb, trans_b = b
     tile_a, tile_b = tiles
     tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
-    acc = A.dtype.type(0)
+    zero = A.dtype.type(0)
+    acc0 = acc1 = acc2 = acc3 = zero
     for start in range(0, K, TILE):
         ka = start + tx
         if row < M and ka < K:
-            tile_a[ty, tx] = A[a_off + ka * lda + row] if trans_a else A[a_off + row * lda + ka]
+            if row == ones_row:
+                tile_a[ty, tx] = 1
+            elif trans_a:
+                tile_a[ty, tx] = A[a_off + ka * lda + row]
+            else:
+                tile_a[ty, tx] = A[a_off + row * lda + ka]
         else:
             tile_a[ty, tx] = 0
         kb = start + ty
-        if kb < K and col < N:
-            tile_b[ty, tx] = B[b_off + col * ldb + kb] if trans_b else B[b_off + kb * ldb + col]
-        else:
-            tile_b[ty, tx] = 0
+        for j in range(WIDE):
+            c = col + j * TILE
+            if kb < K and c < N:
+                if trans_b:
+                    tile_b[ty, tx + j * TILE] = B[b_off + c * ldb + kb]
+                else:
+                    tile_b[ty, tx + j * TILE] = B[b_off + kb * ldb + c]
+            else:
+                tile_b[ty, tx + j * TILE] = 0
         cuda.syncthreads()
         for k in range(TILE):
-            acc += tile_a[ty, k] * tile_b[k, tx]
+            v = tile_a[ty, k]
+            acc0 += v * tile_b[k, tx]
+            acc1 += v * tile_b[k, tx + TILE]
+            acc2 += v * tile_b[k, tx + 2 * TILE]
+            acc3 += v * tile_b[k, tx + 3 * TILE]
         cuda.syncthreads()
-    return acc
+    return acc0, acc1, acc2, acc3

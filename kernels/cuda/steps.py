@@ -1,32 +1,41 @@
 """The persistent GPU step kernel: the twin of :mod:`kernels.steps`, one launch per chunk of steps.
 
 A training step of these networks is microseconds of arithmetic, while launching
-a kernel from Python costs tens of microseconds; the earlier GPU path launched
-about 26 kernels per step and ran slower than the CPU. Here one launch runs a
-whole chunk of steps, each step the CPU loop's sequence of phases:
+a kernel from Python costs tens of microseconds; so one launch runs a whole chunk
+of steps. Each step is two phases with a grid-wide barrier after each
+(``cuda.cg.this_grid().sync()``, which makes numba-cuda launch the kernel
+cooperatively), after tiny-cuda-nn's fully fused MLP (NVlabs,
+``fully_fused_mlp.cu``):
 
-    gather | layer 1 | ... | layer L | softmax rows | backward L | ... | backward 1 | update
-    [| max-norm]
+1. **Rows** (:func:`row_slice_step`): the batch is cut into slices of
+   :data:`~kernels.cuda.dense.TILE` rows and each block carries its slices through
+   the whole network: gather (distorted when augmentation is on, input dropout),
+   every layer's forward pass, the softmax loss of each row and the chain of
+   ``delta`` back to the first hidden layer. A row of the batch needs no other
+   row until the weight gradient, so the layers are separated by the block's own
+   ``syncthreads``, not by grid barriers.
+2. **Weights** (:func:`gradient_and_update`): the tiles of every layer's
+   ``[W; b]`` gradient, ``[x, 1].T @ delta`` (the bias row is the product's row of
+   ones), spread over the grid; each thread applies the optimizer's update to the
+   parameters it just differentiated (and the moving average), while they are in
+   its registers. Every block first sums the step's loss from the rows' (all
+   blocks get the same sum, so no block waits on another to learn it) and its
+   thread 0 computes the optimizer's coefficients into shared memory.
 
-(the gather distorts the images when augmentation is on; the moving average of
-the parameters goes with the update, or after max-norm when that is on). The
-phases of a step depend on each other through global memory, so a grid-wide
-barrier (``cuda.cg.this_grid().sync()``, which makes numba-cuda launch the
-kernel cooperatively) separates them: ``2 L + 3`` barriers per step, one more
-with max-norm. The
-loss of the step is summed by block 0 while the other blocks start on the
-backward pass; its thread 0 also runs the optimizer's ``coefficients`` (or, on a
-NaN or infinite loss, raises ``halt``, after which every thread leaves before
-the update, so the parameters stay those before the bad step, as on the CPU).
+So a step crosses :func:`barriers_per_step` grid barriers: 2, or 3 with max-norm
+(the cap needs a column's updated weights, so it runs after a barrier of its own,
+and the average after another). A NaN or infinite loss stops every thread before
+that step's update, so the parameters stay those before the bad step, as on the
+CPU, and raises ``halt``, which makes a chunk launched after it train nothing.
 
 The buffers are the CPU's (layout in :mod:`kernels.steps`): one flat parameter
-and gradient buffer, the flat activations with ``unit_offsets``, two ``delta``
-ping-pong buffers, passed in the CPU loop's own records (:class:`kernels.steps.Structure`,
-:class:`network.workspace.Workspace`, :class:`kernels.steps.Epoch`) holding
-device arrays; :class:`network.cuda_trainer.CudaTrainer` uploads the very arrays
-of the CPU's Workspace. Blocks are ``TILE x TILE``
-threads (:data:`kernels.cuda.dense.THREADS`); products are tiled through shared
-memory, element-wise phases are grid-stride loops.
+and gradient buffer and the flat activations with ``unit_offsets``, passed in the
+CPU loop's own records (:class:`kernels.steps.Structure`,
+:class:`network.workspace.Workspace`, :class:`kernels.steps.Epoch`) holding device
+arrays; :class:`network.cuda_trainer.CudaTrainer` uploads the very arrays of the
+CPU's Workspace. The weight gradient needs every layer's ``delta`` at once, so
+they live in :class:`DeviceState`'s ``deltas``, laid out like ``acts`` (layer
+``l``'s dL/dz where its activations are).
 
 Over 400 lines because the persistent kernel is one piece: every phase of a step (gather,
 forward, loss, backward, update, max-norm, average) is a device function here, next to
@@ -36,6 +45,7 @@ the grid's barriers that order them.
 import math
 import warnings
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from numba import cuda, float64, from_dtype, int64
@@ -46,7 +56,10 @@ from ..regularize import column_scale_py, ema_value_py
 from .dense import (
     THREADS,
     TILE,
+    TILE_COLS,
+    WIDE,
     activate,
+    block_thread,
     derivative,
     grid_thread,
     tile_count,
@@ -56,6 +69,7 @@ from .dense import (
 from .dropout import counter_uniform, dropout_backward, mask_value
 from .losses import block_sum, row_loss_grad
 from .optimizers import device_rule
+from .timer import global_timer
 
 # The CPU's own scalar functions (kernels.augment, kernels.regularize), compiled for the GPU.
 transform = cuda.jit(device=True)(transform_py)
@@ -66,6 +80,40 @@ column_scale = cuda.jit(device=True)(column_scale_py)
 ema_value = cuda.jit(device=True)(ema_value_py)
 
 
+class DeviceState(NamedTuple):
+    """The step kernel's own device state, besides the CPU loop's records.
+
+    ``seed, draws``
+        Dropout's seed and the counter of the chunk's first draw (step ``s``,
+        hidden layer ``l`` draws from ``draws + (s * L + l) * stride``, the input
+        from ``l = L - 1``, the output layer's unused slot; ``stride =
+        len(work.masks)``; the caller advances ``draws`` by ``n_steps * L * stride``).
+    ``deltas`` : (rows * sum(sizes),), the parameters' dtype
+        dL/dz of every layer, laid out like ``work.acts``.
+    ``row_loss``, ``row_correct`` : float64, int64 (rows,)
+        Each row's loss and correctness.
+    ``halt`` : int32 (1,)
+        Raised at a non-finite loss; a launch finding it raised trains nothing (the
+        caller lowers it).
+    ``stamps`` : int64 (1 + n_steps * barriers_per_step,) or (1,)
+        Opt-in phase timing: when longer than one element, thread 0 of block 0 writes
+        the GPU's global timer (ns) at the start and after every grid barrier.
+    """
+
+    seed: int
+    draws: int
+    deltas: object
+    row_loss: object
+    row_correct: object
+    halt: object
+    stamps: object
+
+
+def barriers_per_step(max_norm):
+    """Grid barriers in one training step: 2, one more with max-norm (``max_norm > 0``)."""
+    return 3 if max_norm > 0 else 2
+
+
 @cuda.jit(device=True)
 def grid_sync():
     """Wait until every thread of the grid gets here; their writes are visible after."""
@@ -73,21 +121,32 @@ def grid_sync():
 
 
 @cuda.jit(device=True)
-def gather_batch(data, start, n, acts, y, dropout):
-    """Layer 0 of ``acts`` <- the rows ``X[order[start : start + n]]``; ``y[:n]`` <- their labels.
+def barrier(stamps, mark):
+    """:func:`grid_sync`, then (with ``stamps`` on) the global timer into ``stamps[mark]``;
+    returns ``mark + 1``. Every grid barrier of the kernels goes through here, so the
+    stamps count them."""
+    grid_sync()
+    if stamps.shape[0] > 1 and mark < stamps.shape[0] and cuda.blockIdx.x == 0:
+        if block_thread() == 0:
+            stamps[mark] = global_timer()
+    return mark + 1
 
-    ``data`` is the :class:`kernels.steps.Epoch` record; row ``i`` of the batch
-    lands at ``acts[i * features:]``. With ``data.augment.on`` each pixel is read
-    through its sample's distortion (:mod:`kernels.augment`; every thread draws
-    the distortion of the sample its pixel belongs to, from the same counters as
-    the CPU). ``dropout`` is the input's ``(keep, scale, masks, seed, counter)``
-    as in :func:`dense_forward` (input dropout when ``keep < 1``).
+
+@cuda.jit(device=True)
+def gather_rows(X, order, labels, aug, start, n, r0, acts, y, dropout):
+    """Rows ``r0 .. r0 + TILE`` (below ``n``) of layer 0 of ``acts`` <- ``X[order[start + i]]``,
+    ``y[i]`` <- their labels; all threads of a block.
+
+    Row ``i`` of the batch lands at ``acts[i * features:]``. With ``aug.on`` each pixel
+    is read through its sample's distortion (:mod:`kernels.augment`; every thread draws
+    the distortion of the sample its pixel belongs to, from the same counters as the
+    CPU). ``dropout`` is the input's ``(keep, scale, masks, seed, counter)`` as in
+    :func:`dense_rows` (input dropout when ``keep < 1``).
     """
     keep, scale, masks, seed, counter = dropout
-    t, count = grid_thread()
-    X, order, aug = data.X, data.order, data.augment
     features = X.shape[1]
-    for e in range(t, n * features, count):
+    stop = min(r0 + TILE, n) * features
+    for e in range(r0 * features + block_thread(), stop, THREADS):
         i = e // features
         row = order[start + i]
         j = e - i * features
@@ -98,7 +157,7 @@ def gather_batch(data, start, n, acts, y, dropout):
             value *= m
         acts[e] = value
         if j == 0:
-            y[i] = data.labels[row]
+            y[i] = labels[row]
 
 
 @cuda.jit(device=True)
@@ -110,6 +169,190 @@ def augmented_pixel(X, row, aug, position, j):
     y = j // aug.side
     x = j - y * aug.side
     return bilinear(X, row, aug.side, a * x + b * y + e, c * x + d * y + f)
+
+
+@cuda.jit(device=True)
+def dense_rows(params, net, acts, layer, n, r0, single, dropout, tiles):
+    """``out = f(x @ W + b)`` of ``layer`` (:func:`kernels.dense.dense_forward`) for the
+    block's row slice ``r0 .. r0 + TILE``, dropout fused; all threads of a block.
+
+    ``x`` and ``out`` are layers ``layer`` and ``layer + 1`` of ``acts`` laid out for
+    ``n`` rows, ``W`` and ``b`` the layer's block of ``params``; hidden layers use
+    ``net.act_code``, the last is linear. ``dropout`` is ``(keep, scale, masks, seed,
+    counter)``: with ``keep < 1`` each hidden output is multiplied by a fresh mask entry
+    (``scale`` or 0, drawn with ``counter + e`` for element ``e``), stored at the same
+    place in ``masks``. Ends with a block barrier: the next layer reads every thread's
+    outputs.
+    """
+    keep, scale, masks, seed, counter = dropout
+    n_in, n_out = net.sizes[layer], net.sizes[layer + 1]
+    hidden = layer < net.sizes.shape[0] - 2
+    code = net.act_code if hidden else IDENTITY
+    x_off, out_off = n * net.unit_offsets[layer], n * net.unit_offsets[layer + 1]
+    w_off = net.param_offsets[layer]
+    b_off = w_off + n_in * n_out
+    cast = acts.dtype.type
+    row = r0 + cuda.threadIdx.y
+    for col0 in range(cuda.threadIdx.x, n_out + cuda.threadIdx.x, TILE_COLS):
+        sums = tile_product(
+            (acts, x_off, n_in, False),
+            (params, w_off, n_out, False),
+            n,
+            n_out,
+            n_in,
+            row,
+            col0,
+            tiles,
+            -1,
+        )
+        for j in range(WIDE):
+            col = col0 + j * TILE
+            if row < n and col < n_out:
+                e = row * n_out + col
+                a = cast(activate(sums[j] + params[b_off + col], code, single))
+                if hidden and keep < 1.0:
+                    m = mask_value(seed, counter + e, keep, scale)
+                    masks[out_off + e] = m
+                    a *= m
+                acts[out_off + e] = a
+    cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def forward_rows(params, net, acts, n, r0, single, dropout, stride, tiles):
+    """Every layer on the block's row slice ``r0 .. r0 + TILE`` of the ``n`` rows in layer 0
+    of ``acts`` (:func:`kernels.steps.forward`); layer ``l`` draws its dropout from counter
+    ``counter + l * stride`` (``stride`` at least ``n`` times the widest layer, input
+    included)."""
+    keep, scale, masks, seed, counter = dropout
+    for l in range(net.sizes.shape[0] - 1):
+        layer_dropout = (keep, scale, masks, seed, counter + l * stride)
+        dense_rows(params, net, acts, l, n, r0, single, layer_dropout, tiles)
+
+
+@cuda.jit(device=True)
+def loss_rows(net, acts, n, r0, y, deltas, row_loss, row_correct):
+    """Loss, correctness and dL/dz (into the last layer of ``deltas``) of the logits of the
+    block's rows ``r0 .. r0 + TILE``; one thread per row, then a block barrier."""
+    n_layers = net.sizes.shape[0] - 1
+    k = net.sizes[n_layers]
+    first = n * net.unit_offsets[n_layers]
+    logits = acts[first : first + n * k].reshape((n, k))
+    dz = deltas[first : first + n * k].reshape((n, k))
+    i = r0 + block_thread()
+    if block_thread() < TILE and i < n:
+        row_loss[i], row_correct[i] = row_loss_grad(logits, y, i, net.loss_code, dz, n)
+    cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def delta_rows(params, net, work, deltas, layer, n, r0, keep, tiles):
+    """dL/dz of the input of ``layer`` (a hidden layer's output), ``(delta @ W.T) * f'(z)``,
+    for the block's rows ``r0 .. r0 + TILE`` (:func:`kernels.steps.forward_backward`), from
+    ``delta``, dL/dz of the layer's output; both in ``deltas``. Dropout's backward with
+    ``keep < 1`` (the masks in ``work.masks``). Ends with a block barrier."""
+    cast = params.dtype.type
+    n_in, n_out = net.sizes[layer], net.sizes[layer + 1]
+    w_off = net.param_offsets[layer]
+    x_off, out_off = n * net.unit_offsets[layer], n * net.unit_offsets[layer + 1]
+    acts = work.acts
+    row = r0 + cuda.threadIdx.y
+    for col0 in range(cuda.threadIdx.x, n_in + cuda.threadIdx.x, TILE_COLS):
+        sums = tile_product(
+            (deltas, out_off, n_out, False),
+            (params, w_off, n_out, True),
+            n,
+            n_in,
+            n_out,
+            row,
+            col0,
+            tiles,
+            -1,
+        )
+        for j in range(WIDE):
+            col = col0 + j * TILE
+            if row < n and col < n_in:
+                e = x_off + row * n_in + col
+                a = acts[e]
+                if keep < 1.0:
+                    deltas[e] = dropout_backward(
+                        sums[j], a, work.masks[e], cast(keep), net.act_code
+                    )
+                else:
+                    deltas[e] = sums[j] * derivative(a, net.act_code)
+    cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def row_slice_step(
+    data, start, n, r0, params, net, work, gpu, inputs, dropout, stride, single, tiles
+):
+    """Phase 1 of a step for the block's rows ``r0 .. r0 + TILE``: gather, forward, loss and
+    every layer's dL/dz down to the first hidden layer's (into ``gpu.deltas``)."""
+    acts = work.acts
+    gather_rows(
+        data.X, data.order, data.labels, data.augment, start, n, r0, acts, work.y_batch, inputs
+    )
+    cuda.syncthreads()
+    forward_rows(params, net, acts, n, r0, single, dropout, stride, tiles)
+    loss_rows(net, acts, n, r0, work.y_batch, gpu.deltas, gpu.row_loss, gpu.row_correct)
+    for l in range(net.sizes.shape[0] - 2, 0, -1):
+        delta_rows(params, net, work, gpu.deltas, l, n, r0, dropout[0], tiles)
+
+
+@lru_cache(maxsize=None)
+def weight_phase(optimizer):
+    """Phase 2 of a step with ``optimizer``'s update built in: the device function
+    ``gradient_and_update(params, grads, net, work, deltas, n, reg, slots, coef, tiles)``.
+
+    It forms ``[dW; db] = [x, 1].T @ delta + weight_decay * [W; 0]`` of every layer in
+    tiles spread over the grid and applies the update (and the average, when on without
+    max-norm) to each parameter right after its gradient is in ``grads``, with the step's
+    coefficients ``coef``. The tiles of all layers form one sequence that the blocks take
+    in turn, so no block starts every layer's first tile.
+    """
+    _, update_element = device_rule(optimizer)
+
+    @cuda.jit(device=True)
+    def gradient_and_update(params, grads, net, work, deltas, n, reg, slots, coef, tiles):
+        cast = params.dtype.type
+        wd = cast(reg.weight_decay)
+        decay = cast(reg.ema_decay)
+        average = reg.ema_decay > 0 and reg.max_norm <= 0  # else after max-norm
+        first_of_layer = 0
+        for l in range(net.sizes.shape[0] - 1):
+            n_in, n_out = net.sizes[l], net.sizes[l + 1]
+            w_off = net.param_offsets[l]
+            x_off, d_off = n * net.unit_offsets[l], n * net.unit_offsets[l + 1]
+            count, per_row = tile_count(n_in + 1, n_out)
+            mine = (cuda.blockIdx.x - first_of_layer) % cuda.gridDim.x
+            for tile in range(mine, count, cuda.gridDim.x):
+                row, col0 = tile_element(tile, per_row)
+                sums = tile_product(
+                    (work.acts, x_off, n_in, True),
+                    (deltas, d_off, n_out, False),
+                    n_in + 1,
+                    n_out,
+                    n,
+                    row,
+                    col0,
+                    tiles,
+                    n_in,
+                )
+                for j in range(WIDE):
+                    col = col0 + j * TILE
+                    if row <= n_in and col < n_out:
+                        e = w_off + row * n_out + col  # row n_in: the bias, right after W
+                        g = sums[j]
+                        if row < n_in and reg.weight_decay != 0:
+                            g += wd * params[e]
+                        grads[e] = g
+                        update_element(e, params, grads, slots, coef)
+                        if average:
+                            reg.ema[e] = ema_value(reg.ema[e], params[e], decay)
+            first_of_layer += count
+
+    return gradient_and_update
 
 
 @cuda.jit(device=True)
@@ -135,175 +378,27 @@ def max_norm(params, net, limit):
                     params[e] = params[e] * scale
 
 
-@cuda.jit(device=True)
-def dense_forward(params, net, acts, layer, n, single, dropout, tiles):
-    """``out = f(x @ W + b)`` for ``layer`` (:func:`kernels.dense.dense_forward`), dropout fused.
-
-    ``x`` and ``out`` are layers ``layer`` and ``layer + 1`` of ``acts`` for ``n``
-    rows, ``W`` and ``b`` the layer's block of ``params``; hidden layers use
-    ``net.act_code``, the last is linear. ``dropout`` is ``(keep, scale, masks,
-    seed, counter)``: with ``keep < 1`` each hidden output is multiplied by a
-    fresh mask entry (``scale`` or 0, drawn with ``counter + e`` for element
-    ``e``), stored at the same place in ``masks``.
-    """
-    keep, scale, masks, seed, counter = dropout
-    n_in, n_out = net.sizes[layer], net.sizes[layer + 1]
-    hidden = layer < net.sizes.shape[0] - 2
-    code = net.act_code if hidden else IDENTITY
-    x_off, out_off = n * net.unit_offsets[layer], n * net.unit_offsets[layer + 1]
-    w_off = net.param_offsets[layer]
-    b_off = w_off + n_in * n_out
-    cast = acts.dtype.type
-    count, per_row = tile_count(n, n_out)
-    for tile in range(cuda.blockIdx.x, count, cuda.gridDim.x):
-        row, col = tile_element(tile, per_row)
-        acc = tile_product(
-            (acts, x_off, n_in, False),
-            (params, w_off, n_out, False),
-            n,
-            n_out,
-            n_in,
-            row,
-            col,
-            tiles,
-        )
-        if row < n and col < n_out:
-            e = row * n_out + col
-            a = cast(activate(acc + params[b_off + col], code, single))
-            if hidden and keep < 1.0:
-                m = mask_value(seed, counter + e, keep, scale)
-                masks[out_off + e] = m
-                a *= m
-            acts[out_off + e] = a
-
-
-@cuda.jit(device=True)
-def forward(params, net, acts, n, single, dropout, stride, tiles):
-    """All layers on the ``n`` rows in layer 0 of ``acts`` (:func:`kernels.steps.forward`).
-
-    ``dropout`` as in :func:`dense_forward`; layer ``l`` draws from counter
-    ``counter + l * stride`` (``stride`` at least ``n`` times the widest layer,
-    input included).
-    A grid barrier follows each layer.
-    """
-    keep, scale, masks, seed, counter = dropout
-    for l in range(net.sizes.shape[0] - 1):
-        dense_forward(
-            params, net, acts, l, n, single, (keep, scale, masks, seed, counter + l * stride), tiles
-        )
-        grid_sync()
-
-
-@cuda.jit(device=True)
-def loss_rows(net, acts, n, y, dz_buffer, row_loss, row_correct):
-    """Per-row loss, correctness and dL/dz (into ``dz_buffer``) of the logits of ``n`` rows."""
-    t, count = grid_thread()
-    n_layers = net.sizes.shape[0] - 1
-    k = net.sizes[n_layers]
-    first = n * net.unit_offsets[n_layers]
-    logits = acts[first : first + n * k].reshape((n, k))
-    dz = dz_buffer[: n * k].reshape((n, k))
-    for i in range(t, n, count):
-        row_loss[i], row_correct[i] = row_loss_grad(logits, y, i, net.loss_code, dz, n)
-
-
-@cuda.jit(device=True)
-def dense_backward(params, grads, net, work, layer, n, delta, upstream, weight_decay, keep, tiles):
-    """One layer's backward pass (:func:`kernels.steps.forward_backward`), in one phase.
-
-    ``dW = x.T @ delta + weight_decay * W`` (tiled), ``db = sum_i delta[i]`` (one
-    thread per column) and, below the first layer, ``upstream = (delta @ W.T) *
-    f'(z)`` (tiled; dropout's backward with ``keep < 1``, the masks in ``work.masks``).
-    """
-    t, count = grid_thread()
-    cast = params.dtype.type
-    wd = cast(weight_decay)
-    n_in, n_out = net.sizes[layer], net.sizes[layer + 1]
-    w_off = net.param_offsets[layer]
-    b_off = w_off + n_in * n_out
-    x_off = n * net.unit_offsets[layer]
-    acts = work.acts
-    tiles_total, per_row = tile_count(n_in, n_out)
-    for tile in range(cuda.blockIdx.x, tiles_total, cuda.gridDim.x):
-        row, col = tile_element(tile, per_row)
-        acc = tile_product(
-            (acts, x_off, n_in, True), (delta, 0, n_out, False), n_in, n_out, n, row, col, tiles
-        )
-        if row < n_in and col < n_out:
-            e = w_off + row * n_out + col
-            grads[e] = acc + wd * params[e] if weight_decay != 0 else acc
-    for j in range(t, n_out, count):
-        acc = cast(0)
-        for i in range(n):
-            acc += delta[i * n_out + j]
-        grads[b_off + j] = acc
-    if layer > 0:
-        tiles_total, per_row = tile_count(n, n_in)
-        for tile in range(cuda.blockIdx.x, tiles_total, cuda.gridDim.x):
-            row, col = tile_element(tile, per_row)
-            acc = tile_product(
-                (delta, 0, n_out, False),
-                (params, w_off, n_out, True),
-                n,
-                n_in,
-                n_out,
-                row,
-                col,
-                tiles,
-            )
-            if row < n and col < n_in:
-                e = row * n_in + col
-                a = acts[x_off + e]
-                if keep < 1.0:
-                    m = work.masks[x_off + e]
-                    upstream[e] = dropout_backward(acc, a, m, cast(keep), net.act_code)
-                else:
-                    upstream[e] = acc * derivative(a, net.act_code)
-
-
-@cuda.jit(device=True)
-def backward(params, grads, net, work, n, weight_decay, keep, tiles):
-    """dL/dparams into ``grads``, from dL/dz of the last layer in ``work.delta_a``; a grid
-    barrier follows each layer (:func:`dense_backward`)."""
-    delta, spare = work.delta_a, work.delta_b
-    for l in range(net.sizes.shape[0] - 2, -1, -1):
-        dense_backward(params, grads, net, work, l, n, delta, spare, weight_decay, keep, tiles)
-        grid_sync()
-        delta, spare = spare, delta
-
-
 @lru_cache(maxsize=None)
 def train_steps_kernel(optimizer, dtype):
     """The step kernel for one registered optimizer and one dtype (compiled on first launch).
 
-    Launch with ``[blocks, (TILE, TILE)]`` (:func:`cooperative_blocks`) as
+    Launch through :class:`Launch` (``[blocks, (TILE, TILE)]``) as
     ``kernel(data, first_step, n_steps, params, grads, net, work, reg, rule, out,
-    gpu)``: the arguments of :func:`kernels.steps.train_steps`
-    (records of device arrays; ``rule`` is ``(slots, hyper, scalars)`` with the
-    ``Hyper`` record by value; ``out`` is ``(losses, corrects)``), without the
-    compiled ``update`` (the kernel has the optimizer built in), plus ``gpu``,
-    the device's own state: ``(seed, draws, coef, row_loss, row_correct, halt)``:
-
-    ``seed, draws``
-        Dropout's seed and the counter of the chunk's first draw (step ``s``,
-        hidden layer ``l`` draws from ``draws + (s * L + l) * stride``, the input
-        from ``l = L - 1``, the output layer's unused slot; ``stride =
-        len(work.masks)``; the caller advances ``draws`` by ``n_steps * L * stride``).
-    ``coef`` : float64 (n_coefficients,)
-        The step's coefficients, written by one thread, read by all.
-    ``row_loss``, ``row_correct`` : float64, int64 (batch_size,)
-        Each row's loss and correctness, summed by block 0.
-    ``halt`` : int32 (1,)
-        Raised at a non-finite loss; the kernel then stops before that step's
-        update (the caller lowers it again before the next launch).
+    gpu)``: the arguments of :func:`kernels.steps.train_steps` (records of device
+    arrays; ``rule`` is ``(slots, hyper, scalars)`` with the ``Hyper`` record by
+    value; ``out`` is ``(losses, corrects)``), without the compiled ``update`` (the
+    kernel has the optimizer built in), plus ``gpu``, a :class:`DeviceState`.
 
     ``losses[s]`` and ``corrects[s]`` receive each step's mean loss and correct
     count, up to and including a non-finite loss.
     """
     nb_type = from_dtype(dtype)
     single = np.dtype(dtype) == np.float32
-    coefficients, update_element = device_rule(optimizer)
-    n_coefficients = optimizer.n_coefficients
+    coefficients, _ = device_rule(optimizer)
+    gradient_and_update = weight_phase(optimizer)
+    n_coefficients, n_scalars = optimizer.n_coefficients, optimizer.n_scalars
+    # Array lengths must be constants of the kernel; an optimizer may have none of either.
+    coef_length, scalars_length = max(n_coefficients, 1), max(n_scalars, 1)
 
     @cuda.jit
     def train_steps_kernel(
@@ -311,58 +406,79 @@ def train_steps_kernel(optimizer, dtype):
     ):
         tiles = (
             cuda.shared.array((TILE, TILE), dtype=nb_type),
-            cuda.shared.array((TILE, TILE), dtype=nb_type),
+            cuda.shared.array((TILE, TILE_COLS), dtype=nb_type),
         )
         partial_loss = cuda.shared.array(THREADS, dtype=float64)
         partial_hits = cuda.shared.array(THREADS, dtype=int64)
+        coef = cuda.shared.array(coef_length, dtype=float64)
+        # Thread 0 of each block advances its own copy of the optimizer's scalars; the
+        # grid's thread 0 stores its copy once every block has read the old ones.
+        advanced = cuda.local.array(scalars_length, dtype=float64)
+        if gpu.halt[0] != 0:
+            return
         slots, hyper, scalars = rule
         losses, corrects = out
-        seed, draws, coef, row_loss, row_correct, halt = gpu
         t, count = grid_thread()
+        leader = block_thread() == 0
         total = data.order.shape[0]
         n_layers = net.sizes.shape[0] - 1
         stride = work.masks.shape[0]
-        keep, weight_decay = reg.keep, reg.weight_decay
+        keep = reg.keep
         scale = params.dtype.type(1.0 / keep)
         input_scale = params.dtype.type(1.0 / reg.input_keep)
-        # Without max-norm the average of element k follows its update in the same thread.
-        average_with_update = reg.ema_decay > 0 and reg.max_norm <= 0
         decay = params.dtype.type(reg.ema_decay)
+        mark = 0
+        if gpu.stamps.shape[0] > 1 and t == 0:
+            gpu.stamps[0] = global_timer()
+        mark = 1
         for s in range(n_steps):
             start = (first_step + s) * data.batch_size
             n = min(data.batch_size, total - start)
-            first_draw = draws + s * n_layers * stride
+            first_draw = gpu.draws + s * n_layers * stride
             input_draws = first_draw + (n_layers - 1) * stride
-            inputs = (reg.input_keep, input_scale, work.masks, seed, input_draws)
-            gather_batch(data, start, n, work.acts, work.y_batch, inputs)
-            grid_sync()
-            dropout = (keep, scale, work.masks, seed, first_draw)
-            forward(params, net, work.acts, n, single, dropout, stride, tiles)
-            loss_rows(net, work.acts, n, work.y_batch, work.delta_a, row_loss, row_correct)
-            grid_sync()
-            if cuda.blockIdx.x == 0:
-                loss_sum, hits = block_sum(row_loss, row_correct, n, partial_loss, partial_hits)
+            inputs = (reg.input_keep, input_scale, work.masks, gpu.seed, input_draws)
+            dropout = (keep, scale, work.masks, gpu.seed, first_draw)
+            for r0 in range(cuda.blockIdx.x * TILE, n, cuda.gridDim.x * TILE):
+                row_slice_step(
+                    data,
+                    start,
+                    n,
+                    r0,
+                    params,
+                    net,
+                    work,
+                    gpu,
+                    inputs,
+                    dropout,
+                    stride,
+                    single,
+                    tiles,
+                )
+            mark = barrier(gpu.stamps, mark)
+            loss_sum, hits = block_sum(gpu.row_loss, gpu.row_correct, n, partial_loss, partial_hits)
+            loss = loss_sum / n
+            if t == 0:
+                losses[s] = loss
+                corrects[s] = hits
+            if not math.isfinite(loss):  # every block sees the same sum: all leave here
                 if t == 0:
-                    loss = loss_sum / n
-                    losses[s] = loss
-                    corrects[s] = hits
-                    if math.isfinite(loss):
-                        c = coefficients(hyper, scalars, loss)
-                        for i in range(n_coefficients):
-                            coef[i] = c[i]
-                    else:
-                        halt[0] = 1
-            backward(params, grads, net, work, n, weight_decay, keep, tiles)
-            if halt[0] != 0:  # written before the backward pass's barriers: all threads agree
+                    gpu.halt[0] = 1
                 return
-            for k in range(t, params.shape[0], count):
-                update_element(k, params, grads, slots, coef)
-                if average_with_update:
-                    reg.ema[k] = ema_value(reg.ema[k], params[k], decay)
-            grid_sync()
+            if leader:
+                for i in range(n_scalars):
+                    advanced[i] = scalars[i]
+                c = coefficients(hyper, advanced, loss)
+                for i in range(n_coefficients):
+                    coef[i] = c[i]
+            cuda.syncthreads()
+            gradient_and_update(params, grads, net, work, gpu.deltas, n, reg, slots, coef, tiles)
+            mark = barrier(gpu.stamps, mark)
+            if t == 0:
+                for i in range(n_scalars):
+                    scalars[i] = advanced[i]
             if reg.max_norm > 0:
                 max_norm(params, net, reg.max_norm)
-                grid_sync()
+                mark = barrier(gpu.stamps, mark)
                 if reg.ema_decay > 0:  # only this thread touches ema[k]: no barrier after
                     for k in range(t, params.shape[0], count):
                         reg.ema[k] = ema_value(reg.ema[k], params[k], decay)
@@ -374,56 +490,76 @@ def train_steps_kernel(optimizer, dtype):
 def evaluate_kernel(dtype):
     """The evaluation kernel for one dtype: a whole dataset in one launch.
 
-    ``evaluate_kernel(X, labels, params, net, work, chunk, row_loss, row_correct)``
-    runs the forward pass over ``chunk`` rows at a time (the work buffers' size, as
-    :func:`kernels.steps.evaluate`) and writes every sample's loss and correctness
-    into ``row_loss`` and ``row_correct`` (length ``len(X)``); the caller sums them.
+    ``evaluate_kernel(X, labels, params, net, work, chunk, gpu)`` runs the forward pass
+    over ``chunk`` rows at a time (the work buffers' size, as
+    :func:`kernels.steps.evaluate`), each block on its row slices, and writes every
+    sample's loss and correctness into ``gpu.row_loss`` and ``gpu.row_correct`` (length
+    ``len(X)``; ``gpu`` a :class:`DeviceState`); the caller sums them. One grid barrier
+    per chunk, before its buffers are reused.
     """
     nb_type = from_dtype(dtype)
     single = np.dtype(dtype) == np.float32
 
     @cuda.jit
-    def evaluate_kernel(X, labels, params, net, work, chunk, row_loss, row_correct):
+    def evaluate_kernel(X, labels, params, net, work, chunk, gpu):
         tiles = (
             cuda.shared.array((TILE, TILE), dtype=nb_type),
-            cuda.shared.array((TILE, TILE), dtype=nb_type),
+            cuda.shared.array((TILE, TILE_COLS), dtype=nb_type),
         )
-        t, count = grid_thread()
         total, features = X.shape
         acts = work.acts
         no_dropout = (1.0, params.dtype.type(1), acts, 0, 0)
+        mark = 0
         for start in range(0, total, chunk):
             n = min(chunk, total - start)
-            for e in range(t, n * features, count):
-                i = e // features
-                acts[e] = X[start + i, e - i * features]
-            grid_sync()
-            forward(params, net, acts, n, single, no_dropout, 0, tiles)
-            loss_rows(
-                net,
-                acts,
-                n,
-                labels[start : start + n],
-                work.delta_a,
-                row_loss[start : start + n],
-                row_correct[start : start + n],
-            )
-            grid_sync()
+            for r0 in range(cuda.blockIdx.x * TILE, n, cuda.gridDim.x * TILE):
+                for e in range(
+                    r0 * features + block_thread(), min(r0 + TILE, n) * features, THREADS
+                ):
+                    i = e // features
+                    acts[e] = X[start + i, e - i * features]
+                cuda.syncthreads()
+                forward_rows(params, net, acts, n, r0, single, no_dropout, 0, tiles)
+                loss_rows(
+                    net,
+                    acts,
+                    n,
+                    r0,
+                    labels[start : start + n],
+                    gpu.deltas,
+                    gpu.row_loss[start : start + n],
+                    gpu.row_correct[start : start + n],
+                )
+            mark = barrier(gpu.stamps, mark)
 
     return evaluate_kernel
 
 
-def cooperative_blocks(kernel, args, wanted):
-    """Blocks of :data:`THREADS` threads to launch ``kernel(*args)`` with: ``wanted``,
-    capped at what the device can keep resident at once (a cooperative launch needs that).
+class Launch:
+    """A kernel compiled once for one set of argument types and sized once, launched many times.
 
-    Compiles the kernel for ``args`` if needed (the launch then reuses it). The
-    simulator runs one block (it cannot synchronise blocks).
+    ``Launch(kernel, args, wanted, blocks=None)`` compiles ``kernel`` for ``args``' types
+    and takes ``blocks`` blocks of :data:`THREADS` threads, or by default ``wanted``,
+    capped at what the device keeps resident at once (a cooperative launch needs that).
+    Calling it with arguments of those same types launches without numba-cuda's
+    per-launch typing and dispatch, asynchronously; the simulator's kernels (which run
+    one block: it cannot synchronise blocks) go through their usual call.
     """
-    if not hasattr(kernel, "typeof_pyval"):  # the simulator's kernels
-        return 1
-    compiled = kernel.compile(tuple(kernel.typeof_pyval(a) for a in args))
-    return max(1, min(int(wanted), compiled.max_cooperative_grid_blocks(THREADS)))
+
+    def __init__(self, kernel, args, wanted, blocks=None):
+        self.kernel = kernel
+        if not hasattr(kernel, "typeof_pyval"):  # the simulator's kernels
+            self.compiled, self.blocks = None, 1
+            return
+        self.compiled = kernel.compile(tuple(kernel.typeof_pyval(a) for a in args))
+        resident = self.compiled.max_cooperative_grid_blocks(THREADS)
+        self.blocks = max(1, min(int(wanted if blocks is None else blocks), resident))
+
+    def __call__(self, args):
+        if self.compiled is None:
+            launch(self.kernel, self.blocks, args)
+        else:
+            self.compiled.launch(args, (self.blocks, 1, 1), (TILE, TILE, 1))
 
 
 def launch(kernel, blocks, args):

@@ -41,8 +41,15 @@ def step_kernel_args(net, opt, batch, x, y):
         net.dtype,
         dict(learning_rate=0.1, momentum=0.9, beta=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8),
     )
-    coef = np.zeros(max(opt.n_coefficients, 1))
-    row_loss, row_correct, halt = np.zeros(batch), np.zeros(batch, np.int64), np.zeros(1, np.int32)
+    gpu = steps.DeviceState(
+        0,
+        0,
+        np.zeros_like(work.acts),
+        np.zeros(batch),
+        np.zeros(batch, np.int64),
+        np.zeros(1, np.int32),
+        np.zeros(1, np.int64),
+    )
     distort = Augment(True, 3, 1.0, 0.2, 0.1, True, 0)  # the types of every Augment
     return (
         Epoch(x, y, np.arange(len(x), dtype=np.int64), batch, distort),
@@ -55,7 +62,7 @@ def step_kernel_args(net, opt, batch, x, y):
         Regularizer(0.01, 1.0, 0.8, 3.0, 0.999, net.params.copy()),
         (state.slots, state.hyper, state.scalars),
         (np.zeros(3), np.zeros(3, np.int64)),
-        (0, 0, coef, row_loss, row_correct, halt),
+        gpu,
     )
 
 
@@ -89,9 +96,11 @@ def main():
                 f"train_steps_kernel_{name}_{np.dtype(dtype).name}",
             )
         work = Workspace.allocate(net.layout, 8, dtype)
+        args = step_kernel_args(net, optimizers.get("sgd"), 8, x, y)
+        gpu = args[-1]._replace(row_loss=np.zeros(10), row_correct=np.zeros(10, np.int64))
         compile_for_gpu(
             steps.evaluate_kernel(dtype),
-            (x, y, net.params, net.structure, work, 8, np.zeros(10), np.zeros(10, np.int64)),
+            (x, y, net.params, net.structure, work, 8, gpu),
             f"evaluate_kernel_{np.dtype(dtype).name}",
         )
 

@@ -41,40 +41,63 @@ wrapping_uint64 = pytest.mark.filterwarnings("ignore:overflow encountered in sca
 
 
 @cuda.jit
-def _product_kernel(A, B, C, M, N, K, trans_a, trans_b):
-    """C (M, N) = op(A) @ op(B) through the step kernel's tiled device function, one block."""
-    tile_a = cuda.shared.array((gdense.TILE, gdense.TILE), dtype=float64)
-    tile_b = cuda.shared.array((gdense.TILE, gdense.TILE), dtype=float64)
+def _product_kernel(A, B, C, M, N, K, trans_a, trans_b, ones_row):
+    """C (M, N) = op(A) @ op(B) through the step kernel's tiled device function, in a grid of
+    blocks that take the tiles in turn (as the weight phase does)."""
+    tiles = (
+        cuda.shared.array((gdense.TILE, gdense.TILE), dtype=float64),
+        cuda.shared.array((gdense.TILE, gdense.TILE_COLS), dtype=float64),
+    )
     lda = M if trans_a else K
     ldb = K if trans_b else N
-    tiles, per_row = gdense.tile_count(M, N)
-    for tile in range(tiles):
-        row, col = gdense.tile_element(tile, per_row)
-        acc = gdense.tile_product(
-            (A, 0, lda, trans_a), (B, 0, ldb, trans_b), M, N, K, row, col, (tile_a, tile_b)
+    count, per_row = gdense.tile_count(M, N)
+    for tile in range(cuda.blockIdx.x, count, cuda.gridDim.x):
+        row, col0 = gdense.tile_element(tile, per_row)
+        sums = gdense.tile_product(
+            (A, 0, lda, trans_a), (B, 0, ldb, trans_b), M, N, K, row, col0, tiles, ones_row
         )
-        if row < M and col < N:
-            C[row * N + col] = acc
+        for j in range(gdense.WIDE):
+            col = col0 + j * gdense.TILE
+            if row < M and col < N:
+                C[row * N + col] = sums[j]
 
 
 @SIM
 @given(
     m=st.integers(1, 20),
     k=st.integers(1, 20),
-    n=st.integers(1, 20),
+    n=st.integers(1, 70),
     trans_a=st.booleans(),
     trans_b=st.booleans(),
+    ones=st.booleans(),
+    blocks=st.integers(1, 3),
     seed=st.integers(0, 1000),
 )
-def test_tiled_product_equals_numpy(m, k, n, trans_a, trans_b, seed):
+@example(m=17, k=5, n=65, trans_a=True, trans_b=False, ones=True, blocks=3, seed=0)
+def test_tiled_product_equals_numpy(m, k, n, trans_a, trans_b, ones, blocks, seed):
+    """Every tile and every one of a thread's WIDE sums, edges included (17 rows, 65 columns:
+    two tiles each way); with ``ones`` the last row of op(A) is ones, so that row of the
+    product holds op(B)'s column sums (the bias gradient)."""
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(k, m) if trans_a else (m, k))
     b = rng.normal(size=(n, k) if trans_b else (k, n))
     c = cuda.device_array(m * n)
-    _product_kernel[1, (gdense.TILE, gdense.TILE)](
-        cuda.to_device(a.ravel()), cuda.to_device(b.ravel()), c, m, n, k, trans_a, trans_b
+    ones_row = m - 1 if ones else -1
+    _product_kernel[blocks, (gdense.TILE, gdense.TILE)](
+        cuda.to_device(a.ravel()),
+        cuda.to_device(b.ravel()),
+        c,
+        m,
+        n,
+        k,
+        trans_a,
+        trans_b,
+        ones_row,
     )
-    expected = (a.T if trans_a else a) @ (b.T if trans_b else b)
+    op_a = (a.T if trans_a else a).copy()
+    if ones:
+        op_a[-1] = 1.0
+    expected = op_a @ (b.T if trans_b else b)
     np.testing.assert_allclose(c.copy_to_host().reshape(m, n), expected, rtol=1e-12, atol=1e-12)
 
 
@@ -370,6 +393,125 @@ def test_a_chunk_of_any_length_is_one_kernel_launch(monkeypatch):
     launches.clear()
     trainer.evaluate(x, y)  # 30 rows, 8 chunks of at most 4
     assert launches == ["evaluate_kernel"]
+
+
+@simulator_only
+@pytest.mark.parametrize("max_norm", [0.0, 2.0])
+def test_a_step_crosses_two_grid_barriers_three_with_max_norm(monkeypatch, max_norm):
+    """The fused design's count, asserted on the barriers the simulator executes (every thread
+    of the one block calls ``sync``): 2 per step, 3 with max-norm, however many steps; an
+    evaluation crosses one per chunk of rows. The phase stamps come one per barrier."""
+    from numba.cuda.simulator.kernelapi import GridGroup
+
+    syncs = []
+    original = GridGroup.sync
+
+    def counting(self):
+        syncs.append(1)
+        return original(self)
+
+    monkeypatch.setattr(GridGroup, "sync", counting)
+    rng = np.random.default_rng(8)
+    x, y = _tiny_problem(rng, n=12)
+    net = MLP([5, 4, 4, 3], dtype=np.float64, seed=0)
+    opt = optimizers.get("adam")
+    state = opt.init(net.layout.n_params, np.float64, HYPER)
+    options = StepSettings(max_norm=max_norm, ema_decay=0.9, ema=net.params.copy())
+    trainer = CudaTrainer(net, opt, state, x, y, 3, options, eval_chunk=5)
+    order = rng.permutation(12).astype(np.int64)
+    per_step = 3 if max_norm else 2
+    threads = gdense.THREADS
+    for first, n_steps in ((0, 1), (1, 2)):
+        trainer.time_phases(n_steps)
+        syncs.clear()
+        losses, correct = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
+        assert trainer.train_steps(order, first, n_steps, losses, correct) == n_steps
+        assert len(syncs) == n_steps * per_step * threads
+        times = trainer.phase_times()
+        assert times.shape == (n_steps, per_step) and (times > 0).all()
+    syncs.clear()
+    trainer.evaluate(x, y)  # 12 rows in chunks of 5
+    assert len(syncs) == 3 * threads
+
+
+def _phase_kernels(opt):
+    """The two phases of a step as kernels of their own, which need no grid barrier, so the
+    simulator runs them on grids of several blocks: the row slices and the weight tiles
+    split among blocks as on a GPU."""
+    from kernels.cuda import steps as gsteps
+
+    gradient_and_update = gsteps.weight_phase(opt)
+
+    def shared_tiles():
+        return (
+            cuda.shared.array((gdense.TILE, gdense.TILE), dtype=float64),
+            cuda.shared.array((gdense.TILE, gdense.TILE_COLS), dtype=float64),
+        )
+
+    @cuda.jit
+    def rows_kernel(data, n, params, net, work, gpu):
+        tiles = shared_tiles()
+        none = (1.0, 1.0, work.masks, 0, 0)
+        for r0 in range(cuda.blockIdx.x * gdense.TILE, n, cuda.gridDim.x * gdense.TILE):
+            gsteps.row_slice_step(
+                data, 0, n, r0, params, net, work, gpu, none, none, 0, False, tiles
+            )
+
+    @cuda.jit
+    def weights_kernel(params, grads, net, work, gpu, n, reg, slots, coef):
+        tiles = shared_tiles()
+        gradient_and_update(params, grads, net, work, gpu.deltas, n, reg, slots, coef, tiles)
+
+    return rows_kernel, weights_kernel
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_the_phases_on_a_grid_of_several_blocks_equal_the_cpu_step(name):
+    """float64, a batch of 20 rows (two row slices, on two blocks) through 5-70-3 (two column
+    tiles in the hidden layer; the weight phase's 7 tiles on three blocks, bias rows
+    included, with weight decay): one step's loss and parameters equal the CPU's."""
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(20, 5))
+    y = rng.integers(0, 3, 20).astype(np.int64)
+    order = np.arange(20, dtype=np.int64)
+    opt = optimizers.get(name)
+    cpu, gpu_net = (MLP([5, 70, 3], activation="tanh", dtype=np.float64, seed=1) for _ in "ab")
+    cpu_state = opt.init(cpu.layout.n_params, np.float64, HYPER)
+    gpu_state = opt.init(cpu.layout.n_params, np.float64, HYPER)
+    options = StepSettings(weight_decay=0.01)
+    _, cpu_losses, _ = cpu.train_steps(x, y, order, 0, 1, 20, opt, cpu_state, options)
+    trainer = CudaTrainer(gpu_net, opt, gpu_state, x, y, 20, options, eval_chunk=20)
+    data, _, _, params, grads, net, work, reg, (slots, hyper, scalars), _, gpu = (
+        trainer.step_arguments(order, 0, 1)
+    )
+    rows_kernel, weights_kernel = _phase_kernels(opt)
+    rows_kernel[2, (gdense.TILE, gdense.TILE)](data, 20, params, net, work, gpu)
+    loss = gpu.row_loss.copy_to_host().sum() / 20
+    assert loss == pytest.approx(cpu_losses[0], rel=1e-12)
+    coef = np.array(opt.coefficients(hyper, scalars.copy_to_host(), loss), dtype=np.float64)
+    weights_kernel[3, (gdense.TILE, gdense.TILE)](
+        params, grads, net, work, gpu, 20, reg, slots, cuda.to_device(coef)
+    )
+    np.testing.assert_allclose(params.copy_to_host(), cpu.params, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(slots.copy_to_host(), cpu_state.slots, rtol=1e-10, atol=1e-13)
+
+
+def test_a_launch_after_a_halted_one_trains_nothing():
+    """A chunk launched while ``halt`` is up (after a NaN, before the host lowers it) leaves the
+    parameters and the optimizer's state as they are."""
+    from kernels.cuda import steps as gsteps
+
+    x, y = _tiny_problem(np.random.default_rng(10), n=8)
+    net = MLP([5, 4, 3], dtype=np.float64, seed=0)
+    opt = optimizers.get("adam")
+    state = opt.init(net.layout.n_params, np.float64, HYPER)
+    trainer = CudaTrainer(net, opt, state, x, y, 4, eval_chunk=8)
+    args = trainer.step_arguments(np.arange(8, dtype=np.int64), 0, 2)
+    trainer.gpu.halt.copy_to_device(np.ones(1, dtype=np.int32))
+    gsteps.launch(trainer.step_kernel, 1, args)
+    trainer.download()
+    np.testing.assert_array_equal(net.params, MLP([5, 4, 3], dtype=np.float64, seed=0).params)
+    assert state.scalars[0] == 0
 
 
 def test_a_nan_on_the_gpu_freezes_the_parameters_like_the_cpu():
