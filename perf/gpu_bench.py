@@ -69,21 +69,22 @@ DEFAULT_EXTRAS = dict(DEFAULT, extras=EXTRAS, dropout=0.5)
 
 @contextmanager
 def counting_launches():
-    """Count every numba.cuda kernel launch in the block: yields a list, an entry per launch."""
-    from numba.cuda import dispatcher
+    """Count every launch of nbnet's kernels in the block (each goes through
+    :class:`kernels.cuda.steps.Launch`): yields a list, an entry per launch."""
+    from kernels.cuda.steps import Launch
 
     launches = []
-    original = dispatcher._LaunchConfiguration.__call__
+    original = Launch.__call__
 
-    def counted(self, *args):
-        launches.append(self.dispatcher.py_func.__name__)
-        return original(self, *args)
+    def counted(self, args):
+        launches.append(self.kernel.py_func.__name__)
+        return original(self, args)
 
-    dispatcher._LaunchConfiguration.__call__ = counted
+    Launch.__call__ = counted
     try:
         yield launches
     finally:
-        dispatcher._LaunchConfiguration.__call__ = original
+        Launch.__call__ = original
 
 
 def time_nbnet(device, work, x, y, order, batch, repeats, chunks, blocks=None):

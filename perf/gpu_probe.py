@@ -227,6 +227,9 @@ def phases(batch, n_steps, sizes=SIZES):
         "weights_us": float(np.median(us[:, 1])),
         "step_us_p10_p90": [float(v) for v in np.percentile(us.sum(axis=1), [10, 90])],
         "chunk_wall_us_per_step": wall / n_steps * 1e6,
+        # The chunk's wall time less the kernel's own, start to last barrier: what the host
+        # adds per launch (a launch ahead of the results could hide it).
+        "host_us_per_chunk": wall * 1e6 - float(us.sum()),
     }
 
 
@@ -286,15 +289,15 @@ def main(argv=None):
     for b in barriers:
         cost = f"{b['seconds_per_sync'] * 1e6:.2f}" if "seconds_per_sync" in b else b["error"]
         print(f"| {b['blocks']} | {cost} |")
-    print("\n| phases: batch | blocks | rows us | weights us | chunk wall us/step |")
-    print("|---|---|---|---|---|")
+    print("\n| phases: batch | blocks | rows us | weights us | chunk wall us/step | host us |")
+    print("|---|---|---|---|---|---|")
     for p in report.records("phases"):
         if "error" in p:
-            print(f"| {p['batch']} | {p['error']} | | | |")
+            print(f"| {p['batch']} | {p['error']} | | | | |")
         else:
             print(
                 f"| {p['batch']} | {p['blocks']} | {p['rows_us']:.1f} | {p['weights_us']:.1f} "
-                f"| {p['chunk_wall_us_per_step']:.1f} |"
+                f"| {p['chunk_wall_us_per_step']:.1f} | {p['host_us_per_chunk']:.0f} |"
             )
     print("\n| check | optimizer | blocks | loss rel. diff | ok |\n|---|---|---|---|---|")
     for c in report.records("check"):

@@ -90,6 +90,17 @@ def tile_element(tile, per_row):
 
 
 @cuda.jit(device=True)
+def operand(X, off, ld, trans, r, k, rows, depth, ones_row):
+    """``op(X)[r, k]`` of an operand ``(X, off, ld, trans)`` of :func:`tile_product` (see
+    there), 0 outside its ``(rows, depth)`` and 1 on row ``ones_row``."""
+    if r >= rows or k >= depth:
+        return X.dtype.type(0)
+    if r == ones_row:
+        return X.dtype.type(1)
+    return X[off + k * ld + r] if trans else X[off + r * ld + k]
+
+
+@cuda.jit(device=True)
 def tile_product(a, b, M, N, K, row, col, tiles, ones_row):
     """Elements ``(row, col + j * TILE)``, ``j < WIDE``, of ``op(A) @ op(B)``, through shared
     memory; all threads of a block.
@@ -106,8 +117,10 @@ def tile_product(a, b, M, N, K, row, col, tiles, ones_row):
 
     ``tiles`` is the block's ``(TILE, TILE)`` and ``(TILE, TILE_COLS)`` shared arrays;
     edges are padded with zeros there. Each thread keeps its ``WIDE`` sums in registers, so
-    every ``op(A)`` element it reads from shared memory feeds ``WIDE`` products. Returns
-    zeros for outputs outside the matrix (every thread must take part, for the syncs).
+    every ``op(A)`` element it reads from shared memory feeds ``WIDE`` products, and reads
+    the next slice of ``K`` from global memory into registers before it multiplies the
+    current one, so the loads' latency overlaps the arithmetic. Returns zeros for outputs
+    outside the matrix (every thread must take part, for the syncs).
     """
     A, a_off, lda, trans_a = a
     B, b_off, ldb, trans_b = b
@@ -116,28 +129,25 @@ def tile_product(a, b, M, N, K, row, col, tiles, ones_row):
     ty = cuda.threadIdx.y
     zero = A.dtype.type(0)
     acc0 = acc1 = acc2 = acc3 = zero
+    # This thread's share of the first slice: op(A)[row, tx] and op(B)[ty, col + j*TILE].
+    next_a = operand(A, a_off, lda, trans_a, row, tx, M, K, ones_row)
+    next_b0 = operand(B, b_off, ldb, not trans_b, col, ty, N, K, -1)
+    next_b1 = operand(B, b_off, ldb, not trans_b, col + TILE, ty, N, K, -1)
+    next_b2 = operand(B, b_off, ldb, not trans_b, col + 2 * TILE, ty, N, K, -1)
+    next_b3 = operand(B, b_off, ldb, not trans_b, col + 3 * TILE, ty, N, K, -1)
     for start in range(0, K, TILE):
-        ka = start + tx
-        if row < M and ka < K:
-            if row == ones_row:
-                tile_a[ty, tx] = 1
-            elif trans_a:
-                tile_a[ty, tx] = A[a_off + ka * lda + row]
-            else:
-                tile_a[ty, tx] = A[a_off + row * lda + ka]
-        else:
-            tile_a[ty, tx] = 0
-        kb = start + ty
-        for j in range(WIDE):
-            c = col + j * TILE
-            if kb < K and c < N:
-                if trans_b:
-                    tile_b[ty, tx + j * TILE] = B[b_off + c * ldb + kb]
-                else:
-                    tile_b[ty, tx + j * TILE] = B[b_off + kb * ldb + c]
-            else:
-                tile_b[ty, tx + j * TILE] = 0
+        tile_a[ty, tx] = next_a
+        tile_b[ty, tx] = next_b0
+        tile_b[ty, tx + TILE] = next_b1
+        tile_b[ty, tx + 2 * TILE] = next_b2
+        tile_b[ty, tx + 3 * TILE] = next_b3
         cuda.syncthreads()
+        ka, kb = start + TILE + tx, start + TILE + ty  # the next slice (zeros past K)
+        next_a = operand(A, a_off, lda, trans_a, row, ka, M, K, ones_row)
+        next_b0 = operand(B, b_off, ldb, not trans_b, col, kb, N, K, -1)
+        next_b1 = operand(B, b_off, ldb, not trans_b, col + TILE, kb, N, K, -1)
+        next_b2 = operand(B, b_off, ldb, not trans_b, col + 2 * TILE, kb, N, K, -1)
+        next_b3 = operand(B, b_off, ldb, not trans_b, col + 3 * TILE, kb, N, K, -1)
         for k in range(TILE):
             v = tile_a[ty, k]
             acc0 += v * tile_b[k, tx]
