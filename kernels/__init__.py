@@ -5,6 +5,10 @@ W&B or the terminal. ``kernels.cuda`` holds the GPU twins.
 """
 
 from kernels.blas import prefer_avx512_kernels
+from kernels.cache import install
+
+# Before any kernel is defined: Numba picks a function's cache locator when it is decorated.
+install()
 
 # Before any kernel module loads, so that the OpenBLAS Numba links against sees it.
 #: The OPENBLAS_CORETYPE nbnet chose for this process, or None (left to the user / OpenBLAS).

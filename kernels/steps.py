@@ -20,18 +20,20 @@ Memory layout shared by these kernels (built once by
 Nothing here allocates: every array is a view into those buffers.
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
 
 from .activations import activation_backward
 from .augment import Augment, augmented_row
-from .config import IDENTITY, JIT, JIT_UNCACHED
+from .config import IDENTITY, JIT
 from .dense import add_weight_decay, dense_backward_input, dense_backward_params, dense_forward
 from .dropout import dropout_activation_backward, dropout_forward
 from .losses import softmax_loss_grad, softmax_rows
 from .prefetch import prefetch
 from .regularize import ema_update, max_norm
+from .rules import rule_apply, rule_coefficients
 
 
 class Structure(NamedTuple):
@@ -237,10 +239,28 @@ def constrain_and_average(params, net, work, reg):
         ema_update(reg.ema, params, reg.ema_decay)
 
 
-@JIT_UNCACHED
-def train_steps(
-    data, first_step, n_steps, params, grads, net, work, reg, coefficients, apply, state, out
-):
+def train_steps(data, first_step, n_steps, params, grads, net, work, reg, state, out):
+    """:func:`step_loop` for the optimizer of ``state``, run; the arguments are
+    :func:`step_loop_py`'s."""
+    return step_loop(type(state[1]))(
+        data, first_step, n_steps, params, grads, net, work, reg, state, out
+    )
+
+
+@functools.cache
+def step_loop(hyper_class):
+    """The compiled step loop (:func:`step_loop_py`) for the optimizer whose ``Hyper`` record
+    class this is, cached on disk like every kernel.
+
+    A dispatcher of its own for each optimizer: one dispatcher given two ``Hyper`` classes
+    of the same field types reran the first optimizer's loop for the second (measured:
+    momentum's for nag; its quick argument check does not tell such records apart). In one
+    dispatcher's typing they are told apart, so the rule inside is always the right one.
+    """
+    return JIT(step_loop_py)
+
+
+def step_loop_py(data, first_step, n_steps, params, grads, net, work, reg, state, out):
     """Run ``n_steps`` mini-batch steps (gather, forward, backward and update, constrain,
     average).
 
@@ -270,14 +290,12 @@ def train_steps(
         Weight decay, dropout's keep probabilities (hidden units, input pixels),
         max-norm and the moving average
         of the parameters (updated in ``reg.ema`` after every step when on).
-    coefficients, apply : compiled functions
-        The optimizer's rule (:mod:`optimizers.base`): ``c = coefficients(hyper,
-        scalars, loss)`` once per step, then ``apply(params, grads, slots, c, start,
-        stop, weight_decay)`` per layer. Two arguments, not a tuple: a tuple of
-        compiled functions becomes Numba's experimental first-class function type.
     state : tuple
         The optimizer's ``(slots, hyper, scalars)``: slots ``(n_slots, P)``, its
-        ``Hyper`` record and its scalar state.
+        ``Hyper`` record and its scalar state. The class of ``hyper`` selects the rule
+        (:mod:`kernels.rules`): ``c = coefficients(hyper, scalars, loss)`` once per
+        step, then ``apply(params, grads, slots, c, start, stop, weight_decay)`` per
+        layer.
     out : tuple
         ``(losses, corrects)``, float64 and int64 arrays of at least ``n_steps``:
         each step's mean batch loss and number of correct predictions.
@@ -308,14 +326,14 @@ def train_steps(
         corrects[s] = correct
         if not np.isfinite(loss):
             return s + 1
-        c = coefficients(hyper, scalars, loss)
+        c = rule_coefficients(hyper, scalars, loss)
         spare, current = work.delta_b, work.delta_a
         for l in range(sizes.shape[0] - 2, -1, -1):
             upstream = layer_backward(params, grads, net, work, n, l, delta, spare, reg.keep)
             off = net.param_offsets[l]
             weights_end = off + sizes[l] * sizes[l + 1]
-            apply(params, grads, slots, c, off, weights_end, reg.weight_decay)
-            apply(params, grads, slots, c, weights_end, weights_end + sizes[l + 1], 0.0)
+            rule_apply(hyper, params, grads, slots, c, off, weights_end, reg.weight_decay)
+            rule_apply(hyper, params, grads, slots, c, weights_end, weights_end + sizes[l + 1], 0.0)
             delta = upstream
             spare, current = current, spare
         constrain_and_average(params, net, work, reg)

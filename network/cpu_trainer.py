@@ -53,8 +53,6 @@ class CpuTrainer:
                 self.net.structure,
                 self.work,
                 self.reg,
-                self.optimizer.coefficients_cpu,
-                self.optimizer.apply,
                 (state.slots, state.hyper, state.scalars),
                 (losses, corrects),
             )

@@ -45,6 +45,7 @@ from functools import cached_property
 import numpy as np
 from numba import literal_unroll
 
+from kernels import rules
 from kernels.config import JIT, JIT_UNCACHED
 from kernels.fpenv import flush_subnormal
 
@@ -157,7 +158,9 @@ class Optimizer:
     coefficients, element : function
         The rule (see the module docstring).
     hyper : NamedTuple class
-        The rule's hyperparameters, fields named after ``train.py``'s settings.
+        The rule's hyperparameters, fields named after ``train.py``'s settings; a class
+        of its own (the compiled step loop finds the rule by it, :mod:`kernels.rules`), a
+        subclass where two rules read the same settings.
     n_slots : int
         Per-parameter state arrays.
     n_scalars : int
@@ -192,6 +195,7 @@ class Optimizer:
         compiled = make_cpu_rule(self.coefficients, self.element, self.n_slots)
         for name, function in zip(("coefficients_cpu", "apply", "update"), compiled):
             object.__setattr__(self, name, function)
+        rules.register(self.name, self.hyper, self.coefficients_cpu, self.apply)
 
     @cached_property
     def n_coefficients(self):

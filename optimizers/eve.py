@@ -26,6 +26,13 @@ from .base import Optimizer
 BETA3, SMALL_K, BIG_K = 0.999, 0.1, 10.0
 
 
+class Hyper(adam.Hyper):
+    """Adam's settings; a class of its own, by which the compiled step loop tells Eve's
+    rule from Adam's (:mod:`kernels.rules`)."""
+
+    __slots__ = ()
+
+
 def coefficients(hyper, scalars, loss):
     """Advance ``scalars`` = (t, d, f_prev) and return Adam's coefficients with ``d``."""
     scalars[0] += 1.0
@@ -53,7 +60,7 @@ OPTIMIZER = Optimizer(
     name="eve",
     coefficients=coefficients,
     element=adam.element,
-    hyper=adam.Hyper,
+    hyper=Hyper,
     n_slots=2,
     n_scalars=3,
     formula="Adam step divided by d, a smoothed relative change of the loss",

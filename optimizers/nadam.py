@@ -16,6 +16,13 @@ from . import adam
 from .base import Optimizer
 
 
+class Hyper(adam.Hyper):
+    """Adam's settings; a class of its own, by which the compiled step loop tells Nadam's
+    rule from Adam's (:mod:`kernels.rules`)."""
+
+    __slots__ = ()
+
+
 def coefficients(hyper, scalars, loss):
     scalars[0] += 1.0
     t = scalars[0]
@@ -33,7 +40,7 @@ OPTIMIZER = Optimizer(
     name="nadam",
     coefficients=coefficients,
     element=adam.element,
-    hyper=adam.Hyper,
+    hyper=Hyper,
     n_slots=2,
     n_scalars=1,
     formula="Adam with m_hat = b1*m/(1-b1^(t+1)) + (1-b1)*g/(1-b1^t)",
