@@ -9,7 +9,7 @@ from ..training import Callback
 #: Printed before the kernels compile, so the first run's wait is explained.
 COMPILING = (
     "compiling the kernels (the first run on this machine takes longest; "
-    "later runs load most of them from Numba's cache)"
+    "later runs load them from Numba's cache)"
 )
 
 

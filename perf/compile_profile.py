@@ -1,0 +1,81 @@
+"""Where a run's compile time goes: Numba's compile events over train.py's compile step.
+
+    python perf/compile_profile.py [--empty-cache] [--train-args="-o adam -a tanh"] [--top 25]
+
+Runs ``train.py`` (the default command, plus ``--train-args``) up to the end of its compile
+step and prints each compiled function's own seconds (without the functions it compiled
+along the way), the largest first, and the total. ``--empty-cache`` points Numba at a new,
+empty cache folder (``NUMBA_CACHE_DIR``) for this process: a first run on a new machine,
+without touching the cache of the checkout. Without it, a warm cache shows what a later run
+still compiles.
+"""
+
+import argparse
+import os
+import shlex
+import sys
+import tempfile
+import time
+
+
+class _Compiled(Exception):
+    """Raised where the first epoch would start: the compile step is over."""
+
+
+def own_times(buffer):
+    """``{function: (own seconds, compiles)}`` from a recorder's ``numba:compile`` events."""
+    stack, own = [], {}
+    for stamp, event in buffer:
+        func = event.data["dispatcher"].py_func
+        name = f"{func.__module__}.{func.__qualname__}"
+        if event.is_start:
+            stack.append([name, stamp, 0.0])
+            continue
+        name, start, children = stack.pop()
+        seconds = stamp - start
+        total, count = own.get(name, (0.0, 0))
+        own[name] = (total + seconds - children, count + 1)
+        if stack:
+            stack[-1][2] += seconds
+    return own
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--empty-cache", action="store_true", help="compile as on a new machine")
+    parser.add_argument("--train-args", default="", help="train.py settings besides -e 1")
+    parser.add_argument("--top", type=int, default=25, help="functions to list")
+    args = parser.parse_args(argv)
+    if args.empty_cache:  # before Numba is imported: it reads the variable once
+        os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="nbnet-numba-cache-")
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from numba.core import event
+
+    import train
+    from experiments import training
+
+    def stop(*_args, **_kwargs):
+        raise _Compiled
+
+    training.EpochSteps.run = stop
+    command = ["-e", "1", "--wandb_mode", "disabled", "-q", *shlex.split(args.train_args)]
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as runs, event.install_recorder("numba:compile") as rec:
+        try:
+            train.main([*command, "--runs_dir", runs])
+        except _Compiled:
+            pass
+    seconds = time.perf_counter() - start
+    own = own_times(rec.buffer)
+    rows = sorted(((s, n, name) for name, (s, n) in own.items()), reverse=True)
+    cache = "empty" if args.empty_cache else "the checkout's"
+    print(f"train.py {' '.join(command)}: {len(own)} functions compiled, cache {cache}\n")
+    print("| function | own s | compiles |\n|---|---|---|")
+    for s, n, name in rows[: args.top]:
+        print(f"| {name} | {s:.2f} | {n} |")
+    print(f"| all {len(own)} | {sum(s for s, _, _ in rows):.2f} | |")
+    print(f"\nto the end of the compile step: {seconds:.1f} s (data loading included)")
+
+
+if __name__ == "__main__":
+    main()
