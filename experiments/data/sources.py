@@ -5,7 +5,10 @@ Where the files are looked for, in this order (the first complete set wins):
 1. the folder given by ``--data_dir`` or the ``NBNET_DATA_DIR`` environment
    variable: the four IDX files (``*.gz`` or uncompressed) directly in it, or in
    a subfolder named after the dataset (``fashion-mnist``, ``fashion_mnist``,
-   ``mnist``), or Keras's ``mnist.npz``;
+   ``mnist``), or Keras's ``mnist.npz``. A ``--data_dir`` is the only place
+   looked in: when it lacks the files that is an error naming it, never another
+   place's files used in silence (the environment variable is a default, and the
+   search goes on past it);
 2. the Keras cache (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``) in
    Keras's own layout: ``fashion-mnist/*.gz`` and ``mnist.npz``;
 3. Debian's ``dataset-fashion-mnist`` package, ``/usr/share/datasets/fashion-mnist``;
@@ -105,13 +108,16 @@ def keras_cache():
 
 
 def candidate_folders(name, data_dir=None):
-    """Folders that may hold the IDX files, in search order, with a label for each."""
+    """Folders that may hold the IDX files, in search order, with a label for each: only
+    ``data_dir``'s when one is given."""
     folders = []
-    data_dir = data_dir or os.environ.get("NBNET_DATA_DIR")
-    if data_dir:
-        base = Path(data_dir).expanduser()
+    base = data_dir or os.environ.get("NBNET_DATA_DIR")
+    if base:
+        base = Path(base).expanduser()
         folders.append((base, f"--data_dir {base}"))
         folders += [(base / sub, f"--data_dir {base / sub}") for sub in SUBFOLDERS[name]]
+    if data_dir:
+        return folders
     cache = keras_cache()
     folders += [(cache / sub, f"Keras cache {cache / sub}") for sub in SUBFOLDERS[name]]
     if name in DEBIAN_FOLDERS:
@@ -298,11 +304,18 @@ def _find(name, data_dir, download, include_test):
         if dataset is not None:
             return dataset
     npz_places = [keras_cache() / "mnist.npz"] if name == "mnist" else []
-    if data_dir and name == "mnist":
-        npz_places.insert(0, Path(data_dir).expanduser() / "mnist.npz")
+    if data_dir:
+        npz_places = [Path(data_dir).expanduser() / "mnist.npz"] if name == "mnist" else []
     for path in npz_places:
         if path.is_file():
             return _load_npz(name, path, str(path), include_test)
+    if data_dir:
+        inside = " or ".join(["it", *(f"{sub}/" for sub in SUBFOLDERS[name])])
+        npz = ", or mnist.npz" if name == "mnist" else ""
+        raise DataError(
+            f"--data_dir {data_dir}: no {name} files in it (the four IDX files, .gz or not, in "
+            f"{inside}{npz}); fix the path, or leave --data_dir out to look in the other places"
+        )
     if not download:
         raise DataError(_how_to_get(name, data_dir))
     return _download(name, data_dir, include_test)

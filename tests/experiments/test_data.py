@@ -39,6 +39,21 @@ def test_finds_a_dataset_subfolder_and_the_environment_variable(tmp_path, monkey
     assert load_dataset("mnist").source.endswith("mnist")
 
 
+def test_a_data_dir_without_the_files_is_refused_not_passed_over(tmp_path):
+    """A --data_dir is where the user said the data is: when it lacks the files, the error
+    names it, even though the Keras cache holds the dataset (it used those files in silence);
+    without --data_dir the Keras cache is used."""
+    write_dataset(tmp_path / "keras_home" / "datasets" / "fashion-mnist")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no fashion_mnist files in it") as err:
+        load_dataset("fashion_mnist", tmp_path / "empty")
+    assert "--data_dir " + str(tmp_path / "empty") in str(err.value)
+    assert "leave --data_dir out" in str(err.value)
+    assert "Keras cache" in load_dataset("fashion_mnist").source
+    with pytest.raises(DataError, match=r"in it or mnist/, or mnist.npz"):
+        load_dataset("mnist", tmp_path / "empty")
+
+
 def test_keras_cache_layouts(tmp_path):
     write_dataset(tmp_path / "keras_home" / "datasets" / "fashion-mnist")
     assert "Keras cache" in load_dataset("fashion_mnist").source
