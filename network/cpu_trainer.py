@@ -43,6 +43,11 @@ class CpuTrainer:
         # Subnormal floats are flushed to zero in this thread while it computes
         # (kernels/fpenv.py says why and what it costs in precision: nothing that matters).
         state = self.state
+        if type(state.hyper) is not self.optimizer.hyper:
+            # The loop finds the rule by the record's class (kernels/rules.py); a record of
+            # another class with the same values (an estimator pickled by an older nbnet
+            # kept Adam's for nadam) would run that other rule.
+            state.hyper = self.optimizer.hyper(*state.hyper)
         with flush_denormals():
             return steps.train_steps(
                 steps.Epoch(self.x, self.labels, order, self.batch_size, self.augment),

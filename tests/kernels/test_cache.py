@@ -108,3 +108,21 @@ def test_one_process_trains_every_optimizer_with_its_own_rule():
     assert steps.step_loop(optimizers.get("momentum").hyper) is not steps.step_loop(
         optimizers.get("nag").hyper
     )
+
+
+def test_a_hyper_record_of_another_class_still_runs_the_trainers_rule():
+    """A state whose record has Adam's class but belongs to nadam (as an estimator pickled by
+    an older nbnet holds) trains with nadam's rule."""
+    from network import MLP
+
+    nadam = optimizers.get("nadam")
+    params = []
+    for record_class in (nadam.hyper, adam.Hyper):
+        net = MLP([4, 5, 3], dtype=np.float64, seed=3)
+        state = nadam.init(net.layout.n_params, np.float64, {
+            "learning_rate": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8})  # fmt: skip
+        state.hyper = record_class(*state.hyper)
+        x = np.linspace(-1, 1, 40).reshape(10, 4)
+        net.train_steps(x, np.arange(10) % 3, np.arange(10), 0, 3, 5, nadam, state)
+        params.append(net.params.copy())
+    np.testing.assert_array_equal(params[0], params[1])
