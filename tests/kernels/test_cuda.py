@@ -686,7 +686,7 @@ def test_a_gpu_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_one(tmp
     config = RunConfig(
         **HYPER,
         optimizer="nadam",
-        epochs=3,
+        epochs=2,
         batch_size=4,
         seed=1,
         device="cuda",
@@ -696,9 +696,9 @@ def test_a_gpu_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_one(tmp
         augment="affine",
     )
 
-    class StopInEpoch3(Callback):
+    class StopInEpoch2(Callback):
         def on_steps(self, epoch, done, steps, running_loss):
-            if epoch == 3:
+            if epoch == 2:
                 raise KeyboardInterrupt
 
     whole = MLP([9, 4, 3], dtype=np.float64, seed=0)
@@ -706,8 +706,8 @@ def test_a_gpu_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_one(tmp
     store = CheckpointFile(tmp_path)
     stopped = MLP([9, 4, 3], dtype=np.float64, seed=0)
     with pytest.raises(KeyboardInterrupt):
-        train(stopped, config, x[:8], y[:8], x[8:], y[8:], StopInEpoch3(), None, 2, store)
-    assert store.last_epoch() == 2
+        train(stopped, config, x[:8], y[:8], x[8:], y[8:], StopInEpoch2(), None, 2, store)
+    assert store.last_epoch() == 1
     resumed = MLP([9, 4, 3], dtype=np.float64, seed=0)
     history = train(
         resumed, config, x[:8], y[:8], x[8:], y[8:], chunks_per_epoch=2, checkpoints=store
