@@ -24,10 +24,11 @@ JIT_OPTIONS = dict(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy
 #: Decorator for every compiled CPU kernel.
 JIT = njit(**JIT_OPTIONS)
 
-#: For functions that take a compiled function as an argument (the step loop takes the
-#: optimizer's update): Numba cannot reload those from its cache in a new process (numba#6972);
-#: worse, a stale cache entry then fails with "underlying object has vanished". They compile
-#: once per process instead.
+#: For functions that cannot be reloaded from Numba's cache: those that take a compiled
+#: function as an argument (numba#6972; a stale entry even fails with "underlying object has
+#: vanished"; perf/fusion.py's unfused loop) and closures over compiled functions, whose
+#: cache key would hold each process's dispatcher ids (the optimizers' CPU rules, which the
+#: cached step loop compiles into itself). They compile once per process instead.
 JIT_UNCACHED = njit(**{k: v for k, v in JIT_OPTIONS.items() if k != "cache"})
 
 # Activation codes, resolved once from their names before any loop runs.

@@ -86,8 +86,13 @@ class CudaTrainer:
             unit_offsets=up(net.structure.unit_offsets),
         )
         work = Workspace.allocate(layout, max(self.batch_size, self.eval_chunk), net.dtype)
+        # The CPU's two delta buffers hold one layer at a time; the GPU keeps every layer's
+        # (DeviceState.deltas), so it gets one-element stand-ins for them.
+        unused = {"batch_size", "delta_a", "delta_b"}
         self.work = work._replace(
-            **{name: up(getattr(work, name)) for name in work._fields if name != "batch_size"}
+            **{name: up(getattr(work, name)) for name in work._fields if name not in unused},
+            delta_a=cuda.device_array(1, dtype=net.dtype),
+            delta_b=cuda.device_array(1, dtype=net.dtype),
         )
         self.gpu = steps.DeviceState(
             seed=self.seed,

@@ -427,10 +427,9 @@ def train_steps_kernel(optimizer, dtype):
         scale = params.dtype.type(1.0 / keep)
         input_scale = params.dtype.type(1.0 / reg.input_keep)
         decay = params.dtype.type(reg.ema_decay)
-        mark = 0
         if gpu.stamps.shape[0] > 1 and t == 0:
             gpu.stamps[0] = global_timer()
-        mark = 1
+        mark = 1  # the next stamp's index
         for s in range(n_steps):
             start = (first_step + s) * data.batch_size
             n = min(data.batch_size, total - start)
