@@ -219,6 +219,16 @@ def phases(batch, n_steps, sizes=SIZES):
     trainer.train_steps(order, 0, n_steps, losses, corrects)
     wall = time.perf_counter() - start
     us = trainer.phase_times() / 1e3
+    trainer.time_phases(0)
+    chunk = max(1, n_steps // 10)
+    walls = {}
+    for run_ahead in (False, True, False, True):  # in turns, the last of each kept
+        trainer.run_ahead = run_ahead
+        start = time.perf_counter()
+        for first in range(0, n_steps, chunk):
+            n = min(chunk, n_steps - first)
+            trainer.train_steps(order, first, n, losses[:n], corrects[:n])
+        walls[run_ahead] = (time.perf_counter() - start) / n_steps * 1e6
     return {
         "batch": batch,
         "steps": int(us.shape[0]),
@@ -230,6 +240,11 @@ def phases(batch, n_steps, sizes=SIZES):
         # The chunk's wall time less the kernel's own, start to last barrier: what the host
         # adds per launch (a launch ahead of the results could hide it).
         "host_us_per_chunk": wall * 1e6 - float(us.sum()),
+        # Chunks of ``chunk_steps`` steps, each launched after the last one's results were
+        # read, and each launched ahead of them (CudaTrainer.run_ahead).
+        "chunk_steps": chunk,
+        "in_turn_us_per_step": walls[False],
+        "run_ahead_us_per_step": walls[True],
     }
 
 
@@ -289,15 +304,20 @@ def main(argv=None):
     for b in barriers:
         cost = f"{b['seconds_per_sync'] * 1e6:.2f}" if "seconds_per_sync" in b else b["error"]
         print(f"| {b['blocks']} | {cost} |")
-    print("\n| phases: batch | blocks | rows us | weights us | chunk wall us/step | host us |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "\n| phases: batch | blocks | rows us | weights us | chunk wall us/step | host us "
+        "| steps per chunk | in turn us/step | run ahead us/step |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for p in report.records("phases"):
         if "error" in p:
-            print(f"| {p['batch']} | {p['error']} | | | | |")
+            print(f"| {p['batch']} | {p['error']} | | | | | | | |")
         else:
             print(
                 f"| {p['batch']} | {p['blocks']} | {p['rows_us']:.1f} | {p['weights_us']:.1f} "
-                f"| {p['chunk_wall_us_per_step']:.1f} | {p['host_us_per_chunk']:.0f} |"
+                f"| {p['chunk_wall_us_per_step']:.1f} | {p['host_us_per_chunk']:.0f} "
+                f"| {p['chunk_steps']} | {p['in_turn_us_per_step']:.1f} "
+                f"| {p['run_ahead_us_per_step']:.1f} |"
             )
     print("\n| check | optimizer | blocks | loss rel. diff | ok |\n|---|---|---|---|---|")
     for c in report.records("check"):

@@ -364,7 +364,8 @@ simulator_only = pytest.mark.skipif(
 @wrapping_uint64
 def test_a_chunk_of_any_length_is_one_kernel_launch(monkeypatch):
     """The launch count is a property of the design: one launch per chunk of steps, however
-    many steps, and one per evaluation, however many rows (only copies besides)."""
+    many steps, and one per evaluation, however many rows (only copies besides). Each chunk
+    after the first is launched ahead, while the call before it reads its own results."""
     from numba.cuda.simulator.kernel import FakeCUDAKernel
 
     launches = []
@@ -382,17 +383,62 @@ def test_a_chunk_of_any_length_is_one_kernel_launch(monkeypatch):
     opt = optimizers.get("nadam")
     state = opt.init(net.layout.n_params, np.float64, HYPER)
     trainer = CudaTrainer(net, opt, state, x, y, 3, StepSettings(dropout=0.2), eval_chunk=4)
-    order = rng.permutation(30).astype(np.int64)
-    first = 0
-    for n_steps in (1, 4):
+    order = rng.permutation(30).astype(np.int64)  # 10 steps
+    per_call = []
+    for first, n_steps in ((0, 1), (1, 4), (5, 4), (9, 1)):
         launches.clear()
         losses, correct = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
-        trainer.train_steps(order, first, n_steps, losses, correct)
-        first += n_steps
-        assert launches == ["train_steps_kernel"]
+        assert trainer.train_steps(order, first, n_steps, losses, correct) == n_steps
+        per_call.append(len(launches))
+        assert set(launches) <= {"train_steps_kernel"}
+    # (0, 1) and (1, 1) ahead; (1, 4) is not what ran ahead: rolled back, (1, 4) and (5, 4)
+    # ahead; (5, 4) ran ahead and (9, 1) ahead of it; (9, 1) ran ahead and ends the epoch.
+    assert per_call == [2, 2, 1, 0]
     launches.clear()
     trainer.evaluate(x, y)  # 30 rows, 8 chunks of at most 4
     assert launches == ["evaluate_kernel"]
+
+
+@wrapping_uint64
+@pytest.mark.parametrize("then", ["stop", "other chunk"])
+def test_a_chunk_launched_ahead_leaves_no_trace_unless_it_is_asked_for(then):
+    """Running ahead changes nothing a caller sees: after each chunk of an epoch, whether the
+    next request is the chunk that ran ahead, another one, or a stop (download), parameters,
+    optimizer state, average, dropout masks and losses equal a trainer that runs chunks in
+    turn, to the bit."""
+    rng = np.random.default_rng(11)
+    x, y = _tiny_problem(rng, n=18)
+    order = rng.permutation(18).astype(np.int64)  # 6 steps of 3
+    trainers = []
+    for run_ahead in (True, False):
+        net = MLP([5, 4, 3], dtype=np.float64, seed=0)
+        opt = optimizers.get("adam")
+        state = opt.init(net.layout.n_params, np.float64, HYPER)
+        options = StepSettings(dropout=0.3, ema_decay=0.8, ema=net.params.copy())
+        trainer = CudaTrainer(net, opt, state, x, y, 3, options, run_ahead=run_ahead)
+        trainer.seed_epoch(7)
+        trainers.append(trainer)
+    chunks = ((0, 2), (2, 2), (4, 2)) if then == "stop" else ((0, 2), (2, 1), (3, 3))
+    for first, n_steps in chunks:
+        results = []
+        for trainer in trainers:
+            losses, correct = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
+            assert trainer.train_steps(order, first, n_steps, losses, correct) == n_steps
+            if then == "stop":
+                trainer.download()
+            results.append((losses, correct))
+        np.testing.assert_array_equal(*(r[0] for r in results))
+        np.testing.assert_array_equal(*(r[1] for r in results))
+    ahead, in_turn = trainers
+    ahead.download()
+    in_turn.download()
+    np.testing.assert_array_equal(ahead.net.params, in_turn.net.params)
+    np.testing.assert_array_equal(ahead.state.slots, in_turn.state.slots)
+    np.testing.assert_array_equal(ahead.state.scalars, in_turn.state.scalars)
+    np.testing.assert_array_equal(ahead.settings.ema, in_turn.settings.ema)
+    for a, b in zip(ahead.hidden_masks(3), in_turn.hidden_masks(3)):
+        np.testing.assert_array_equal(a, b)
+    assert ahead.draws == in_turn.draws
 
 
 @simulator_only
