@@ -198,9 +198,10 @@ def check(sizes, activation, rows, batch, steps, names, seed=0):
     return records
 
 
-def phases(batch, n_steps, sizes=SIZES):
+def phases(batch, n_steps, sizes=SIZES, turns=2):
     """One ``phases`` record: workload A's step at ``batch`` rows, the median and the spread of
-    each phase over ``n_steps`` steps (the first chunk compiles and is not timed)."""
+    each phase over ``n_steps`` steps (the first chunk compiles and is not timed), then the
+    same steps in chunks of a tenth, in turn and run ahead, ``turns`` times each."""
     from network.cuda_trainer import CudaTrainer
 
     rows = batch * n_steps
@@ -222,7 +223,7 @@ def phases(batch, n_steps, sizes=SIZES):
     trainer.time_phases(0)
     chunk = max(1, n_steps // 10)
     walls = {}
-    for run_ahead in (False, True, False, True):  # in turns, the last of each kept
+    for run_ahead in (False, True) * turns:  # taking turns, the last of each kept
         trainer.run_ahead = run_ahead
         start = time.perf_counter()
         for first in range(0, n_steps, chunk):
@@ -288,7 +289,8 @@ def main(argv=None):
             report("barrier", blocks=blocks, threads=threads, error=f"{type(exc).__name__}: {exc}")
     for batch in [4] if tiny else [16, 64, 256, 4096]:
         try:
-            report("phases", **phases(batch, 3 if tiny else min(200, 40960 // batch), sizes))
+            steps_wanted = 2 if tiny else min(200, 40960 // batch)
+            report("phases", **phases(batch, steps_wanted, sizes, 1 if tiny else 2))
         except Exception as exc:
             report("phases", batch=batch, error=f"{type(exc).__name__}: {exc}")
     small = [6, 7, 3] if tiny else [20, 33, 17, 10]
