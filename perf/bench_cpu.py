@@ -230,6 +230,16 @@ def openblas_kernels():
     return ", ".join(found) or "none loaded"
 
 
+def products_blas():
+    """The BLAS nbnet's products run on (kernels/blas.py), with MKL's version when it is MKL."""
+    choice = f"NBNET_BLAS={os.environ.get('NBNET_BLAS', 'auto')}"
+    if kernels.BLAS != "mkl":
+        return f"OpenBLAS ({choice})"
+    from importlib import metadata
+
+    return f"MKL {metadata.version('mkl')} ({choice})"
+
+
 def coretype_origin():
     """Who chose the OpenBLAS kernels: the environment, nbnet (kernels/blas.py) or OpenBLAS."""
     value = os.environ.get("OPENBLAS_CORETYPE")
@@ -432,7 +442,8 @@ def main(argv=None):
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores "
         f"({len(os.sched_getaffinity(0))} used, --threads {args.threads}), "
         f"Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"numba {numba.__version__}, {peers[1]}, {peers[0]}; OpenBLAS kernels: "
+        f"numba {numba.__version__}, {peers[1]}, {peers[0]}; nbnet's products: "
+        f"{products_blas()}; OpenBLAS kernels: "
         f"{openblas_kernels()} ({coretype_origin()}); workload {work.name}: "
         f"{'-'.join(map(str, work.sizes))} {work.activation} {work.optimizer}"
     )

@@ -789,13 +789,15 @@ def test_resolve_device_runs_a_test_kernel_and_reports_a_broken_stack_in_one_lin
 def test_numba_cuda_loads_without_numpys_row_stack():
     """NumPy 2.5 removed np.row_stack, which numba-cuda <= 0.30.4 still names when it loads its
     array functions; importing kernels.cuda gives the alias back first. Run in a fresh process
-    with the alias deleted, as NumPy 2.5 has it."""
+    with the alias deleted and out of ``np.__all__``, as NumPy 2.5 has it (SciPy, which
+    ``kernels`` imports when MKL runs the products, star-imports NumPy)."""
     import subprocess
     import sys
 
     code = (
         "import numpy as np\n"
         "if hasattr(np, 'row_stack'): del np.row_stack\n"
+        "np.__all__ = [name for name in np.__all__ if name != 'row_stack']\n"
         "import kernels.cuda\n"
         "import numba.cuda.np.arrayobj\n"
         "assert np.row_stack is np.vstack\n"
