@@ -6,8 +6,8 @@ with SciPy, unless this module points them elsewhere. Two choices, both made bef
 any kernel runs (``kernels/__init__.py`` calls them):
 
 - **Intel's MKL when it is installed** (``pip install -e ".[mkl]"``) and the processor
-  is Intel's: for workload A's products at batch 16 and 64 it is 1.4-1.7x faster than
-  OpenBLAS on one core of a Sapphire Rapids Xeon (perf/RESULTS.md, "Issue 23"). Numba's
+  is Intel's: an epoch of workload A's products at batch 16 runs about 1.5x faster than
+  on OpenBLAS on one core of a Sapphire Rapids Xeon (perf/RESULTS.md, "Issue 23"). Numba's
   helper library looks ``sgemm`` and ``dgemm`` up in ``cython_blas.__pyx_capi__`` once,
   at the first product of the process; :func:`use_mkl_products` replaces those two
   entries with MKL's own Fortran-interface functions (the same signature), so compiled
