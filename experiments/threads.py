@@ -14,9 +14,11 @@ start-up, because OpenBLAS's results depend on its thread count (different
 blockings sum in different orders): the same run on the same machine must train
 the same model bit for bit.
 
-Numba's own threads are not used: the step loop's other work (gathering the
-batch, activations, the update) is memory-bound and runs between products, where
-a second pool would compete with OpenBLAS's for the same cores.
+Numba's own threads share one job, where the library allows it: the optimizer's
+update of a layer's weights (:func:`update_threads`), a stream over the parameters and
+their state that one core cannot saturate memory with (perf/RESULTS.md, "The update on
+both cores"). The rest of the step's work between products (gathering the batch,
+activations) stays on the calling thread.
 """
 
 import os
@@ -59,6 +61,23 @@ def policy(sizes, batch_size, cores=None):
 def threads_for(config, sizes):
     """The run's BLAS threads: ``config.threads`` when set, else :func:`policy`'s."""
     return config.threads or policy(sizes, config.batch_size)
+
+
+def update_threads(cores=None, blas=None):
+    """Numba threads that share each layer's optimizer update: all of :func:`usable_cores`
+    when the products run on MKL, else 1.
+
+    The update is element-wise, so the count changes no result. It is not used with
+    OpenBLAS: OpenBLAS's idle workers keep spinning on the cores between products, and a
+    second pool waking there made the default configuration's epoch 2-4x slower (measured,
+    perf/RESULTS.md, "The update on both cores"); MKL's workers yield them.
+    ``blas`` defaults to the library this process uses (:data:`kernels.BLAS`).
+    """
+    import kernels
+
+    cores = usable_cores() if cores is None else cores
+    blas = kernels.BLAS if blas is None else blas
+    return max(1, cores) if blas == "mkl" else 1
 
 
 def load_blas():

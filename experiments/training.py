@@ -25,7 +25,7 @@ from . import interrupts
 from .checkpoint import Checkpoint, CheckpointError
 from .schedule import learning_rate
 from .seeds import derived_seed
-from .threads import blas_threads, threads_for
+from .threads import blas_threads, threads_for, update_threads
 
 
 class Diverged(RuntimeError):
@@ -83,7 +83,8 @@ class Callbacks(Callback):
 class History:
     """Per-epoch metrics and timings of a run.
 
-    ``blas_threads`` is the BLAS thread count the run used (:mod:`experiments.threads`);
+    ``blas_threads`` is the BLAS thread count the run used and ``update_threads`` the
+    threads that shared each layer's optimizer update on the CPU (:mod:`experiments.threads`);
     ``restored_epoch`` is the epoch whose parameters the network holds at the end
     when ``restore_best`` is on (else None: the last epoch's); ``stopped_early``
     is True when early stopping ended the run before ``epochs``.
@@ -92,6 +93,7 @@ class History:
     epochs: list = field(default_factory=list)
     compile_seconds: float = 0.0
     blas_threads: int = 1
+    update_threads: int = 1
     restored_epoch: int | None = None
     stopped_early: bool = False
 
@@ -301,6 +303,7 @@ def train(
     """
     history = history if history is not None else History()
     history.blas_threads = threads_for(config, net.sizes)
+    history.update_threads = 1 if config.device == "cuda" else update_threads()
     with blas_threads(history.blas_threads), interrupts.watched() as watch:
         run = _Run(net, config, x_train, y_train, x_val, y_val, history, shuffle, watch)
         first = run.start(callback or Callback(), chunks_per_epoch, checkpoints)
@@ -360,6 +363,7 @@ class _Run:
             self.y_train,
             batch,
             step_settings(config, net, self.ema),
+            self.history.update_threads,
         )
         if resumed is None:
             return 1

@@ -33,7 +33,7 @@ from .dropout import dropout_activation_backward, dropout_forward
 from .losses import softmax_loss_grad, softmax_rows
 from .prefetch import prefetch
 from .regularize import ema_update, max_norm
-from .rules import rule_apply, rule_coefficients
+from .rules import rule_apply, rule_apply_threaded, rule_coefficients
 
 
 class Structure(NamedTuple):
@@ -291,11 +291,13 @@ def step_loop_py(data, first_step, n_steps, params, grads, net, work, reg, state
         max-norm and the moving average
         of the parameters (updated in ``reg.ema`` after every step when on).
     state : tuple
-        The optimizer's ``(slots, hyper, scalars)``: slots ``(n_slots, P)``, its
-        ``Hyper`` record and its scalar state. The class of ``hyper`` selects the rule
-        (:mod:`kernels.rules`): ``c = coefficients(hyper, scalars, loss)`` once per
-        step, then ``apply(params, grads, slots, c, start, stop, weight_decay)`` per
-        layer.
+        The optimizer's ``(slots, hyper, scalars, threads)``: slots ``(n_slots, P)``, its
+        ``Hyper`` record, its scalar state, and how many of Numba's threads may share
+        a layer's update (1: the calling thread alone). The class of ``hyper`` selects
+        the rule (:mod:`kernels.rules`): ``c = coefficients(hyper, scalars, loss)`` once
+        per step, then ``apply(params, grads, slots, c, start, stop, weight_decay)`` per
+        layer, its weights split over up to ``threads`` threads
+        (:func:`kernels.rules.rule_apply_threaded`).
     out : tuple
         ``(losses, corrects)``, float64 and int64 arrays of at least ``n_steps``:
         each step's mean batch loss and number of correct predictions.
@@ -308,7 +310,7 @@ def step_loop_py(data, first_step, n_steps, params, grads, net, work, reg, state
         parameters, and the bad loss is the last one written.
     """
     X, order, batch_size = data.X, data.order, data.batch_size
-    slots, hyper, scalars = state
+    slots, hyper, scalars, threads = state
     losses, corrects = out
     total = order.shape[0]
     n_features = X.shape[1]
@@ -332,7 +334,9 @@ def step_loop_py(data, first_step, n_steps, params, grads, net, work, reg, state
             upstream = layer_backward(params, grads, net, work, n, l, delta, spare, reg.keep)
             off = net.param_offsets[l]
             weights_end = off + sizes[l] * sizes[l + 1]
-            rule_apply(hyper, params, grads, slots, c, off, weights_end, reg.weight_decay)
+            rule_apply_threaded(
+                hyper, params, grads, slots, c, off, weights_end, reg.weight_decay, threads
+            )
             rule_apply(hyper, params, grads, slots, c, weights_end, weights_end + sizes[l + 1], 0.0)
             delta = upstream
             spare, current = current, spare

@@ -42,10 +42,13 @@ def simulated():
     return bool(config.ENABLE_CUDASIM)
 
 
-def make_trainer(device, net, optimizer, state, x, labels, batch_size, settings=StepSettings()):
-    """The :class:`network.trainer.Trainer` for ``device`` (``cpu`` or ``cuda``)."""
+def make_trainer(
+    device, net, optimizer, state, x, labels, batch_size, settings=StepSettings(), update_threads=1
+):
+    """The :class:`network.trainer.Trainer` for ``device`` (``cpu`` or ``cuda``);
+    ``update_threads`` is the CPU's (:class:`network.cpu_trainer.CpuTrainer`)."""
     if device == "cuda":
         from .cuda_trainer import CudaTrainer  # imports numba.cuda: only when asked for
 
         return CudaTrainer(net, optimizer, state, x, labels, batch_size, settings)
-    return CpuTrainer(net, optimizer, state, x, labels, batch_size, settings)
+    return CpuTrainer(net, optimizer, state, x, labels, batch_size, settings, update_threads)

@@ -5,6 +5,8 @@ The twin of :mod:`network.cuda_trainer`, without the copies: the step loop
 state and the moving average in place, one call per chunk of steps.
 """
 
+import numba
+
 from kernels import steps
 from kernels.dropout import seed_rng
 from kernels.fpenv import flush_denormals
@@ -27,10 +29,25 @@ class CpuTrainer:
     batch_size : int
     settings : network.trainer.StepSettings
         The moving average, when on, is kept in ``settings.ema``.
+    update_threads : int
+        Numba threads that share each layer's optimizer update (1: the calling thread
+        alone; :func:`experiments.threads.update_threads` chooses for a run). No result
+        depends on it.
     """
 
-    def __init__(self, net, optimizer, state, x, labels, batch_size, settings=StepSettings()):
+    def __init__(
+        self,
+        net,
+        optimizer,
+        state,
+        x,
+        labels,
+        batch_size,
+        settings=StepSettings(),
+        update_threads=1,
+    ):
         self.net, self.optimizer, self.state = net, optimizer, state
+        self.update_threads = max(1, int(update_threads))
         self.x, self.labels, self.batch_size = x, labels, int(batch_size)
         self.settings = settings.checked(net.layout.n_params)
         self.work = net.workspace(self.batch_size)
@@ -48,6 +65,10 @@ class CpuTrainer:
             # another class with the same values (an estimator pickled by an older nbnet
             # kept Adam's for nadam) would run that other rule.
             state.hyper = self.optimizer.hyper(*state.hyper)
+        if self.update_threads > 1:
+            # Numba's thread count is per calling thread; more blocks than threads would
+            # run in turns.
+            numba.set_num_threads(min(self.update_threads, numba.config.NUMBA_NUM_THREADS))
         with flush_denormals():
             return steps.train_steps(
                 steps.Epoch(self.x, self.labels, order, self.batch_size, self.augment),
@@ -58,7 +79,7 @@ class CpuTrainer:
                 self.net.structure,
                 self.work,
                 self.reg,
-                (state.slots, state.hyper, state.scalars),
+                (state.slots, state.hyper, state.scalars, self.update_threads),
                 (losses, corrects),
             )
 

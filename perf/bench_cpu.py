@@ -145,10 +145,13 @@ def default_workload():
     )
 
 
-def prepare_nbnet(x, y, order, batch, work=WORKLOAD_A, blas=None):
-    """nbnet's epoch function, warmed up, and the first call's (compile) seconds.
+def prepare_nbnet(x, y, order, batch, work=WORKLOAD_A, blas=None, update=None):
+    """nbnet's epoch function, warmed up, the first call's (compile) seconds, its BLAS
+    threads and its update threads.
 
-    ``blas``: BLAS threads (None: the policy of experiments/threads.py, as train.py uses).
+    ``blas``: BLAS threads (None: the policy of experiments/threads.py, as train.py uses);
+    ``update``: the update's threads (None: that module's policy, one per usable core with
+    MKL, else 1).
     """
     from experiments import threads
 
@@ -158,7 +161,8 @@ def prepare_nbnet(x, y, order, batch, work=WORKLOAD_A, blas=None):
     steps = -(-len(order) // batch)
     n_threads = blas or threads.policy(work.sizes, batch)
     wd = work.weight_decay
-    trainer = CpuTrainer(net, opt, state, x, y, batch, StepSettings(weight_decay=wd))
+    n_update = update or threads.update_threads()
+    trainer = CpuTrainer(net, opt, state, x, y, batch, StepSettings(weight_decay=wd), n_update)
     losses = np.empty(steps)
     corrects = np.empty(steps, dtype=np.int64)
     start = time.perf_counter()
@@ -171,7 +175,7 @@ def prepare_nbnet(x, y, order, batch, work=WORKLOAD_A, blas=None):
             trainer.train_steps(order, 0, steps, losses, corrects)
 
     epoch()  # warm-up
-    return epoch, compile_s, n_threads
+    return epoch, compile_s, n_threads, n_update
 
 
 @numba.njit(nogil=True)
@@ -374,7 +378,7 @@ def main(argv=None):
     columns = [
         "batch",
         "nbnet s/epoch",
-        "nbnet BLAS threads",
+        "nbnet threads: BLAS, update",
         "nbnet compile s",
         "JAX s/epoch",
         "JAX / nbnet",
@@ -385,6 +389,7 @@ def main(argv=None):
         "NumPy / nbnet",
         "BLAS floor s/epoch",
         "nbnet / floor",
+        "nbnet, update on 1 thread s/epoch",
     ]
     if args.torch_compile:
         columns += ["torch.compile s/epoch", "torch.compile / nbnet", "torch.compile first s"]
@@ -393,12 +398,16 @@ def main(argv=None):
     print(header, flush=True)
     peers = ["PyTorch not installed", "JAX not installed"]
     for batch in args.batch or work.batches:
-        nbnet_epoch, compile_s, nb_threads = prepare_nbnet(x, y, order, batch, work, blas)
+        nbnet_epoch, compile_s, nb_threads, nb_update = prepare_nbnet(
+            x, y, order, batch, work, blas
+        )
         steps = -(-len(order) // batch)
         epochs = {
             "nbnet": nbnet_epoch,
             "floor": prepare_blas_floor(batch, steps, work.sizes, nb_threads),
         }
+        if nb_update > 1:  # the same run with the update on the calling thread alone
+            epochs["nbnet, update on 1"] = prepare_nbnet(x, y, order, batch, work, blas, 1)[0]
         if work is WORKLOAD_A:
             epochs["numpy"] = prepare_numpy(x, y, order, batch)
         jax_first = None
@@ -424,13 +433,14 @@ def main(argv=None):
         cells = [
             str(batch),
             f"{nb:.3f}",
-            str(nb_threads),
+            f"{nb_threads}, {nb_update}",
             f"{compile_s:.2f}",
             peer("jax"),
             f"{jax_first:.2f}" if jax_first is not None else "-",
             peer("torch"),
             peer("numpy"),
             f"{medians['floor']:.3f} | {nb / medians['floor']:.2f}x",
+            f"{medians['nbnet, update on 1']:.3f}" if nb_update > 1 else "-",
         ]
         if args.torch_compile:
             first = f"{compiled_first:.1f}" if compiled_first is not None else "-"

@@ -303,6 +303,7 @@ def _run_metrics(status, history):
         "epochs": history.epochs,
         "compile_seconds": history.compile_seconds,
         "blas_threads": history.blas_threads,
+        "update_threads": history.update_threads,
         "blas": kernels.BLAS,  # which library ran the CPU's products (kernels/blas.py)
         "restored_epoch": history.restored_epoch,
         "stopped_early": history.stopped_early,
@@ -391,7 +392,12 @@ def _summary(console, config, net, metrics, run_dir, model_path, tracker, datase
             "time",
             f"{metrics['seconds_per_epoch']:.2f} s/epoch (median), compile "
             f"{metrics['compile_seconds']:.1f} s, {metrics['wall_seconds']:.1f} s in all, "
-            f"{metrics['blas_threads']} BLAS thread(s) ({metrics['blas']})",
+            f"{metrics['blas_threads']} BLAS thread(s) ({metrics['blas']})"
+            + (
+                f", the update on {metrics['update_threads']} threads"
+                if metrics.get("update_threads", 1) > 1
+                else ""
+            ),
         )
     table.add_row("run folder", escape(str(run_dir)))
     if model_path:
