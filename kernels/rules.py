@@ -75,9 +75,11 @@ def _rule_apply(hyper, params, grads, slots, c, start, stop, weight_decay):
     return impl
 
 
-#: Parameters per thread below which a range is updated on one thread: a fork and join of
-#: Numba's pool costs microseconds, the update of 2^15 float32 parameters about 30 us.
-MIN_PER_THREAD = 1 << 15
+#: Parameters per thread below which a range is updated on one thread. Measured with
+#: `perf/bench_cpu.py` (perf/RESULTS.md, "The update on both cores"): workload A's first layer
+#: (100,352 weights) on two threads of 2^15 minimum made batch 16 and 64 7-10% slower, the
+#: default configuration's layers (0.8 and 1 million) gain 1.25x; 2^17 keeps the former whole.
+MIN_PER_THREAD = 1 << 17
 #: Block lengths are multiples of this (16 float32: a 64-byte cache line), so no two
 #: threads write to the same line.
 BLOCK_ALIGN = 16
