@@ -69,8 +69,8 @@ def update_threads(cores=None, blas=None):
 
     The update is element-wise, so the count changes no result. It is not used with
     OpenBLAS: OpenBLAS's idle workers keep spinning on the cores between products, and a
-    second pool waking there made the default configuration's epoch 2-4x slower (measured,
-    perf/RESULTS.md, "The update on both cores"); MKL's workers yield them.
+    second pool waking there made the default configuration's epoch slower (perf/RESULTS.md,
+    "The update on both cores"); MKL's workers yield them.
     ``blas`` defaults to the library this process uses (:data:`kernels.BLAS`).
     """
     import kernels

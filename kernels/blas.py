@@ -152,6 +152,10 @@ def use_mkl_products(path):
     import scipy.linalg.cython_blas as cython_blas
 
     os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")  # read by MKL when it first runs
+    # Intel's OpenMP, as MKL picks by default, even when Numba's thread pool has loaded GNU's
+    # first (kernels.rules.start_thread_pool): on GNU OpenMP MKL's products hang in a forked
+    # child of a process that multiplied (measured: tests/optimizers/test_threaded.py).
+    os.environ.setdefault("MKL_THREADING_LAYER", "INTEL")
     library = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
     api = ctypes.pythonapi
     api.PyCapsule_GetName.restype = ctypes.c_char_p

@@ -12,7 +12,7 @@ process compiled it again (3.9 s on this project's Intel Xeon). Resolved by type
 part of the loop's machine code and the loop is cached like every other kernel.
 """
 
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 from numba.extending import overload
 
 from .config import JIT_OPTIONS
@@ -83,6 +83,15 @@ MIN_PER_THREAD = 1 << 17
 #: Block lengths are multiples of this (16 float32: a 64-byte cache line), so no two
 #: threads write to the same line.
 BLOCK_ALIGN = 16
+
+
+def start_thread_pool():
+    """Load Numba's threading layer, once per process, before a compiled loop that holds
+    :func:`rule_apply_threaded` runs. Compiling a parallel function loads it; loading one from
+    Numba's cache does not, and its code then calls into a layer that is not there (a
+    segmentation fault, met in every process after the first). No thread runs until a
+    range is split."""
+    get_num_threads()  # loads the layer first (Numba's public way to do it)
 
 
 @njit(parallel=True, **JIT_OPTIONS)

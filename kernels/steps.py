@@ -33,7 +33,7 @@ from .dropout import dropout_activation_backward, dropout_forward
 from .losses import softmax_loss_grad, softmax_rows
 from .prefetch import prefetch
 from .regularize import ema_update, max_norm
-from .rules import rule_apply, rule_apply_threaded, rule_coefficients
+from .rules import rule_apply, rule_apply_threaded, rule_coefficients, start_thread_pool
 
 
 class Structure(NamedTuple):
@@ -242,6 +242,7 @@ def constrain_and_average(params, net, work, reg):
 def train_steps(data, first_step, n_steps, params, grads, net, work, reg, state, out):
     """:func:`step_loop` for the optimizer of ``state``, run; the arguments are
     :func:`step_loop_py`'s."""
+    start_thread_pool()
     return step_loop(type(state[1]))(
         data, first_step, n_steps, params, grads, net, work, reg, state, out
     )

@@ -65,10 +65,11 @@ class CpuTrainer:
             # another class with the same values (an estimator pickled by an older nbnet
             # kept Adam's for nadam) would run that other rule.
             state.hyper = self.optimizer.hyper(*state.hyper)
-        if self.update_threads > 1:
+        threads = self.update_threads
+        if threads > 1:
             # Numba's thread count is per calling thread; more blocks than threads would
             # run in turns.
-            numba.set_num_threads(min(self.update_threads, numba.config.NUMBA_NUM_THREADS))
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         with flush_denormals():
             return steps.train_steps(
                 steps.Epoch(self.x, self.labels, order, self.batch_size, self.augment),
@@ -79,7 +80,7 @@ class CpuTrainer:
                 self.net.structure,
                 self.work,
                 self.reg,
-                (state.slots, state.hyper, state.scalars, self.update_threads),
+                (state.slots, state.hyper, state.scalars, threads),
                 (losses, corrects),
             )
 

@@ -21,6 +21,10 @@ thread (OpenBLAS through threadpoolctl, XLA through ``XLA_FLAGS``, PyTorch throu
 ``set_num_threads``); ``--threads all`` (the default) leaves the peers their defaults and
 gives nbnet the BLAS threads of its own policy (experiments/threads.py), as train.py does.
 
+nbnet's optimizer update runs on the threads of the same policy (all usable cores beside
+MKL, else one; ``--update-threads N`` overrides it); when that is more than one, the last
+column is the same nbnet epoch with the update on the calling thread alone, in the same turns.
+
 The "BLAS floor" column times an epoch's matrix products alone (same shapes, same
 BLAS, compiled, nothing else), which no implementation that calls that BLAS can
 beat; nbnet / floor is how close nbnet's whole step comes to it.
@@ -31,6 +35,7 @@ Run from the repository root::
     python perf/bench_cpu.py --threads 1 --section "one core"
     python perf/bench_cpu.py --workload default --section "default configuration"
     python perf/bench_cpu.py --batch 16 --no-write
+    NBNET_BLAS=openblas python perf/bench_cpu.py --workload default --update-threads 2 --no-write
 
 Over 400 lines because it holds every side of the comparison that has no module of its own
 (PyTorch's step, the BLAS floor, thread pinning, the table and its RESULTS.md section);
@@ -363,6 +368,11 @@ def main(argv=None):
     parser.add_argument("--torch-compile", action="store_true", help="add torch.compile's column")
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
     parser.add_argument(
+        "--update-threads",
+        type=int,
+        help="threads of nbnet's optimizer update (default: experiments/threads.py's policy)",
+    )
+    parser.add_argument(
         "--section",
         default="",
         help="name of the RESULTS.md table to (re)write, for a second setting "
@@ -399,7 +409,7 @@ def main(argv=None):
     peers = ["PyTorch not installed", "JAX not installed"]
     for batch in args.batch or work.batches:
         nbnet_epoch, compile_s, nb_threads, nb_update = prepare_nbnet(
-            x, y, order, batch, work, blas
+            x, y, order, batch, work, blas, args.update_threads
         )
         steps = -(-len(order) // batch)
         epochs = {

@@ -76,22 +76,28 @@ def test_the_update_on_many_threads_is_the_update_on_one(
     assert not np.array_equal(got[start:stop], params[start:stop])  # the update did run
 
 
-def test_a_run_with_its_update_on_two_threads_trains_the_same_model():
-    """Whole steps (weight decay, Adam) through the trainer: the same losses and parameters."""
+def _threaded_trainer(threads=2):
+    """``(net, trainer, (losses, corrects))``: Adam with weight decay on a network whose first
+    layer's weights make two blocks, 48 rows in batches of 16."""
     rng = np.random.default_rng(3)
-    sizes = [300, 2 * MIN_PER_THREAD // 256 + 3, 10]  # first layer's weights: two blocks
+    sizes = [300, 2 * MIN_PER_THREAD // 300 + 3, 10]
     x = rng.random((48, sizes[0]), dtype=np.float32)
     y = rng.integers(0, 10, 48)
-    order = rng.permutation(48)
     opt = optimizers.get("adam")
+    net = MLP(sizes, activation="tanh", loss="cross_entropy", weight_init="Xavier", seed=0)
+    state = opt.init(net.layout.n_params, net.dtype, HYPER)
+    trainer = CpuTrainer(net, opt, state, x, y, 16, StepSettings(weight_decay=1e-3), threads)
+    return net, trainer, (np.empty(3), np.empty(3, np.int64))
+
+
+def test_a_run_with_its_update_on_two_threads_trains_the_same_model():
+    """Whole steps (weight decay, Adam) through the trainer: the same losses and parameters."""
+    order = np.random.default_rng(4).permutation(48)
     runs = []
     for threads in (1, 2):
-        net = MLP(sizes, activation="tanh", loss="cross_entropy", weight_init="Xavier", seed=0)
-        state = opt.init(net.layout.n_params, net.dtype, HYPER)
-        trainer = CpuTrainer(net, opt, state, x, y, 16, StepSettings(weight_decay=1e-3), threads)
-        losses, corrects = np.empty(3), np.empty(3, np.int64)
+        net, trainer, (losses, corrects) = _threaded_trainer(threads)
         assert trainer.train_steps(order, 0, 3, losses, corrects) == 3
-        runs.append((losses, net.params.copy(), state.slots.copy()))
+        runs.append((losses, net.params.copy(), trainer.state.slots.copy()))
     for a, b in zip(*runs):
         assert a.tobytes() == b.tobytes()
 
