@@ -75,8 +75,8 @@ def epoch_functions(x, y, order, batch, work):
 
             def run(net=net, ws=ws, reg=reg, data=data, rule_state=rule_state, out=out):
                 steps.train_steps(
-                    data, 0, n_steps, net.params, net.grads, net.structure, ws, reg, rule_state,
-                    out,
+                    data, 0, n_steps, net.params, net.grads, net.structure, ws, reg,
+                    (*rule_state, 1), out,  # the update on the calling thread, as unfused's
                 )  # fmt: skip
         else:
 
