@@ -152,9 +152,10 @@ def use_mkl_products(path):
     import scipy.linalg.cython_blas as cython_blas
 
     os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")  # read by MKL when it first runs
-    # Intel's OpenMP, as MKL picks by default, even when Numba's thread pool has loaded GNU's
-    # first (kernels.rules.start_thread_pool): on GNU OpenMP MKL's products hang in a forked
-    # child of a process that multiplied (measured: tests/optimizers/test_threaded.py).
+    # Intel's OpenMP, as MKL picks by default and as perf/RESULTS.md measured it: once Numba's
+    # thread pool had loaded GNU's first (kernels.rules.start_thread_pool), MKL ran on GNU's.
+    # (A forked child of a process that multiplied hung in MKL's first product either way:
+    # perf/RESULTS.md, "The update on both cores".)
     os.environ.setdefault("MKL_THREADING_LAYER", "INTEL")
     library = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
     api = ctypes.pythonapi
