@@ -17,6 +17,7 @@ import numpy as np
 
 import optimizers
 from kernels.augment import OFF, Augment
+from kernels.steps import loop_variant
 from network import MLP
 from network.backends import make_trainer
 from network.trainer import StepSettings
@@ -218,22 +219,26 @@ def step_settings(config, net, ema=None):
     )
 
 
-#: What this process has compiled on the CPU: (optimizer, dtype, evaluated). The CPU kernels'
-#: types depend on nothing else (sizes, codes and options are values), so a later run with the
-#: same key, such as the next fit of the scikit-learn estimator, needs no warm-up step.
+#: What this process has compiled on the CPU: (optimizer, dtype, evaluated, the loop's
+#: variant). The CPU kernels' types depend on nothing else (sizes, codes and the options that
+#: are on are values; :func:`kernels.steps.loop_variant`), so a later run with the same key,
+#: such as the next fit of the scikit-learn estimator, needs no warm-up step.
 _COMPILED_ON_CPU = set()
 
 
-def compile_kernels(net, config, optimizer, x_train, y_train, x_val, y_val):
+def compile_kernels(net, config, optimizer, x_train, y_train, x_val, y_val, threads=1):
     """Compile (or load from cache) the step loop and the evaluation, outside the timed
-    epochs: one step and one evaluation on a scratch copy of ``net``. Returns the seconds
+    epochs: one step and one evaluation on a scratch copy of ``net``, with the run's
+    settings and its update ``threads`` (the loop compiled depends on both). Returns the seconds
     (0 when this process has already compiled them for the CPU)."""
     start = time.perf_counter()
-    key = (optimizer.name, np.dtype(net.dtype).str, bool(len(x_val)))
+    scratch = MLP(net.sizes, net.activation, net.loss_name, net.weight_init, dtype=net.dtype)
+    settings = step_settings(config, scratch)
+    variant = loop_variant(settings.regularizer(scratch.params), settings.augment, threads)
+    key = (optimizer.name, np.dtype(net.dtype).str, bool(len(x_val)), variant)
     if config.device == "cpu" and key in _COMPILED_ON_CPU:
         return 0.0
     batch = config.batch_size
-    scratch = MLP(net.sizes, net.activation, net.loss_name, net.weight_init, dtype=net.dtype)
     state = optimizer.init(net.layout.n_params, net.dtype, config)
     trainer = make_trainer(
         config.device,
@@ -243,7 +248,8 @@ def compile_kernels(net, config, optimizer, x_train, y_train, x_val, y_val):
         x_train[:batch],
         y_train[:batch],
         batch,
-        step_settings(config, scratch),
+        settings,
+        threads,
     )
     rows = min(len(x_train), batch)
     trainer.train_steps(np.arange(rows, dtype=np.int64), 0, 1, np.empty(1), np.empty(1, np.int64))
@@ -349,8 +355,9 @@ class _Run:
         callback.on_compile_start()
         with interrupts.deferred():
             self.history.compile_seconds = compile_kernels(
-                net, config, self.optimizer, self.x_train, self.y_train, self.x_val, self.y_val
-            )
+                net, config, self.optimizer, self.x_train, self.y_train, self.x_val, self.y_val,
+                self.history.update_threads,
+            )  # fmt: skip
         callback.on_compile_end(self.history.compile_seconds)
         n, batch = len(self.x_train), config.batch_size
         self.epoch_steps = EpochSteps(n, batch, chunks_per_epoch, loss_limit(net))

@@ -55,7 +55,48 @@ class Epoch(NamedTuple):
     labels: np.ndarray  # (N,) int64
     order: np.ndarray  # (M,) int64, rows in this epoch's order
     batch_size: int
-    augment: Augment  # distortions of the gathered images (kernels.augment.OFF: none)
+    augment: Augment  # distortions of the gathered images (kernels.augment.OFF or None: none)
+
+
+class Options(NamedTuple):
+    """The step loop's optional parts, as it is compiled: each one None when it is off.
+
+    Numba drops a branch on ``x is None`` before typing it only when ``x`` is the compiled
+    function's own argument, never a field of a record; so each option is handed to the
+    kernel that tests it, and a run compiles none of the code of what it leaves off
+    (distortions, dropout, max-norm and the average: about 3 s of a first run's compile on
+    this project's Intel Xeon, perf/RESULTS.md). :func:`train_steps` builds it from the
+    :class:`kernels.regularize.Regularizer`.
+    """
+
+    weight_decay: float
+    keep: float  # or None: the hidden units' keep probability, 1 - dropout
+    input_keep: float  # or None: the input pixels' keep probability
+    max_norm: float  # or None: the radius C
+    average: tuple  # or None: (decay, ema), ema of shape (P,) like the parameters
+
+
+def loop_options(reg):
+    """The :class:`Options` of a :class:`kernels.regularize.Regularizer`."""
+
+    def keep(value):
+        return None if value >= 1.0 else value
+
+    return Options(
+        reg.weight_decay,
+        keep(reg.keep),
+        keep(reg.input_keep),
+        reg.max_norm if reg.max_norm > 0 else None,
+        (reg.ema_decay, reg.ema) if reg.ema_decay > 0 else None,
+    )
+
+
+def loop_variant(reg, augment, threads):
+    """Which compiled step loop a run uses, besides the optimizer and the dtype: the parts
+    of :func:`loop_options` that are on, the distortions, and whether the update is shared
+    by threads (one tuple of bools, a key for the loops a process has compiled)."""
+    parts = tuple(value is not None for value in loop_options(reg)[1:])
+    return (*parts, bool(augment.on), threads > 1)
 
 
 #: How many rows ahead the step loop prefetches while it gathers a batch (kernels/prefetch.py);
@@ -84,8 +125,8 @@ def forward(params, net, acts, n, keep, masks):
     ``(n, sizes[-1])``, which are returned as a view. With ``keep < 1``
     (training with dropout) every hidden layer's output goes through
     :func:`kernels.dropout.dropout_forward`, its mask stored in ``masks`` at the
-    same place as the activations in ``acts``; evaluation passes ``keep = 1.0``
-    (``masks`` is then not touched).
+    same place as the activations in ``acts``; evaluation passes ``keep = None``
+    (no dropout compiled; ``masks`` is then not touched).
     """
     sizes = net.sizes
     n_layers = sizes.shape[0] - 1
@@ -97,20 +138,25 @@ def forward(params, net, acts, n, keep, masks):
         code = net.act_code if l < n_layers - 1 else IDENTITY
         out = _activations(acts, net, n, l + 1)
         dense_forward(_activations(acts, net, n, l), W, b, code, out)
-        if keep < 1.0 and l < n_layers - 1:
+        if keep is not None and keep < 1.0 and l < n_layers - 1:
             dropout_forward(out, _activations(masks, net, n, l + 1), keep)
     return _activations(acts, net, n, n_layers)
 
 
 @JIT
-def loss_and_delta(params, net, work, n, keep):
+def loss_and_delta(params, net, work, n, keep, input_keep):
     """Forward pass, loss and dL/dlogits of the batch already in ``work``.
 
     Returns ``(loss_sum, correct, delta)``: the summed batch loss (float64), the correct
     count and ``delta`` (n, sizes[-1]), a view into ``work.delta_a``. ``keep`` as in
-    :func:`forward_backward`.
+    :func:`forward_backward`; ``input_keep`` the same for the input pixels (None: off),
+    whose mask goes to layer 0 of ``work.masks``, so that dW_0 uses the dropped input.
     """
     sizes = net.sizes
+    if input_keep is not None and input_keep < 1.0:
+        dropout_forward(
+            _activations(work.acts, net, n, 0), _activations(work.masks, net, n, 0), input_keep
+        )
     logits = forward(params, net, work.acts, n, keep, work.masks)
     delta = _layer_view(work.delta_a, 0, n, sizes[sizes.shape[0] - 1])
     loss_sum, correct = softmax_loss_grad(logits, work.y_batch[:n], net.loss_code, delta)
@@ -123,7 +169,8 @@ def layer_backward(params, grads, net, work, n, l, delta, spare, keep):
 
     Writes ``dW_l = x_l.T @ delta`` and ``db_l`` (the column sums) into ``grads``; for
     ``l > 0`` also returns the delta of the layer below, ``(delta @ W_l.T) * f'(x_l)``
-    (through the dropout mask when ``keep < 1``), written into ``spare``; for ``l = 0``
+    (through the dropout mask when ``keep < 1``; None: no dropout compiled), written into
+    ``spare``; for ``l = 0``
     returns ``delta`` unchanged. Reads ``W_l`` before anyone updates it.
     """
     n_in, n_out = net.sizes[l], net.sizes[l + 1]
@@ -137,7 +184,7 @@ def layer_backward(params, grads, net, work, n, l, delta, spare, keep):
         return delta
     upstream = _layer_view(spare, 0, n, n_in)
     dense_backward_input(delta, W, upstream)
-    if keep < 1.0:
+    if keep is not None and keep < 1.0:
         mask = _activations(work.masks, net, n, l)
         dropout_activation_backward(upstream, x, mask, keep, net.act_code)
     else:
@@ -153,7 +200,7 @@ def forward_backward(params, grads, net, work, n, weight_decay, keep):
     :class:`network.workspace.Workspace`. The batch's ``n`` input rows must
     already be in ``work.acts`` (layer 0) and its labels in ``work.y_batch[:n]``.
     ``grads`` is overwritten with dL/dparams of the mean batch loss plus the L2
-    penalty ``(weight_decay/2) * sum ||W_l||^2``. ``keep = 1 - dropout`` (1.0: no
+    penalty ``(weight_decay/2) * sum ||W_l||^2``. ``keep = 1 - dropout`` (1.0 or None: no
     dropout); the masks go to ``work.masks``, which has the layout of ``acts``.
     (The training loop, :func:`train_steps`, runs the same pieces with each layer's
     update fused in.)
@@ -166,7 +213,7 @@ def forward_backward(params, grads, net, work, n, weight_decay, keep):
         Correctly classified rows.
     """
     sizes = net.sizes
-    loss_sum, correct, delta = loss_and_delta(params, net, work, n, keep)
+    loss_sum, correct, delta = loss_and_delta(params, net, work, n, keep, None)
     spare, current = work.delta_b, work.delta_a
     for l in range(sizes.shape[0] - 2, -1, -1):
         upstream = layer_backward(params, grads, net, work, n, l, delta, spare, keep)
@@ -202,50 +249,61 @@ def _copy_rows(X, start, n, out):
 
 
 @JIT
-def gather_batch(data, start, n, x, y):
+def gather_batch(X, labels, order, augment, start, n, x, y):
     """Copy the rows ``order[start : start + n]`` of ``X`` and ``labels`` into ``x`` and ``y``.
 
-    ``data`` is the :class:`Epoch`; ``x`` is (n, n_features), ``y`` (at least n,).
-    With ``data.augment.on`` each row is distorted on its way
+    ``X``, ``labels`` and ``order`` are the :class:`Epoch`'s; ``x`` is (n, n_features), ``y``
+    (at least n,). With ``augment.on`` each row is distorted on its way
     (:func:`kernels.augment.augmented_row`, drawn for its place ``start + i`` in
-    the epoch). The rows come from shuffled addresses, so each is prefetched
-    :data:`PREFETCH_AHEAD` rows before it is copied (:mod:`kernels.prefetch`);
-    the prefetches may run past the batch into the next one, never past ``order``.
+    the epoch); ``augment = None``: no distortion, none of its code compiled. The rows come
+    from shuffled addresses, so each is prefetched :data:`PREFETCH_AHEAD` rows before it is
+    copied (:mod:`kernels.prefetch`); the prefetches may run past the batch into the next
+    one, never past ``order``.
     """
-    X, order, aug = data.X, data.order, data.augment
     total = order.shape[0]
     for i in range(n):
         if start + i + PREFETCH_AHEAD < total:
             prefetch(X[order[start + i + PREFETCH_AHEAD]])
         row = order[start + i]
-        if aug.on:
-            augmented_row(X, row, aug, start + i, x[i])
+        if augment is not None and augment.on:
+            augmented_row(X, row, augment, start + i, x[i])
         else:
             copy_row(X, row, x[i])
-        y[i] = data.labels[row]
+        y[i] = labels[row]
 
 
 @JIT
-def constrain_and_average(params, net, work, reg):
-    """After an update: max-norm on every hidden layer's weights, then the moving average
-    (:mod:`kernels.regularize`; each only when switched on in ``reg``)."""
-    if reg.max_norm > 0:
+def constrain_and_average(params, net, work, limit, average):
+    """After an update: max-norm of radius ``limit`` on every hidden layer's weights, then
+    the moving average ``average = (decay, ema)`` (:mod:`kernels.regularize`; each None when
+    off, as in :class:`Options`)."""
+    if limit is not None:
         sizes = net.sizes
         for l in range(sizes.shape[0] - 2):
             n_in, n_out = sizes[l], sizes[l + 1]
             W = _layer_view(params, net.param_offsets[l], n_in, n_out)
-            max_norm(W, reg.max_norm, work.column_norms)
-    if reg.ema_decay > 0:
-        ema_update(reg.ema, params, reg.ema_decay)
+            max_norm(W, limit, work.column_norms)
+    if average is not None:
+        decay, ema = average
+        ema_update(ema, params, decay)
 
 
-def train_steps(data, first_step, n_steps, params, grads, net, work, reg, state, out):
-    """:func:`step_loop` for the optimizer of ``state``, run; the arguments are
-    :func:`step_loop_py`'s."""
-    start_thread_pool()
+def train_steps(data, first_step, n_steps, params, grads, net, work, reg, state, threads, out):
+    """:func:`step_loop` for the optimizer of ``state``, run.
+
+    The arguments are :func:`step_loop_py`'s, except ``reg``, the run's
+    :class:`kernels.regularize.Regularizer` (made the loop's :class:`Options` here), and
+    ``threads``, any count (1 becomes None here). What is off reaches the loop as None, so
+    that it is not compiled.
+    """
+    if threads > 1:
+        start_thread_pool()
+    if not data.augment.on:
+        data = data._replace(augment=None)
     return step_loop(type(state[1]))(
-        data, first_step, n_steps, params, grads, net, work, reg, state, out
-    )
+        data, first_step, n_steps, params, grads, net, work, loop_options(reg), state,
+        threads if threads > 1 else None, out,
+    )  # fmt: skip
 
 
 @functools.cache
@@ -261,7 +319,7 @@ def step_loop(hyper_class):
     return JIT(step_loop_py)
 
 
-def step_loop_py(data, first_step, n_steps, params, grads, net, work, reg, state, out):
+def step_loop_py(data, first_step, n_steps, params, grads, net, work, options, state, threads, out):
     """Run ``n_steps`` mini-batch steps (gather, forward, backward and update, constrain,
     average).
 
@@ -287,18 +345,20 @@ def step_loop_py(data, first_step, n_steps, params, grads, net, work, reg, state
         The network's sizes, offsets, activation and loss codes.
     work : network.workspace.Workspace
         Work buffers sized for ``batch_size`` rows.
-    reg : kernels.regularize.Regularizer
+    options : Options
         Weight decay, dropout's keep probabilities (hidden units, input pixels),
-        max-norm and the moving average
-        of the parameters (updated in ``reg.ema`` after every step when on).
+        max-norm and the moving average of the parameters (updated in its buffer
+        after every step when on); each None when off (``data.augment`` too).
     state : tuple
-        The optimizer's ``(slots, hyper, scalars, threads)``: slots ``(n_slots, P)``, its
-        ``Hyper`` record, its scalar state, and how many of Numba's threads may share
-        a layer's update (1: the calling thread alone). The class of ``hyper`` selects
+        The optimizer's ``(slots, hyper, scalars)``: slots ``(n_slots, P)``, its
+        ``Hyper`` record and its scalar state. The class of ``hyper`` selects
         the rule (:mod:`kernels.rules`): ``c = coefficients(hyper, scalars, loss)`` once
         per step, then ``apply(params, grads, slots, c, start, stop, weight_decay)`` per
-        layer, its weights split over up to ``threads`` threads
-        (:func:`kernels.rules.rule_apply_threaded`).
+        layer.
+    threads : int or None
+        How many of Numba's threads may share a layer's weight update
+        (:func:`kernels.rules.rule_apply_threaded`); None: the calling thread alone, and
+        the parallel function is not compiled.
     out : tuple
         ``(losses, corrects)``, float64 and int64 arrays of at least ``n_steps``:
         each step's mean batch loss and number of correct predictions.
@@ -311,7 +371,7 @@ def step_loop_py(data, first_step, n_steps, params, grads, net, work, reg, state
         parameters, and the bad loss is the last one written.
     """
     X, order, batch_size = data.X, data.order, data.batch_size
-    slots, hyper, scalars, threads = state
+    slots, hyper, scalars = state
     losses, corrects = out
     total = order.shape[0]
     n_features = X.shape[1]
@@ -320,10 +380,10 @@ def step_loop_py(data, first_step, n_steps, params, grads, net, work, reg, state
         start = (first_step + s) * batch_size
         n = min(batch_size, total - start)
         x = _layer_view(work.acts, 0, n, n_features)
-        gather_batch(data, start, n, x, work.y_batch)
-        if reg.input_keep < 1.0:  # the masks' layer 0; dW_0 then uses the dropped input
-            dropout_forward(x, _activations(work.masks, net, n, 0), reg.input_keep)
-        loss_sum, correct, delta = loss_and_delta(params, net, work, n, reg.keep)
+        gather_batch(X, data.labels, order, data.augment, start, n, x, work.y_batch)
+        loss_sum, correct, delta = loss_and_delta(
+            params, net, work, n, options.keep, options.input_keep
+        )
         loss = loss_sum / n
         losses[s] = loss
         corrects[s] = correct
@@ -332,16 +392,17 @@ def step_loop_py(data, first_step, n_steps, params, grads, net, work, reg, state
         c = rule_coefficients(hyper, scalars, loss)
         spare, current = work.delta_b, work.delta_a
         for l in range(sizes.shape[0] - 2, -1, -1):
-            upstream = layer_backward(params, grads, net, work, n, l, delta, spare, reg.keep)
-            off = net.param_offsets[l]
-            weights_end = off + sizes[l] * sizes[l + 1]
-            rule_apply_threaded(
-                hyper, params, grads, slots, c, off, weights_end, reg.weight_decay, threads
-            )
-            rule_apply(hyper, params, grads, slots, c, weights_end, weights_end + sizes[l + 1], 0.0)
+            upstream = layer_backward(params, grads, net, work, n, l, delta, spare, options.keep)
+            off, decay = net.param_offsets[l], options.weight_decay
+            w_end = off + sizes[l] * sizes[l + 1]
+            if threads is None:
+                rule_apply(hyper, params, grads, slots, c, off, w_end, decay)
+            else:
+                rule_apply_threaded(hyper, params, grads, slots, c, off, w_end, decay, threads)
+            rule_apply(hyper, params, grads, slots, c, w_end, w_end + sizes[l + 1], 0.0)
             delta = upstream
             spare, current = current, spare
-        constrain_and_average(params, net, work, reg)
+        constrain_and_average(params, net, work, options.max_norm, options.average)
     return n_steps
 
 
@@ -364,7 +425,7 @@ def evaluate(X, labels, params, net, acts, scratch, chunk):
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
         _copy_rows(X, start, n, _layer_view(acts, 0, n, n_features))
-        logits = forward(params, net, acts, n, 1.0, acts)
+        logits = forward(params, net, acts, n, None, acts)
         dz = _layer_view(scratch, 0, n, net.sizes[-1])
         batch_loss, batch_correct = softmax_loss_grad(
             logits, labels[start : start + n], net.loss_code, dz
@@ -381,5 +442,5 @@ def predict_proba(X, params, net, acts, chunk, out):
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
         _copy_rows(X, start, n, _layer_view(acts, 0, n, n_features))
-        logits = forward(params, net, acts, n, 1.0, acts)
+        logits = forward(params, net, acts, n, None, acts)
         softmax_rows(logits, out[start : start + n])

@@ -80,7 +80,8 @@ class CpuTrainer:
                 self.net.structure,
                 self.work,
                 self.reg,
-                (state.slots, state.hyper, state.scalars, threads),
+                (state.slots, state.hyper, state.scalars),
+                threads,
                 (losses, corrects),
             )
 

@@ -149,7 +149,7 @@ class MLP:
                 ws,
                 x.shape[0],
                 float(weight_decay),
-                1.0 - float(dropout),
+                1.0 - float(dropout) if dropout else None,  # None: no dropout compiled
             )
         return loss
 

@@ -49,13 +49,14 @@ def _gather_epoch(data, x, y):
     n_features = data.X.shape[1]
     for start in range(0, data.order.shape[0], data.batch_size):
         n = min(data.batch_size, data.order.shape[0] - start)
-        steps.gather_batch(data, start, n, x[: n * n_features].reshape((n, n_features)), y)
+        x_batch = x[: n * n_features].reshape((n, n_features))
+        steps.gather_batch(data.X, data.labels, data.order, None, start, n, x_batch, y)
 
 
 @numba.njit(nogil=True)
 def _forward_backward_steps(n_steps, params, grads, net, work, n):
     for _ in range(n_steps):
-        steps.forward_backward(params, grads, net, work, n, 0.0, 1.0)
+        steps.forward_backward(params, grads, net, work, n, 0.0, None)
 
 
 @numba.njit(nogil=True)

@@ -45,7 +45,7 @@ def unfused_steps(data, first_step, n_steps, params, grads, net, work, reg, upda
         start = (first_step + s) * data.batch_size
         n = min(data.batch_size, total - start)
         x = work.acts[: n * n_features].reshape((n, n_features))
-        steps.gather_batch(data, start, n, x, work.y_batch)
+        steps.gather_batch(data.X, data.labels, data.order, None, start, n, x, work.y_batch)
         loss, correct = steps.forward_backward(
             params, grads, net, work, n, reg.weight_decay, reg.keep
         )
@@ -53,7 +53,7 @@ def unfused_steps(data, first_step, n_steps, params, grads, net, work, reg, upda
         if not np.isfinite(loss):
             return s + 1
         update(params, grads, slots, hyper, scalars, loss)
-        steps.constrain_and_average(params, net, work, reg)
+        steps.constrain_and_average(params, net, work, reg.max_norm, reg.average)
     return n_steps
 
 
@@ -67,6 +67,7 @@ def epoch_functions(x, y, order, batch, work):
         n_steps = -(-len(order) // batch)
         losses, corrects = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
         reg = regularizer(work.weight_decay, 0.0, 0.0, 0.0, 0.0, net.grads[:1])
+        options = steps.loop_options(reg)
         data = steps.Epoch(x, y, order, batch, OFF)
         ws = net.workspace(batch)
         rule_state = (state.slots, state.hyper, state.scalars)
@@ -75,12 +76,12 @@ def epoch_functions(x, y, order, batch, work):
 
             def run(net=net, ws=ws, reg=reg, data=data, rule_state=rule_state, out=out):
                 steps.train_steps(
-                    data, 0, n_steps, net.params, net.grads, net.structure, ws, reg,
-                    (*rule_state, 1), out,  # the update on the calling thread, as unfused's
+                    data, 0, n_steps, net.params, net.grads, net.structure, ws, reg, rule_state,
+                    1, out,  # the update on the calling thread, as unfused's
                 )  # fmt: skip
         else:
 
-            def run(net=net, ws=ws, reg=reg, data=data, rule_state=rule_state, out=out):
+            def run(net=net, ws=ws, reg=options, data=data, rule_state=rule_state, out=out):
                 unfused_steps(
                     data, 0, n_steps, net.params, net.grads, net.structure, ws, reg, opt.update,
                     rule_state, out,
