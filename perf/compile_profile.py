@@ -1,10 +1,13 @@
 """Where a run's compile time goes: Numba's compile events over train.py's compile step.
 
     python perf/compile_profile.py [--empty-cache] [--train-args="-o adam -a tanh"] [--top 25]
+                                   [--passes]
 
 Runs ``train.py`` (the default command, plus ``--train-args``) up to the end of its compile
 step and prints each compiled function's own seconds (without the functions it compiled
-along the way), the largest first, and the total. ``--empty-cache`` points Numba at a new,
+along the way), the largest first, and the total; with ``--passes``, also each of Numba's
+compiler passes' own seconds summed over all functions (lowering includes LLVM's
+optimization and machine code). ``--empty-cache`` points Numba at a new,
 empty cache folder (``NUMBA_CACHE_DIR``) for this process: a first run on a new machine,
 without touching the cache of the checkout. Without it, a warm cache shows what a later run
 still compiles.
@@ -22,12 +25,21 @@ class _Compiled(Exception):
     """Raised where the first epoch would start: the compile step is over."""
 
 
-def own_times(buffer):
-    """``{function: (own seconds, compiles)}`` from a recorder's ``numba:compile`` events."""
+def _function_name(event):
+    func = event.data["dispatcher"].py_func
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def _pass_name(event):
+    return event.data["name"].split(" [")[0]  # "native_lowering [forward]" -> the pass
+
+
+def own_times(buffer, name_of=_function_name):
+    """``{name: (own seconds, count)}`` from a recorder's nested events (``numba:compile``,
+    named by function; ``numba:run_pass`` with ``name_of=_pass_name``, by pass)."""
     stack, own = [], {}
     for stamp, event in buffer:
-        func = event.data["dispatcher"].py_func
-        name = f"{func.__module__}.{func.__qualname__}"
+        name = name_of(event)
         if event.is_start:
             stack.append([name, stamp, 0.0])
             continue
@@ -45,6 +57,7 @@ def main(argv=None):
     parser.add_argument("--empty-cache", action="store_true", help="compile as on a new machine")
     parser.add_argument("--train-args", default="", help="train.py settings besides -e 1")
     parser.add_argument("--top", type=int, default=25, help="functions to list")
+    parser.add_argument("--passes", action="store_true", help="also the compiler passes' times")
     args = parser.parse_args(argv)
     if args.empty_cache:  # before Numba is imported: it reads the variable once
         os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="nbnet-numba-cache-")
@@ -60,7 +73,11 @@ def main(argv=None):
     training.EpochSteps.run = stop
     command = ["-e", "1", "--wandb_mode", "disabled", "-q", *shlex.split(args.train_args)]
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as runs, event.install_recorder("numba:compile") as rec:
+    with (
+        tempfile.TemporaryDirectory() as runs,
+        event.install_recorder("numba:compile") as rec,
+        event.install_recorder("numba:run_pass") as passes,
+    ):
         try:
             train.main([*command, "--runs_dir", runs])
         except _Compiled:
@@ -75,6 +92,11 @@ def main(argv=None):
         print(f"| {name} | {s:.2f} | {n} |")
     print(f"| all {len(own)} | {sum(s for s, _, _ in rows):.2f} | |")
     print(f"\nto the end of the compile step: {seconds:.1f} s (data loading included)")
+    if args.passes:
+        by_pass = own_times(passes.buffer, _pass_name)
+        print("\n| compiler pass | own s |\n|---|---|")
+        for name, (s, _) in sorted(by_pass.items(), key=lambda item: -item[1][0])[: args.top]:
+            print(f"| {name} | {s:.2f} |")
 
 
 if __name__ == "__main__":

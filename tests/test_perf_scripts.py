@@ -31,7 +31,12 @@ SMOKE_ARGS = {
     "gpu_bench.py": ["--batch", "64", "--repeats", "1", "--no-default"],
     "gpu_probe.py": ["--tiny"],  # on Numba's CUDA simulator here: the script, not its figures
     "fusion.py": ["--rows", "640", "--repeats", "1", "--batch", "64"],
-    "compile_profile.py": ["--train-args=--num_layers 1 --hidden_size 16", "--top", "3"],
+    "compile_profile.py": [
+        "--train-args=--num_layers 1 --hidden_size 16",
+        "--top",
+        "3",
+        "--passes",
+    ],
     "estimator.py": [
         "--rows",
         "500",
