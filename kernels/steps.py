@@ -59,14 +59,17 @@ class Epoch(NamedTuple):
 
 
 class Options(NamedTuple):
-    """The step loop's optional parts, as it is compiled: each one None when it is off.
+    """The step loop's optional parts, as it is compiled: all None when every one is off.
 
     Numba drops a branch on ``x is None`` before typing it only when ``x`` is the compiled
     function's own argument, never a field of a record; so each option is handed to the
-    kernel that tests it, and a run compiles none of the code of what it leaves off
-    (distortions, dropout, max-norm and the average: about 3 s of a first run's compile on
-    this project's Intel Xeon, perf/RESULTS.md). :func:`train_steps` builds it from the
-    :class:`kernels.regularize.Regularizer`.
+    kernel that tests it, and a run that uses none of them (the default) compiles none of
+    their code (distortions, dropout, max-norm and the average: about 3 s of a first run's
+    compile on this project's Intel Xeon, perf/RESULTS.md). A run that uses any of them gets
+    them all as values, switched at run time as before (keep 1.0, radius 0.0, decay 0.0:
+    off): two variants of the loop, not one per combination, each compiled in its own
+    process or test. :func:`train_steps` builds it from the
+    :class:`kernels.regularize.Regularizer` (:func:`loop_options`).
     """
 
     weight_decay: float
@@ -76,27 +79,31 @@ class Options(NamedTuple):
     average: tuple  # or None: (decay, ema), ema of shape (P,) like the parameters
 
 
-def loop_options(reg):
-    """The :class:`Options` of a :class:`kernels.regularize.Regularizer`."""
-
-    def keep(value):
-        return None if value >= 1.0 else value
-
-    return Options(
-        reg.weight_decay,
-        keep(reg.keep),
-        keep(reg.input_keep),
-        reg.max_norm if reg.max_norm > 0 else None,
-        (reg.ema_decay, reg.ema) if reg.ema_decay > 0 else None,
+def extensions_on(reg, augment):
+    """Whether a run uses any of the step loop's optional parts (the distortions included)."""
+    return bool(
+        reg.keep < 1.0
+        or reg.input_keep < 1.0
+        or reg.max_norm > 0
+        or reg.ema_decay > 0
+        or augment.on
     )
 
 
+def loop_options(reg, augment):
+    """The :class:`Options` of a :class:`kernels.regularize.Regularizer` and the epoch's
+    :class:`kernels.augment.Augment`, and the distortions as the loop gets them (None: off)."""
+    if not extensions_on(reg, augment):
+        return Options(reg.weight_decay, None, None, None, None), None
+    average = (reg.ema_decay, reg.ema)
+    return Options(reg.weight_decay, reg.keep, reg.input_keep, reg.max_norm, average), augment
+
+
 def loop_variant(reg, augment, threads):
-    """Which compiled step loop a run uses, besides the optimizer and the dtype: the parts
-    of :func:`loop_options` that are on, the distortions, and whether the update is shared
-    by threads (one tuple of bools, a key for the loops a process has compiled)."""
-    parts = tuple(value is not None for value in loop_options(reg)[1:])
-    return (*parts, bool(augment.on), threads > 1)
+    """Which compiled step loop a run uses, besides the optimizer and the dtype: with the
+    optional parts or without, the update shared by threads or not (a key for the loops a
+    process has compiled)."""
+    return (extensions_on(reg, augment), threads > 1)
 
 
 #: How many rows ahead the step loop prefetches while it gathers a batch (kernels/prefetch.py);
@@ -275,9 +282,9 @@ def gather_batch(X, labels, order, augment, start, n, x, y):
 @JIT
 def constrain_and_average(params, net, work, limit, average):
     """After an update: max-norm of radius ``limit`` on every hidden layer's weights, then
-    the moving average ``average = (decay, ema)`` (:mod:`kernels.regularize`; each None when
-    off, as in :class:`Options`)."""
-    if limit is not None:
+    the moving average ``average = (decay, ema)`` (:mod:`kernels.regularize`; each off when
+    None, as in :class:`Options`, or at a radius or decay of 0)."""
+    if limit is not None and limit > 0:
         sizes = net.sizes
         for l in range(sizes.shape[0] - 2):
             n_in, n_out = sizes[l], sizes[l + 1]
@@ -285,7 +292,8 @@ def constrain_and_average(params, net, work, limit, average):
             max_norm(W, limit, work.column_norms)
     if average is not None:
         decay, ema = average
-        ema_update(ema, params, decay)
+        if decay > 0:
+            ema_update(ema, params, decay)
 
 
 def train_steps(data, first_step, n_steps, params, grads, net, work, reg, state, threads, out):
@@ -294,15 +302,14 @@ def train_steps(data, first_step, n_steps, params, grads, net, work, reg, state,
     The arguments are :func:`step_loop_py`'s, except ``reg``, the run's
     :class:`kernels.regularize.Regularizer` (made the loop's :class:`Options` here), and
     ``threads``, any count (1 becomes None here). What is off reaches the loop as None, so
-    that it is not compiled.
+    that it is not compiled (the optional parts all together, :class:`Options`).
     """
     if threads > 1:
         start_thread_pool()
-    if not data.augment.on:
-        data = data._replace(augment=None)
+    options, augment = loop_options(reg, data.augment)
     return step_loop(type(state[1]))(
-        data, first_step, n_steps, params, grads, net, work, loop_options(reg), state,
-        threads if threads > 1 else None, out,
+        data._replace(augment=augment), first_step, n_steps, params, grads, net, work, options,
+        state, threads if threads > 1 else None, out,
     )  # fmt: skip
 
 
@@ -348,7 +355,7 @@ def step_loop_py(data, first_step, n_steps, params, grads, net, work, options, s
     options : Options
         Weight decay, dropout's keep probabilities (hidden units, input pixels),
         max-norm and the moving average of the parameters (updated in its buffer
-        after every step when on); each None when off (``data.augment`` too).
+        after every step when on); all None, ``data.augment`` too, when all are off.
     state : tuple
         The optimizer's ``(slots, hyper, scalars)``: slots ``(n_slots, P)``, its
         ``Hyper`` record and its scalar state. The class of ``hyper`` selects

@@ -67,7 +67,7 @@ def epoch_functions(x, y, order, batch, work):
         n_steps = -(-len(order) // batch)
         losses, corrects = np.empty(n_steps), np.empty(n_steps, dtype=np.int64)
         reg = regularizer(work.weight_decay, 0.0, 0.0, 0.0, 0.0, net.grads[:1])
-        options = steps.loop_options(reg)
+        options, _ = steps.loop_options(reg, OFF)
         data = steps.Epoch(x, y, order, batch, OFF)
         ws = net.workspace(batch)
         rule_state = (state.slots, state.hyper, state.scalars)
