@@ -64,11 +64,12 @@ class Options(NamedTuple):
     Numba drops a branch on ``x is None`` before typing it only when ``x`` is the compiled
     function's own argument, never a field of a record; so each option is handed to the
     kernel that tests it, and a run that uses none of them (the default) compiles none of
-    their code (distortions, dropout, max-norm and the average: about 3 s of a first run's
-    compile on this project's Intel Xeon, perf/RESULTS.md). A run that uses any of them gets
-    them all as values, switched at run time as before (keep 1.0, radius 0.0, decay 0.0:
-    off): two variants of the loop, not one per combination, each compiled in its own
-    process or test. :func:`train_steps` builds it from the
+    their code (distortions, dropout, max-norm and the average; with the threaded update, the
+    default command's first run compiled 1.4-1.5x faster on this project's Intel Xeon,
+    perf/RESULTS.md). A run that uses any of them gets them all as values, switched at run
+    time as before (keep 1.0, radius 0.0, decay 0.0: off): two variants of the loop, not one
+    per combination, which a test suite or a sweep would compile one by one.
+    :func:`train_steps` builds it from the
     :class:`kernels.regularize.Regularizer` (:func:`loop_options`).
     """
 
