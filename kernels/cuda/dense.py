@@ -12,7 +12,7 @@ tiles, each computed by one block through shared memory, every thread keeping
 import math
 
 import numpy as np
-from numba import cuda
+from numba import config, cuda
 
 from ..activations import derivative as cpu_derivative
 from ..activations import fast_tanh as cpu_fast_tanh
@@ -20,8 +20,11 @@ from ..config import RELU, SIGMOID, TANH
 
 #: Rows of the output tile one block computes at a time, and of a row slice (the rows of a
 #: batch one block carries through every layer, :mod:`kernels.cuda.steps`). Blocks are
-#: ``TILE x TILE`` threads.
-TILE = 16
+#: ``TILE x TILE`` threads. 4 on Numba's CUDA simulator, which runs every thread of a block
+#: as a Python thread: the same code on 16 threads instead of 256 made the simulated training
+#: tests 3.4-4.2x faster (docs/development.md), and the tests' small shapes then cross tile
+#: edges more often. The compile for a real GPU (tests/kernels/ptx_compile.py) keeps 16.
+TILE = 4 if config.ENABLE_CUDASIM else 16
 #: Outputs per thread along a tile's row: a tile is ``TILE x TILE_COLS``, each thread keeping
 #: ``WIDE`` sums in registers (:func:`tile_product`; the code spells out its four sums).
 WIDE = 4

@@ -1,7 +1,8 @@
 """The CUDA kernels against their CPU twins, on Numba's CUDA simulator.
 
-Shapes are tiny (the simulator runs every GPU thread as a Python thread) and
-deliberately not multiples of the 16x16 tile. Skipped when numba-cuda is missing.
+Shapes are tiny (the simulator runs every GPU thread as a Python thread, on blocks of 4x4
+threads there: ``kernels.cuda.dense.TILE``) and deliberately not multiples of the tile.
+Skipped when numba-cuda is missing.
 """
 
 import numpy as np
@@ -516,9 +517,10 @@ def _phase_kernels(opt):
 
 @pytest.mark.parametrize("name", ["adam"])
 def test_the_phases_on_a_grid_of_several_blocks_equal_the_cpu_step(name):
-    """float64, a batch of 20 rows (two row slices, on two blocks) through 5-70-3 (two column
-    tiles in the hidden layer; the weight phase's 7 tiles on three blocks, bias rows
-    included, with weight decay): one Adam step's loss, parameters and moments equal the CPU's."""
+    """float64, a batch of 20 rows (several row slices, on two blocks) through 5-70-3 (several
+    column tiles in the hidden layer, 70 being no multiple of a tile's columns on the simulator
+    or a GPU; the weight phase's tiles on three blocks, bias rows included, with weight decay):
+    one Adam step's loss, parameters and moments equal the CPU's."""
     rng = np.random.default_rng(9)
     x = rng.normal(size=(20, 5))
     y = rng.integers(0, 3, 20).astype(np.int64)
