@@ -7,8 +7,10 @@ Runs ``train.py`` (the default command, plus ``--train-args``) up to the end of 
 step and prints each compiled function's own seconds (without the functions it compiled
 along the way), the largest first, and the total; with ``--passes``, also each of Numba's
 compiler passes' own seconds summed over all functions (lowering includes LLVM's
-optimization and machine code). ``--empty-cache`` points Numba at a new,
-empty cache folder (``NUMBA_CACHE_DIR``) for this process: a first run on a new machine,
+optimization and machine code), and how much of the whole was LLVM's: its optimization
+passes and its machine code (llvmlite's pass managers and Numba's ``finalize_object``, timed
+around the calls), the rest being Numba's own work in Python. ``--empty-cache`` points Numba
+at a new, empty cache folder (``NUMBA_CACHE_DIR``) for this process: a first run on a new machine,
 without touching the cache of the checkout. Without it, a warm cache shows what a later run
 still compiles.
 """
@@ -52,6 +54,44 @@ def own_times(buffer, name_of=_function_name):
     return own
 
 
+class _LLVMClock:
+    """Seconds spent inside llvmlite's pass managers and code generation, by wrapping them
+    for the duration of a ``with`` block."""
+
+    def __init__(self):
+        self.seconds = {"optimization": 0.0, "machine code": 0.0, "calls": 0}
+
+    def _timed(self, function, what):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[what] += time.perf_counter() - start
+                self.seconds["calls"] += 1
+
+        return wrapper
+
+    def __enter__(self):
+        from llvmlite.binding import newpassmanagers
+        from numba.core import codegen
+
+        self._patched = [
+            (newpassmanagers.NewPassManager, "run", "optimization"),
+            (codegen.JitEngine, "finalize_object", "machine code"),  # its own proxy of llvmlite's
+        ]
+        self._originals = []
+        for owner, name, what in self._patched:
+            original = getattr(owner, name)
+            self._originals.append(original)
+            setattr(owner, name, self._timed(original, what))
+        return self
+
+    def __exit__(self, *exc):
+        for (owner, name, _), original in zip(self._patched, self._originals):
+            setattr(owner, name, original)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--empty-cache", action="store_true", help="compile as on a new machine")
@@ -77,6 +117,7 @@ def main(argv=None):
         tempfile.TemporaryDirectory() as runs,
         event.install_recorder("numba:compile") as rec,
         event.install_recorder("numba:run_pass") as passes,
+        _LLVMClock() as llvm,
     ):
         try:
             train.main([*command, "--runs_dir", runs])
@@ -97,6 +138,12 @@ def main(argv=None):
         print("\n| compiler pass | own s |\n|---|---|")
         for name, (s, _) in sorted(by_pass.items(), key=lambda item: -item[1][0])[: args.top]:
             print(f"| {name} | {s:.2f} |")
+        total = sum(s for s, _, _ in rows)
+        optimized, coded = llvm.seconds["optimization"], llvm.seconds["machine code"]
+        print(
+            f"\nof the {total:.2f} s: LLVM's optimization {optimized:.2f} s, its machine code "
+            f"{coded:.2f} s, Numba's own work in Python {total - optimized - coded:.2f} s"
+        )
 
 
 if __name__ == "__main__":
