@@ -1,11 +1,13 @@
 """Where an epoch of workload A goes: the step loop's parts timed one at a time.
 
-For each batch size, in one process, median of ``--repeats`` epochs:
+For each batch size, in one process, median of ``--repeats`` epochs, every part on the BLAS
+threads a run of that batch size gets (``experiments.threads.policy``; pin the process with
+``taskset -c 0`` for one core):
 
 * ``epoch``: the real thing, :meth:`network.MLP.train_steps` over 54,000 images;
 * ``gather``: copying every batch's shuffled rows (:func:`kernels.steps.gather_batch`);
 * ``forward+backward``: :func:`kernels.steps.forward_backward` once per step, same batch;
-* ``update``: Adam over all parameters once per step;
+* ``update``: Adam over all parameters once per step, on the calling thread;
 * ``BLAS floor``: the same matrix products alone (perf/bench_cpu.py).
 
 The parts do not add up to the epoch exactly: in the real loop each part finds
@@ -30,6 +32,7 @@ import numba
 import numpy as np
 
 import optimizers
+from experiments.threads import blas_threads, policy
 from network import MLP
 
 from bench_cpu import (  # a sibling: perf/ scripts run as `python perf/<script>.py`
@@ -71,6 +74,14 @@ def median_seconds(fn, repeats):
 
 
 def breakdown(x, y, order, batch, repeats):
+    """Each part's median seconds, every part on the BLAS threads a run of this batch size
+    gets (:func:`experiments.threads.policy`), the floor included."""
+    blas = policy(SIZES, batch)
+    with blas_threads(blas):
+        return {"BLAS threads": blas, **_parts(x, y, order, batch, repeats, blas)}
+
+
+def _parts(x, y, order, batch, repeats, blas):
     n_steps = -(-len(order) // batch)
     net = MLP(SIZES, activation="tanh", loss="cross_entropy", weight_init="Xavier")
     adam = optimizers.get("adam")
@@ -98,7 +109,7 @@ def breakdown(x, y, order, batch, repeats):
             ),
             repeats,
         ),
-        "BLAS floor": median_seconds(prepare_blas_floor(batch, n_steps), repeats),
+        "BLAS floor": median_seconds(prepare_blas_floor(batch, n_steps, blas=blas), repeats),
     }
 
 
@@ -113,11 +124,12 @@ def main(argv=None):
     x, y = load(args.rows)
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
     parts = ["epoch", "gather", "forward+backward", "update", "BLAS floor"]
-    print("| batch | " + " | ".join(f"{p} s/epoch" for p in parts) + " |")
-    print("|---" * (len(parts) + 1) + "|")
+    print("| batch | BLAS threads | " + " | ".join(f"{p} s/epoch" for p in parts) + " |")
+    print("|---" * (len(parts) + 2) + "|")
     for batch in args.batch:
         times = breakdown(x, y, order, batch, args.repeats)
-        print(f"| {batch} | " + " | ".join(f"{times[p]:.3f}" for p in parts) + " |", flush=True)
+        cells = " | ".join(f"{times[p]:.3f}" for p in parts)
+        print(f"| {batch} | {times['BLAS threads']} | {cells} |", flush=True)
     print(f"OpenBLAS kernels: {openblas_kernels()} ({coretype_origin()})")
 
 
