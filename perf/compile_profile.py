@@ -59,7 +59,7 @@ class _LLVMClock:
     for the duration of a ``with`` block."""
 
     def __init__(self):
-        self.seconds = {"optimization": 0.0, "machine code": 0.0, "calls": 0}
+        self.seconds = {"optimization": 0.0, "machine code": 0.0}
 
     def _timed(self, function, what):
         def wrapper(*args, **kwargs):
@@ -68,7 +68,6 @@ class _LLVMClock:
                 return function(*args, **kwargs)
             finally:
                 self.seconds[what] += time.perf_counter() - start
-                self.seconds["calls"] += 1
 
         return wrapper
 
