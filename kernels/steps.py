@@ -111,6 +111,10 @@ def loop_variant(reg, augment, threads):
 #: 1 to 8 measured the same, 4 marginally best.
 PREFETCH_AHEAD = 4
 
+#: Offset 0 for :func:`_layer_view`, typed int64 like the computed offsets: a literal 0
+#: makes Numba compile a second copy of the function for ``Literal[int](0)``.
+FIRST = np.int64(0)
+
 
 @JIT
 def _layer_view(flat, offset, rows, cols):
@@ -166,7 +170,7 @@ def loss_and_delta(params, net, work, n, keep, input_keep):
             _activations(work.acts, net, n, 0), _activations(work.masks, net, n, 0), input_keep
         )
     logits = forward(params, net, work.acts, n, keep, work.masks)
-    delta = _layer_view(work.delta_a, 0, n, sizes[sizes.shape[0] - 1])
+    delta = _layer_view(work.delta_a, FIRST, n, sizes[sizes.shape[0] - 1])
     loss_sum, correct = softmax_loss_grad(logits, work.y_batch[:n], net.loss_code, delta)
     return loss_sum, correct, delta
 
@@ -190,7 +194,7 @@ def layer_backward(params, grads, net, work, n, l, delta, spare, keep):
     dense_backward_params(x, delta, dW, db)
     if l == 0:
         return delta
-    upstream = _layer_view(spare, 0, n, n_in)
+    upstream = _layer_view(spare, FIRST, n, n_in)
     dense_backward_input(delta, W, upstream)
     if keep is not None and keep < 1.0:
         mask = _activations(work.masks, net, n, l)
@@ -387,7 +391,7 @@ def step_loop_py(data, first_step, n_steps, params, grads, net, work, options, s
     for s in range(n_steps):
         start = (first_step + s) * batch_size
         n = min(batch_size, total - start)
-        x = _layer_view(work.acts, 0, n, n_features)
+        x = _layer_view(work.acts, FIRST, n, n_features)
         gather_batch(X, data.labels, order, data.augment, start, n, x, work.y_batch)
         loss_sum, correct, delta = loss_and_delta(
             params, net, work, n, options.keep, options.input_keep
@@ -432,9 +436,9 @@ def evaluate(X, labels, params, net, acts, scratch, chunk):
     correct = 0
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
-        _copy_rows(X, start, n, _layer_view(acts, 0, n, n_features))
+        _copy_rows(X, start, n, _layer_view(acts, FIRST, n, n_features))
         logits = forward(params, net, acts, n, None, acts)
-        dz = _layer_view(scratch, 0, n, net.sizes[-1])
+        dz = _layer_view(scratch, FIRST, n, net.sizes[-1])
         batch_loss, batch_correct = softmax_loss_grad(
             logits, labels[start : start + n], net.loss_code, dz
         )
@@ -449,6 +453,6 @@ def predict_proba(X, params, net, acts, chunk, out):
     total, n_features = X.shape
     for start in range(0, total, chunk):
         n = min(chunk, total - start)
-        _copy_rows(X, start, n, _layer_view(acts, 0, n, n_features))
+        _copy_rows(X, start, n, _layer_view(acts, FIRST, n, n_features))
         logits = forward(params, net, acts, n, None, acts)
         softmax_rows(logits, out[start : start + n])
