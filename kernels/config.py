@@ -24,6 +24,16 @@ JIT_OPTIONS = dict(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy
 #: Decorator for every compiled CPU kernel.
 JIT = njit(**JIT_OPTIONS)
 
+#: For the losses (kernels/losses.py): :data:`JIT` without ``fastmath``. A function that
+#: several kernels call is compiled into each of their modules, and with ``fastmath`` those
+#: copies may round differently: one process computed the softmax gradient through the step
+#: loop's copy and another through a copy that differed in the last bit (which copy a process
+#: ran varied from process to process, so the same run trained two slightly different models,
+#: and a resumed run could differ from the uninterrupted one: tests/test_end_to_end.py, seen
+#: on an AMD EPYC). Without ``fastmath`` every copy computes the same IEEE operations in the
+#: written order. The losses touch ``batch * k`` values per step, so nothing is lost.
+JIT_EXACT = njit(**{**JIT_OPTIONS, "fastmath": False})
+
 #: For functions that cannot be reloaded from Numba's cache: those that take a compiled
 #: function as an argument (numba#6972; a stale entry even fails with "underlying object has
 #: vanished"; perf/fusion.py's unfused loop) and closures over compiled functions, whose

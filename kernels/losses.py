@@ -30,10 +30,10 @@ import math
 
 import numpy as np
 
-from .config import CROSS_ENTROPY, JIT
+from .config import CROSS_ENTROPY, JIT_EXACT
 
 
-@JIT
+@JIT_EXACT
 def softmax_rows(z, out):
     """Row-wise softmax that never overflows.
 
@@ -113,10 +113,10 @@ def row_loss_grad_py(z, y, i, loss_code, dz, n):
     return loss, 1 if best == yi else 0
 
 
-row_loss_grad = JIT(row_loss_grad_py)
+row_loss_grad = JIT_EXACT(row_loss_grad_py)
 
 
-@JIT
+@JIT_EXACT
 def softmax_loss_grad(z, y, loss_code, dz):
     """Loss, correct predictions and dL/dz of a batch of logits.
 
