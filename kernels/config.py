@@ -1,6 +1,7 @@
 """Compilation settings and the integer codes that select activations and losses.
 
-Every CPU kernel is compiled with :data:`JIT`, so the flags live in one place
+Every CPU kernel is compiled with :data:`JIT` (the losses with :data:`JIT_EXACT`, the
+same without ``fastmath``), so the flags live in one place
 (STUMPY's ``config`` is the model):
 
 * ``fastmath`` allows reassociation, contraction into FMA, reciprocal and
