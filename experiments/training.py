@@ -219,10 +219,11 @@ def step_settings(config, net, ema=None):
     )
 
 
-#: What this process has compiled on the CPU: (optimizer, dtype, evaluated, the loop's
-#: variant). The CPU kernels' types depend on nothing else (sizes, codes and the options that
-#: are on are values; :func:`kernels.steps.loop_variant`), so a later run with the same key,
-#: such as the next fit of the scikit-learn estimator, needs no warm-up step.
+#: What this process has compiled on the CPU: (optimizer, dtype, the training inputs' dtype,
+#: evaluated, the loop's variant). The CPU kernels' types depend on nothing else (sizes,
+#: codes and the options that are on are values; :func:`kernels.steps.loop_variant`), so a
+#: later run with the same key, such as the next fit of the scikit-learn estimator, needs no
+#: warm-up step.
 _COMPILED_ON_CPU = set()
 
 
@@ -235,7 +236,7 @@ def compile_kernels(net, config, optimizer, x_train, y_train, x_val, y_val, thre
     scratch = MLP(net.sizes, net.activation, net.loss_name, net.weight_init, dtype=net.dtype)
     settings = step_settings(config, scratch)
     variant = loop_variant(settings.regularizer(scratch.params), settings.augment, threads)
-    key = (optimizer.name, np.dtype(net.dtype).str, bool(len(x_val)), variant)
+    key = (optimizer.name, np.dtype(net.dtype).str, x_train.dtype.str, bool(len(x_val)), variant)
     if config.device == "cpu" and key in _COMPILED_ON_CPU:
         return 0.0
     batch = config.batch_size
@@ -283,7 +284,8 @@ def train(
         ``weight_decay``, ``dropout``, ``lr_schedule``, ``early_stopping``,
         ``restore_best``, ``device``, ``seed``.
     x_train, y_train, x_val, y_val : ndarray
-        Inputs as float32 rows in the network's dtype, labels as int64.
+        Inputs as rows in the network's dtype (the training rows may be uint8 pixels,
+        :mod:`kernels.pixels`), labels as int64.
     callback : Callback, optional
     history : History, optional
         Filled epoch by epoch; pass one in to keep the finished epochs when the

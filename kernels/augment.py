@@ -24,9 +24,9 @@ translations keep the pixel mass (an upscaling by ``s`` multiplies it by about
 being the sample's place in the epoch's order: the same on the CPU and the GPU,
 and reproducible from the epoch's seed alone.
 
-The scalar functions ending in ``_py`` (and :func:`distortion_of`'s) are the one
-definition of the math; they are compiled here for the CPU and in
-:mod:`kernels.cuda.steps` for the GPU.
+The scalar functions ending in ``_py`` (and those of :func:`distortion_of` and
+:func:`bilinear_of`) are the one definition of the math; they are compiled here for the
+CPU and in :mod:`kernels.cuda.steps` for the GPU.
 """
 
 import math
@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 from .config import JIT
 from .counter import counter_uniform
+from .pixels import input_value
 
 #: Uniform draws per sample: angle, scale, two shifts, mirror.
 DRAWS = 5
@@ -80,41 +81,52 @@ def inverse_map_py(side, angle, s, tx, ty, mirror):
     return a, b, a * x0 + b * y0 + centre, c, d, c * x0 + d * y0 + centre
 
 
-def bilinear_py(X, row, side, sx, sy):
-    """``X[row]`` (a ``side x side`` image) at the point (column ``sx``, row ``sy``),
-    interpolated bilinearly, zero outside the image; exact at whole pixels."""
-    x0, y0 = math.floor(sx), math.floor(sy)
-    fx, fy = sx - x0, sy - y0
-    ix, iy = int(x0), int(y0)
-    if ix < -1 or iy < -1 or ix >= side or iy >= side:
-        return X.dtype.type(0)
-    total = 0.0
-    if 0 <= iy:
-        if 0 <= ix:
-            total += (1.0 - fx) * (1.0 - fy) * X[row, iy * side + ix]
-        if ix + 1 < side and fx != 0.0:
-            total += fx * (1.0 - fy) * X[row, iy * side + ix + 1]
-    if iy + 1 < side and fy != 0.0:
-        if 0 <= ix:
-            total += (1.0 - fx) * fy * X[row, (iy + 1) * side + ix]
-        if ix + 1 < side and fx != 0.0:
-            total += fx * fy * X[row, (iy + 1) * side + ix + 1]
-    return X.dtype.type(total)
+def bilinear_of(input_value):
+    """``bilinear(X, pixel_scale, row, side, sx, sy)``: ``X[row]`` (a ``side x side``
+    image) at the point (column ``sx``, row ``sy``), interpolated bilinearly, zero outside
+    the image; exact at whole pixels. Each pixel is read by one device's ``input_value``
+    (:func:`kernels.pixels.input_value_py` compiled for it; ``pixel_scale``: None, or that
+    of uint8 pixels). Returns the unrounded sum (float64); the caller stores it in its
+    inputs' dtype."""
+
+    def bilinear(X, pixel_scale, row, side, sx, sy):
+        x0, y0 = math.floor(sx), math.floor(sy)
+        fx, fy = sx - x0, sy - y0
+        ix, iy = int(x0), int(y0)
+        if ix < -1 or iy < -1 or ix >= side or iy >= side:
+            return 0.0
+        total = 0.0
+        if 0 <= iy:
+            if 0 <= ix:
+                total += (1.0 - fx) * (1.0 - fy) * input_value(X, pixel_scale, row, iy * side + ix)
+            if ix + 1 < side and fx != 0.0:
+                total += fx * (1.0 - fy) * input_value(X, pixel_scale, row, iy * side + ix + 1)
+        if iy + 1 < side and fy != 0.0:
+            if 0 <= ix:
+                total += (1.0 - fx) * fy * input_value(X, pixel_scale, row, (iy + 1) * side + ix)
+            if ix + 1 < side and fx != 0.0:
+                total += fx * fy * input_value(X, pixel_scale, row, (iy + 1) * side + ix + 1)
+        return total
+
+    return bilinear
 
 
 transform = JIT(transform_py)
 inverse_map = JIT(inverse_map_py)
-bilinear = JIT(bilinear_py)
+bilinear = JIT(bilinear_of(input_value))
 
 
 @JIT
-def warp_row(X, row, side, distortion, out):
+def warp_row(X, pixel_scale, row, side, distortion, out):
     """``out`` (side*side,) <- ``X[row]`` distorted by ``distortion = (angle, s, tx, ty,
-    mirror)`` (module docstring)."""
+    mirror)`` (module docstring); ``pixel_scale``: None, or that of ``X``'s uint8 pixels
+    (:mod:`kernels.pixels`)."""
     a, b, e, c, d, f = inverse_map(side, *distortion)
     for y in range(side):
         for x in range(side):
-            out[y * side + x] = bilinear(X, row, side, a * x + b * y + e, c * x + d * y + f)
+            out[y * side + x] = bilinear(
+                X, pixel_scale, row, side, a * x + b * y + e, c * x + d * y + f
+            )
 
 
 def distortion_of(uniform, transform):
@@ -140,7 +152,7 @@ distortion = JIT(distortion_of(counter_uniform, transform))
 
 
 @JIT
-def augmented_row(X, row, aug, position, out):
+def augmented_row(X, pixel_scale, row, aug, position, out):
     """``out`` <- ``X[row]`` with the random distortion of the sample at ``position`` of the
-    epoch (drawn from ``aug.seed``)."""
-    warp_row(X, row, aug.side, distortion(aug, position), out)
+    epoch (drawn from ``aug.seed``); ``pixel_scale`` as in :func:`warp_row`."""
+    warp_row(X, pixel_scale, row, aug.side, distortion(aug, position), out)

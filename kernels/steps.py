@@ -31,6 +31,7 @@ from .config import IDENTITY, JIT
 from .dense import add_weight_decay, dense_backward_input, dense_backward_params, dense_forward
 from .dropout import dropout_activation_backward, dropout_forward
 from .losses import softmax_loss_grad, softmax_rows
+from .pixels import input_value
 from .prefetch import prefetch
 from .regularize import ema_update, max_norm
 from .rules import rule_apply, rule_apply_threaded, rule_coefficients, start_thread_pool
@@ -51,11 +52,12 @@ class Structure(NamedTuple):
 class Epoch(NamedTuple):
     """The data of an epoch for :func:`train_steps`."""
 
-    X: np.ndarray  # (N, n_features), the parameters' dtype
+    X: np.ndarray  # (N, n_features), the parameters' dtype, or uint8 pixels (see pixel_scale)
     labels: np.ndarray  # (N,) int64
     order: np.ndarray  # (M,) int64, rows in this epoch's order
     batch_size: int
     augment: Augment  # distortions of the gathered images (kernels.augment.OFF or None: none)
+    pixel_scale: float = None  # a uint8 X's kernels.pixels.PIXEL_SCALE, else None
 
 
 class Options(NamedTuple):
@@ -241,8 +243,9 @@ def forward_backward(params, grads, net, work, n, weight_decay, keep):
 
 
 @JIT
-def copy_row(X, row, out):
-    """``out[:] = X[row]``, as a loop.
+def copy_row(X, pixel_scale, row, out):
+    """``out[:] = X[row]``, as a loop, each value read by
+    :func:`kernels.pixels.input_value` (``pixel_scale``: None, or that of uint8 pixels).
 
     Why not the slice assignment: Numba compiles, for every array-to-slice assignment, the
     formatting of its shape-mismatch error message (str, join, f-strings), which cost
@@ -250,27 +253,28 @@ def copy_row(X, row, out):
     "The rest of the step").
     """
     for j in range(out.shape[0]):
-        out[j] = X[row, j]
+        out[j] = input_value(X, pixel_scale, row, j)
 
 
 @JIT
 def _copy_rows(X, start, n, out):
     """``out[:, :] = X[start : start + n]`` (see :func:`copy_row`)."""
     for i in range(n):
-        copy_row(X, start + i, out[i])
+        copy_row(X, None, start + i, out[i])
 
 
 @JIT
-def gather_batch(X, labels, order, augment, start, n, x, y):
+def gather_batch(X, pixel_scale, labels, order, augment, start, n, x, y):
     """Copy the rows ``order[start : start + n]`` of ``X`` and ``labels`` into ``x`` and ``y``.
 
-    ``X``, ``labels`` and ``order`` are the :class:`Epoch`'s; ``x`` is (n, n_features), ``y``
-    (at least n,). With ``augment.on`` each row is distorted on its way
-    (:func:`kernels.augment.augmented_row`, drawn for its place ``start + i`` in
-    the epoch); ``augment = None``: no distortion, none of its code compiled. The rows come
-    from shuffled addresses, so each is prefetched :data:`PREFETCH_AHEAD` rows before it is
-    copied (:mod:`kernels.prefetch`); the prefetches may run past the batch into the next
-    one, never past ``order``.
+    ``X``, ``pixel_scale``, ``labels`` and ``order`` are the :class:`Epoch`'s
+    (``pixel_scale`` not None: ``X`` holds uint8 pixels, turned into inputs with it,
+    :mod:`kernels.pixels`); ``x`` is (n, n_features), ``y`` (at least n,). With
+    ``augment.on`` each row is distorted on its way (:func:`kernels.augment.augmented_row`,
+    drawn for its place ``start + i`` in the epoch); ``augment = None``: no distortion,
+    none of its code compiled. The rows come from shuffled addresses, so each is prefetched
+    :data:`PREFETCH_AHEAD` rows before it is copied (:mod:`kernels.prefetch`); the
+    prefetches may run past the batch into the next one, never past ``order``.
     """
     total = order.shape[0]
     for i in range(n):
@@ -278,9 +282,9 @@ def gather_batch(X, labels, order, augment, start, n, x, y):
             prefetch(X[order[start + i + PREFETCH_AHEAD]])
         row = order[start + i]
         if augment is not None and augment.on:
-            augmented_row(X, row, augment, start + i, x[i])
+            augmented_row(X, pixel_scale, row, augment, start + i, x[i])
         else:
-            copy_row(X, row, x[i])
+            copy_row(X, pixel_scale, row, x[i])
         y[i] = labels[row]
 
 
@@ -346,10 +350,11 @@ def step_loop_py(data, first_step, n_steps, params, grads, net, work, options, s
     Parameters
     ----------
     data : Epoch
-        ``X`` (N, n_features), C-contiguous, the dtype of ``params``; ``labels``
-        (N,) int64; ``order`` (M,) int64, the rows of this epoch in order (a
-        shuffled permutation); ``batch_size``; ``augment``, the distortions of
-        the gathered images (:mod:`kernels.augment`).
+        ``X`` (N, n_features), C-contiguous, the dtype of ``params`` or uint8 pixels
+        read with ``pixel_scale`` (:mod:`kernels.pixels`); ``labels`` (N,) int64;
+        ``order`` (M,) int64, the rows of this epoch in order (a shuffled permutation);
+        ``batch_size``; ``augment``, the distortions of the gathered images
+        (:mod:`kernels.augment`).
     first_step, n_steps : int
     params, grads : ndarray, shape (P,)
         Flat parameter and gradient buffers (layout in the module docstring).
@@ -392,7 +397,9 @@ def step_loop_py(data, first_step, n_steps, params, grads, net, work, options, s
         start = (first_step + s) * batch_size
         n = min(batch_size, total - start)
         x = _layer_view(work.acts, FIRST, n, n_features)
-        gather_batch(X, data.labels, order, data.augment, start, n, x, work.y_batch)
+        gather_batch(
+            X, data.pixel_scale, data.labels, order, data.augment, start, n, x, work.y_batch
+        )
         loss_sum, correct, delta = loss_and_delta(
             params, net, work, n, options.keep, options.input_keep
         )

@@ -10,6 +10,7 @@ import numba
 from kernels import steps
 from kernels.dropout import seed_rng
 from kernels.fpenv import flush_denormals
+from kernels.pixels import scale_of
 
 from .trainer import StepSettings
 
@@ -24,8 +25,10 @@ class CpuTrainer:
     optimizer : optimizers.Optimizer
     state : optimizers.OptimizerState
     x, labels : ndarray
-        Training inputs (N, features), C-contiguous in the network's dtype, and int64
-        labels (N,): checked once by the caller, not here.
+        Training inputs (N, features), C-contiguous in the network's dtype or as their
+        uint8 pixels (turned into inputs, :mod:`kernels.pixels`, as they are
+        gathered: the same inputs, a quarter of the memory), and int64 labels (N,):
+        checked once by the caller, not here.
     batch_size : int
     settings : network.trainer.StepSettings
         The moving average, when on, is kept in ``settings.ema``.
@@ -49,6 +52,7 @@ class CpuTrainer:
         self.net, self.optimizer, self.state = net, optimizer, state
         self.update_threads = max(1, int(update_threads))
         self.x, self.labels, self.batch_size = x, labels, int(batch_size)
+        self.pixel_scale = scale_of(x)
         self.settings = settings.checked(net.layout.n_params)
         self.work = net.workspace(self.batch_size)
         # When averaging is off the loop never reads the buffer: any one-element array.
@@ -72,7 +76,9 @@ class CpuTrainer:
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         with flush_denormals():
             return steps.train_steps(
-                steps.Epoch(self.x, self.labels, order, self.batch_size, self.augment),
+                steps.Epoch(
+                    self.x, self.labels, order, self.batch_size, self.augment, self.pixel_scale
+                ),
                 first_step,
                 n_steps,
                 self.net.params,

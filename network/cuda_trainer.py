@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from kernels.pixels import as_rows, scale_of
 from kernels.steps import Epoch
 
 from .trainer import StepSettings
@@ -54,7 +55,9 @@ class CudaTrainer:
     optimizer : optimizers.Optimizer
     state : optimizers.OptimizerState
     x, labels : ndarray
-        Training inputs (N, features) in the network's dtype and int64 labels.
+        Training inputs (N, features) in the network's dtype, or their uint8 pixels (kept
+        as such on the GPU, turned into inputs as they are gathered, :mod:`kernels.pixels`),
+        and int64 labels.
     batch_size : int
     settings : network.trainer.StepSettings
         The moving average, when on, is uploaded; :meth:`download` brings it back into
@@ -96,7 +99,10 @@ class CudaTrainer:
         self.seed, self.draws, self.blocks = int(seed), 0, blocks
         layout = net.layout
         up = cuda.to_device
-        self.x = up(np.ascontiguousarray(x, dtype=net.dtype))
+        self.pixel_scale = scale_of(np.asarray(x))
+        self.x = up(
+            np.ascontiguousarray(x, dtype=net.dtype if self.pixel_scale is None else np.uint8)
+        )
         self.labels = up(np.ascontiguousarray(labels, dtype=np.int64))
         self.params, self.grads = up(net.params), up(net.grads)
         self.slots, self.scalars = up(state.slots), up(state.scalars)
@@ -266,7 +272,9 @@ class CudaTrainer:
         if outputs is None:
             outputs = self._outputs_for(n_steps, 0)
         return (
-            Epoch(self.x, self.labels, self._order[1], self.batch_size, self.augment),
+            Epoch(
+                self.x, self.labels, self._order[1], self.batch_size, self.augment, self.pixel_scale
+            ),
             first_step,
             n_steps,
             self.params,
@@ -286,7 +294,7 @@ class CudaTrainer:
         key = id(x)
         if key not in self._eval_data:
             self._eval_data[key] = (
-                cuda.to_device(np.ascontiguousarray(x, dtype=net.dtype)),
+                cuda.to_device(as_rows(x, net.dtype)),
                 cuda.to_device(np.ascontiguousarray(labels, dtype=np.int64)),
                 self.gpu._replace(
                     row_loss=cuda.device_array(len(x), dtype=np.float64),

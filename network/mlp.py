@@ -9,6 +9,7 @@ import numpy as np
 from kernels import steps
 from kernels.config import ACTIVATIONS, LOSSES
 from kernels.fpenv import flush_denormals
+from kernels.pixels import as_rows
 
 from .cpu_trainer import CpuTrainer
 from .init import initialize
@@ -115,7 +116,9 @@ class MLP:
         return self._workspaces[batch_size]
 
     def _inputs(self, x, labels=None):
-        x = np.ascontiguousarray(x, dtype=self.dtype)
+        """``x`` as C-contiguous rows in this network's dtype (uint8 pixels read as the
+        trainers read them, :mod:`kernels.pixels`), checked with ``labels``."""
+        x = as_rows(x, self.dtype)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"inputs must have shape (n, {self.sizes[0]}), got {x.shape}")
         if labels is None:
@@ -196,7 +199,8 @@ class MLP:
         regularisation, averaging and distortions of ``settings``
         (:class:`network.trainer.StepSettings`; none by default): one chunk of a
         :class:`network.cpu_trainer.CpuTrainer`, for tests and benchmarks. ``x`` and
-        ``labels`` must already be C-contiguous in this network's dtype and int64.
+        ``labels`` must already be C-contiguous in this network's dtype (or uint8 pixels,
+        :mod:`kernels.pixels`) and int64.
 
         Returns
         -------

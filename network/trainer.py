@@ -63,7 +63,8 @@ class Trainer(Protocol):
 
     Built as ``Trainer(net, optimizer, state, x, labels, batch_size, settings)``: the network
     (:class:`network.MLP`), its optimizer and state (:mod:`optimizers`), the training inputs
-    (N, features) in the network's dtype with int64 labels, and :class:`StepSettings`.
+    (N, features) in the network's dtype or as uint8 pixels (:mod:`kernels.pixels`) with
+    int64 labels, and :class:`StepSettings`.
     """
 
     def train_steps(self, order, first_step, n_steps, losses, corrects) -> int:

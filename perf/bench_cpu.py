@@ -25,6 +25,11 @@ nbnet's optimizer update runs on the threads of the same policy (all usable core
 MKL, else one; ``--update-threads N`` overrides it); when that is more than one, the last
 column is the same nbnet epoch with the update on the calling thread alone, in the same turns.
 
+nbnet trains on the images' uint8 pixels, as train.py does (kernels/pixels.py: the same
+inputs, read through a table while gathering); the peers get the same inputs as float32
+rows. The column "nbnet on float32 rows" is nbnet's same epoch gathering from float32 rows,
+in the same turns.
+
 The "BLAS floor" column times an epoch's matrix products alone (same shapes, same
 BLAS, compiled, nothing else), which no implementation that calls that BLAS can
 beat; nbnet / floor is how close nbnet's whole step comes to it.
@@ -60,7 +65,7 @@ import numba
 import numpy as np
 
 import optimizers
-from experiments.data import read_idx
+from experiments.data import as_inputs, as_pixels, read_idx
 from network import MLP
 from network.cpu_trainer import CpuTrainer
 from network.trainer import StepSettings
@@ -81,9 +86,11 @@ DATA = Path(
 
 
 def load(rows=N_TRAIN):
-    x = read_idx(DATA / "train-images-idx3-ubyte.gz", 3).reshape(-1, 784)[:rows]
+    """The first ``rows`` training images as uint8 pixel rows (what train.py trains nbnet
+    on, kernels/pixels.py), the same as float32 inputs (what the peers get), and labels."""
+    images = read_idx(DATA / "train-images-idx3-ubyte.gz", 3)[:rows]
     y = read_idx(DATA / "train-labels-idx1-ubyte.gz", 1)[:rows]
-    return np.ascontiguousarray(x, dtype=np.float32) / 255, y.astype(np.int64)
+    return as_pixels(images), as_inputs(images), y.astype(np.int64)
 
 
 def timed(fn, repeats):
@@ -383,7 +390,7 @@ def main(argv=None):
         sys.exit(f"needs Fashion-MNIST at {DATA}")
     blas = set_thread_mode(args.threads)
     work = WORKLOAD_A if args.workload == "A" else default_workload()
-    x, y = load(args.rows)
+    pixels, x, y = load(args.rows)
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
     columns = [
         "batch",
@@ -400,6 +407,7 @@ def main(argv=None):
         "BLAS floor s/epoch",
         "nbnet / floor",
         "nbnet, update on 1 thread s/epoch",
+        "nbnet on float32 rows s/epoch",
     ]
     if args.torch_compile:
         columns += ["torch.compile s/epoch", "torch.compile / nbnet", "torch.compile first s"]
@@ -409,7 +417,7 @@ def main(argv=None):
     peers = ["PyTorch not installed", "JAX not installed"]
     for batch in args.batch or work.batches:
         nbnet_epoch, compile_s, nb_threads, nb_update = prepare_nbnet(
-            x, y, order, batch, work, blas, args.update_threads
+            pixels, y, order, batch, work, blas, args.update_threads
         )
         steps = -(-len(order) // batch)
         epochs = {
@@ -417,7 +425,11 @@ def main(argv=None):
             "floor": prepare_blas_floor(batch, steps, work.sizes, nb_threads),
         }
         if nb_update > 1:  # the same run with the update on the calling thread alone
-            epochs["nbnet, update on 1"] = prepare_nbnet(x, y, order, batch, work, blas, 1)[0]
+            epochs["nbnet, update on 1"] = prepare_nbnet(pixels, y, order, batch, work, blas, 1)[0]
+        # The same run gathering from float32 rows, as before the pixels (kernels/pixels.py).
+        epochs["nbnet, float32 rows"] = prepare_nbnet(
+            x, y, order, batch, work, blas, args.update_threads
+        )[0]
         if work is WORKLOAD_A:
             epochs["numpy"] = prepare_numpy(x, y, order, batch)
         jax_first = None
@@ -451,6 +463,7 @@ def main(argv=None):
             peer("numpy"),
             f"{medians['floor']:.3f} | {nb / medians['floor']:.2f}x",
             f"{medians['nbnet, update on 1']:.3f}" if nb_update > 1 else "-",
+            f"{medians['nbnet, float32 rows']:.3f}",
         ]
         if args.torch_compile:
             first = f"{compiled_first:.1f}" if compiled_first is not None else "-"

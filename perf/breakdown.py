@@ -4,8 +4,10 @@ For each batch size, in one process, median of ``--repeats`` epochs, every part 
 threads a run of that batch size gets (``experiments.threads.policy``; pin the process with
 ``taskset -c 0`` for one core):
 
-* ``epoch``: the real thing, :meth:`network.MLP.train_steps` over 54,000 images;
-* ``gather``: copying every batch's shuffled rows (:func:`kernels.steps.gather_batch`);
+* ``epoch``: the real thing, :meth:`network.MLP.train_steps` over 54,000 images kept as
+  uint8 pixels, as train.py keeps them (kernels/pixels.py);
+* ``gather``: copying every batch's shuffled rows (:func:`kernels.steps.gather_batch`),
+  turned into inputs on the way; ``gather float32``: the same from float32 rows;
 * ``forward+backward``: :func:`kernels.steps.forward_backward` once per step, same batch;
 * ``update``: Adam over all parameters once per step, on the calling thread;
 * ``BLAS floor``: the same matrix products alone (perf/bench_cpu.py).
@@ -26,6 +28,7 @@ import sys
 # First: kernels/__init__ picks the OpenBLAS kernels before NumPy loads its own.
 from kernels import steps
 from kernels.augment import OFF
+from kernels.pixels import PIXEL_SCALE
 
 # isort: split
 import numba
@@ -53,7 +56,9 @@ def _gather_epoch(data, x, y):
     for start in range(0, data.order.shape[0], data.batch_size):
         n = min(data.batch_size, data.order.shape[0] - start)
         x_batch = x[: n * n_features].reshape((n, n_features))
-        steps.gather_batch(data.X, data.labels, data.order, None, start, n, x_batch, y)
+        steps.gather_batch(
+            data.X, data.pixel_scale, data.labels, data.order, None, start, n, x_batch, y
+        )
 
 
 @numba.njit(nogil=True)
@@ -73,15 +78,15 @@ def median_seconds(fn, repeats):
     return timed(fn, repeats)
 
 
-def breakdown(x, y, order, batch, repeats):
+def breakdown(pixels, x, y, order, batch, repeats):
     """Each part's median seconds, every part on the BLAS threads a run of this batch size
     gets (:func:`experiments.threads.policy`), the floor included."""
     blas = policy(SIZES, batch)
     with blas_threads(blas):
-        return {"BLAS threads": blas, **_parts(x, y, order, batch, repeats, blas)}
+        return {"BLAS threads": blas, **_parts(pixels, x, y, order, batch, repeats, blas)}
 
 
-def _parts(x, y, order, batch, repeats, blas):
+def _parts(pixels, x, y, order, batch, repeats, blas):
     n_steps = -(-len(order) // batch)
     net = MLP(SIZES, activation="tanh", loss="cross_entropy", weight_init="Xavier")
     adam = optimizers.get("adam")
@@ -91,9 +96,15 @@ def _parts(x, y, order, batch, repeats, blas):
     ws.y_batch[:] = y[:batch]
     return {
         "epoch": median_seconds(
-            lambda: net.train_steps(x, y, order, 0, n_steps, batch, adam, state), repeats
+            lambda: net.train_steps(pixels, y, order, 0, n_steps, batch, adam, state), repeats
         ),
         "gather": median_seconds(
+            lambda: _gather_epoch(
+                steps.Epoch(pixels, y, order, batch, OFF, PIXEL_SCALE), ws.acts, ws.y_batch
+            ),
+            repeats,
+        ),
+        "gather float32": median_seconds(
             lambda: _gather_epoch(steps.Epoch(x, y, order, batch, OFF), ws.acts, ws.y_batch),
             repeats,
         ),
@@ -121,13 +132,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not DATA.exists():
         sys.exit(f"needs Fashion-MNIST at {DATA}")
-    x, y = load(args.rows)
+    pixels, x, y = load(args.rows)
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
-    parts = ["epoch", "gather", "forward+backward", "update", "BLAS floor"]
+    parts = ["epoch", "gather", "gather float32", "forward+backward", "update", "BLAS floor"]
     print("| batch | BLAS threads | " + " | ".join(f"{p} s/epoch" for p in parts) + " |")
     print("|---" * (len(parts) + 2) + "|")
     for batch in args.batch:
-        times = breakdown(x, y, order, batch, args.repeats)
+        times = breakdown(pixels, x, y, order, batch, args.repeats)
         cells = " | ".join(f"{times[p]:.3f}" for p in parts)
         print(f"| {batch} | {times['BLAS threads']} | {cells} |", flush=True)
     print(f"OpenBLAS kernels: {openblas_kernels()} ({coretype_origin()})")

@@ -37,7 +37,7 @@ from bench_cpu import DATA, load  # siblings
 
 
 def fashion_mnist(rows):
-    x_train, y_train = load(rows)
+    _, x_train, y_train = load(rows)  # float32 rows: what a scikit-learn user passes
     x_test = read_idx(DATA / "t10k-images-idx3-ubyte.gz", 3).reshape(-1, 784)
     y_test = read_idx(DATA / "t10k-labels-idx1-ubyte.gz", 1).astype(np.int64)
     return x_train, y_train, np.ascontiguousarray(x_test, dtype=np.float32) / 255, y_test

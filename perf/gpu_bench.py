@@ -194,16 +194,19 @@ def time_torch(work, x, y, order, batch, repeats, graph):
     return timed(epoch, repeats)
 
 
-def row(label, work, x, y, order, batch, args, blocks, report):
+def row(label, work, inputs, y, order, batch, args, blocks, report):
     """One table row (and its JSON record): nbnet cuda at a grid of ``blocks`` (None: its
-    own choice), nbnet's CPU loop (unless ``--no-cpu``), PyTorch eager and CUDA graph."""
+    own choice), nbnet's CPU loop (unless ``--no-cpu``), PyTorch eager and CUDA graph.
+    ``inputs``: the images as uint8 pixel rows (nbnet's, as train.py keeps them,
+    kernels/pixels.py) and as float32 rows (PyTorch's)."""
+    pixels, x = inputs
     gpu, first, launches = time_nbnet(
-        "cuda", work, x, y, order, batch, args.repeats, args.chunks, blocks
+        "cuda", work, pixels, y, order, batch, args.repeats, args.chunks, blocks
     )
     first = blocks == args.blocks[0]  # the other columns once per batch size, not per grid
     cpu = eager = graph = None
     if first and not args.no_cpu:
-        cpu, _, _ = time_nbnet("cpu", work, x, y, order, batch, args.repeats, args.chunks)
+        cpu, _, _ = time_nbnet("cpu", work, pixels, y, order, batch, args.repeats, args.chunks)
     if first and "extras" not in work:
         eager = time_torch(work, x, y, order, batch, args.repeats, graph=False)
         graph = time_torch(work, x, y, order, batch, args.repeats, graph=True)
@@ -268,7 +271,7 @@ def main():
         else f"GPU differs from the CPU for {', '.join(bad)} (perf/gpu_probe.py's records)"
     )
     print(f"correctness, every optimizer, 10 steps, float64: {agreement}", flush=True)
-    x, y = load()
+    pixels, x, y = load()
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
     header = (
         "| workload | batch | blocks | nbnet cuda s/epoch | launches / step | first epoch s "
@@ -284,7 +287,7 @@ def main():
         jobs.append((label, DEFAULT_EXTRAS, DEFAULT["batch"]))
     for label, work, batch in jobs:
         for blocks in args.blocks:
-            rows.append(row(label, work, x, y, order, batch, args, blocks, report))
+            rows.append(row(label, work, (pixels, x), y, order, batch, args, blocks, report))
             print(rows[-1], flush=True)
     if args.write:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -5,7 +5,7 @@ the stratified validation split and the network's inputs (split), and the data o
 from .idx import DataError, read_idx, write_idx
 from .run_data import RunData, run_data
 from .sources import CLASS_NAMES, FILES, Dataset, canonical_name, load_dataset
-from .split import Split, as_inputs, stratified_split
+from .split import Split, as_inputs, as_pixels, stratified_split
 
 __all__ = [
     "CLASS_NAMES",
@@ -14,6 +14,7 @@ __all__ = [
     "Dataset",
     "Split",
     "as_inputs",
+    "as_pixels",
     "canonical_name",
     "load_dataset",
     "RunData",

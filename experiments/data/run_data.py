@@ -5,12 +5,13 @@ from typing import NamedTuple
 import numpy as np
 
 from .sources import Dataset, load_dataset
-from .split import as_inputs, stratified_split
+from .split import as_inputs, as_pixels, stratified_split
 
 
 class RunData(NamedTuple):
-    """A dataset and its stratified split: training and validation inputs (float32 rows)
-    and int64 labels; the test images stay in ``dataset``."""
+    """A dataset and its stratified split: the training rows as uint8 pixels (the trainers
+    read them as inputs while gathering, :mod:`kernels.pixels`), the validation rows as
+    float32 inputs, and int64 labels; the test images stay in ``dataset``."""
 
     dataset: Dataset
     x_train: np.ndarray
@@ -26,11 +27,11 @@ def run_data(config, include_test=True):
         config.dataset, config.data_dir, include_test=include_test, strict=config.strict_data
     )
     split = stratified_split(dataset.y_train, config.val_fraction, config.seed)
-    x = as_inputs(dataset.x_train)
+    pixels = as_pixels(dataset.x_train)
     return RunData(
         dataset,
-        x[split.train],
+        pixels[split.train],
         dataset.y_train[split.train],
-        x[split.val],
+        as_inputs(dataset.x_train[split.val]),
         dataset.y_train[split.val],
     )

@@ -1,14 +1,23 @@
-"""The training set split into training and validation rows, and images as network inputs."""
+"""The training set split into training and validation rows, and images as rows of pixels
+or of network inputs."""
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from kernels.pixels import pixel_levels
+
+
+def as_pixels(images):
+    """uint8 images (n, h, w) -> their uint8 rows (n, h*w), C-contiguous: what the trainers
+    gather the training batches from (:mod:`kernels.pixels`)."""
+    return np.ascontiguousarray(images.reshape(images.shape[0], -1), dtype=np.uint8)
+
 
 def as_inputs(images):
-    """uint8 images (n, h, w) -> float32 rows (n, h*w) scaled to [0, 1]."""
-    flat = images.reshape(images.shape[0], -1)
-    return np.ascontiguousarray(flat, dtype=np.float32) / np.float32(255)
+    """uint8 images (n, h, w) -> float32 rows (n, h*w) scaled to [0, 1]:
+    ``float32(k) / float32(255)`` for a pixel of level k (:func:`kernels.pixels.pixel_levels`)."""
+    return pixel_levels(np.float32)[as_pixels(images)]
 
 
 @dataclass

@@ -242,7 +242,7 @@ def augment(args, out, tracker):
             for epoch in range(1, 8):
                 out_row = distorted[r, epoch - 1].reshape(-1)
                 seeded = aug._replace(seed=derived_seed(config.seed, epoch))
-                distort.augmented_row(x, row, seeded, r, out_row)
+                distort.augmented_row(x, None, row, seeded, r, out_row)
         distortions_only = config.replace(
             dropout=0.0, input_dropout=0.0, max_norm=0.0, ema=0.0, lr_schedule="constant"
         )

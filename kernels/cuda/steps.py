@@ -50,8 +50,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import cuda, float64, from_dtype, int64
 
-from ..augment import bilinear_py, distortion_of, inverse_map_py, transform_py
+from ..augment import bilinear_of, distortion_of, inverse_map_py, transform_py
 from ..config import IDENTITY
+from ..pixels import input_value_py
 from ..regularize import column_scale_py, ema_value_py
 from .dense import (
     THREADS,
@@ -71,10 +72,12 @@ from .losses import block_sum, row_loss_grad
 from .optimizers import device_rule
 from .timer import global_timer
 
-# The CPU's own scalar functions (kernels.augment, kernels.regularize), compiled for the GPU.
+# The CPU's own scalar functions (kernels.augment, kernels.pixels, kernels.regularize),
+# compiled for the GPU.
 transform = cuda.jit(device=True)(transform_py)
 inverse_map = cuda.jit(device=True)(inverse_map_py)
-bilinear = cuda.jit(device=True)(bilinear_py)
+input_value = cuda.jit(device=True)(input_value_py)
+bilinear = cuda.jit(device=True)(bilinear_of(input_value))
 distortion = cuda.jit(device=True)(distortion_of(counter_uniform, transform))
 column_scale = cuda.jit(device=True)(column_scale_py)
 ema_value = cuda.jit(device=True)(ema_value_py)
@@ -133,9 +136,10 @@ def barrier(stamps, mark):
 
 
 @cuda.jit(device=True)
-def gather_rows(X, order, labels, aug, start, n, r0, acts, y, dropout):
+def gather_rows(X, pixel_scale, order, labels, aug, start, n, r0, acts, y, dropout):
     """Rows ``r0 .. r0 + TILE`` (below ``n``) of layer 0 of ``acts`` <- ``X[order[start + i]]``,
-    ``y[i]`` <- their labels; all threads of a block.
+    ``y[i]`` <- their labels; all threads of a block. ``pixel_scale``: None, or that of
+    ``X``'s uint8 pixels (:mod:`kernels.pixels`).
 
     Row ``i`` of the batch lands at ``acts[i * features:]``. With ``aug.on`` each pixel
     is read through its sample's distortion (:mod:`kernels.augment`; every thread draws
@@ -150,7 +154,10 @@ def gather_rows(X, order, labels, aug, start, n, r0, acts, y, dropout):
         i = e // features
         row = order[start + i]
         j = e - i * features
-        value = augmented_pixel(X, row, aug, start + i, j) if aug.on else X[row, j]
+        if aug.on:  # the distortion's sum, stored in the inputs' dtype as on the CPU
+            value = acts.dtype.type(augmented_pixel(X, pixel_scale, row, aug, start + i, j))
+        else:
+            value = input_value(X, pixel_scale, row, j)
         if keep < 1.0:
             m = mask_value(seed, counter + e, keep, scale)
             masks[e] = m
@@ -161,14 +168,14 @@ def gather_rows(X, order, labels, aug, start, n, r0, acts, y, dropout):
 
 
 @cuda.jit(device=True)
-def augmented_pixel(X, row, aug, position, j):
+def augmented_pixel(X, pixel_scale, row, aug, position, j):
     """Pixel ``j`` of ``X[row]`` distorted as the sample at ``position`` of the epoch
     (:func:`kernels.augment.augmented_row`, one pixel)."""
     angle, s, tx, ty, mirror = distortion(aug, position)
     a, b, e, c, d, f = inverse_map(aug.side, angle, s, tx, ty, mirror)
     y = j // aug.side
     x = j - y * aug.side
-    return bilinear(X, row, aug.side, a * x + b * y + e, c * x + d * y + f)
+    return bilinear(X, pixel_scale, row, aug.side, a * x + b * y + e, c * x + d * y + f)
 
 
 @cuda.jit(device=True)
@@ -291,8 +298,9 @@ def row_slice_step(
     every layer's dL/dz down to the first hidden layer's (into ``gpu.deltas``)."""
     acts = work.acts
     gather_rows(
-        data.X, data.order, data.labels, data.augment, start, n, r0, acts, work.y_batch, inputs
-    )
+        data.X, data.pixel_scale, data.order, data.labels, data.augment, start, n, r0, acts,
+        work.y_batch, inputs,
+    )  # fmt: skip
     cuda.syncthreads()
     forward_rows(params, net, acts, n, r0, single, dropout, stride, tiles)
     loss_rows(net, acts, n, r0, work.y_batch, gpu.deltas, gpu.row_loss, gpu.row_correct)

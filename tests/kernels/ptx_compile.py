@@ -7,7 +7,8 @@ its own with ``NUMBA_ENABLE_CUDASIM=0`` (tests/kernels/test_cuda.py does):
 Prints one line per kernel; exits 77 with the reason when the compiler libraries are missing.
 ``python -m tests.kernels.ptx_compile DIR`` also writes each kernel's PTX into DIR, for
 ``ptxas -arch=sm_90 -v -c FILE`` (registers, spills; perf/RESULTS.md). Every optimizer's
-step kernel is compiled in float32, Adam's in float64 too (``--every-dtype``: every one).
+step kernel is compiled in float32, Adam's in float64 and on uint8 pixels too
+(``--every-dtype``: every one in float64).
 """
 
 import sys
@@ -20,6 +21,7 @@ from numba import cuda, typeof
 import optimizers  # noqa: E402
 from kernels.augment import Augment
 from kernels.cuda import steps  # noqa: E402
+from kernels.pixels import PIXEL_SCALE
 from kernels.regularize import Regularizer
 from kernels.steps import Epoch
 from network import MLP  # noqa: E402
@@ -33,8 +35,9 @@ CC = (9, 0)
 cuda_dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=CC)
 
 
-def step_kernel_args(net, opt, batch, x, y):
-    """Host arrays typed like CudaTrainer's device arrays (same records, dtypes, layouts)."""
+def step_kernel_args(net, opt, batch, x, y, pixel_scale=None):
+    """Host arrays typed like CudaTrainer's device arrays (same records, dtypes, layouts);
+    ``pixel_scale``: that of uint8 pixels ``x`` (:mod:`kernels.pixels`), or None."""
     layout = net.layout
     work = Workspace.allocate(layout, batch, net.dtype)
     state = opt.init(
@@ -53,7 +56,7 @@ def step_kernel_args(net, opt, batch, x, y):
     )
     distort = Augment(True, 3, 1.0, 0.2, 0.1, True, 0)  # the types of every Augment
     return (
-        Epoch(x, y, np.arange(len(x), dtype=np.int64), batch, distort),
+        Epoch(x, y, np.arange(len(x), dtype=np.int64), batch, distort, pixel_scale),
         0,
         3,
         net.params,
@@ -100,6 +103,13 @@ def main():
                 steps.train_steps_kernel(opt, dtype),
                 step_kernel_args(net, opt, 4, x, y),
                 f"train_steps_kernel_{name}_{np.dtype(dtype).name}",
+            )
+        if dtype == np.float32:  # the training set as uint8 pixels, as train.py keeps it
+            adam = optimizers.get("adam")
+            compile_for_gpu(
+                steps.train_steps_kernel(adam, dtype),
+                step_kernel_args(net, adam, 4, x.astype(np.uint8), y, PIXEL_SCALE),
+                "train_steps_kernel_adam_uint8_pixels",
             )
         work = Workspace.allocate(net.layout, 8, dtype)
         args = step_kernel_args(net, optimizers.get("sgd"), 8, x, y)

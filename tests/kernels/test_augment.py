@@ -20,7 +20,7 @@ COMPILED = settings(deadline=None, max_examples=30)
 def _warp(image, angle=0.0, s=1.0, tx=0.0, ty=0.0, mirror=1.0):
     side = image.shape[0]
     out = np.empty(side * side, dtype=image.dtype)
-    augment.warp_row(image.reshape(1, -1), 0, side, (angle, s, tx, ty, mirror), out)
+    augment.warp_row(image.reshape(1, -1), None, 0, side, (angle, s, tx, ty, mirror), out)
     return out.reshape(side, side)
 
 
@@ -122,7 +122,7 @@ def test_each_sample_gets_its_own_distortion_every_epoch():
     images = {}
     for seed, position in ((7, 0), (7, 0), (7, 1), (8, 0)):
         out = np.empty(784, dtype=np.float32)
-        augment.augmented_row(X, 0, aug._replace(seed=seed), position, out)
+        augment.augmented_row(X, None, 0, aug._replace(seed=seed), position, out)
         images.setdefault((seed, position), []).append(out)
     np.testing.assert_array_equal(*images[(7, 0)])
     assert not np.array_equal(images[(7, 0)][0], images[(7, 1)][0])
@@ -144,7 +144,7 @@ def test_the_step_loop_trains_on_the_distorted_rows():
     _, losses, _ = net.train_steps(x, y, order, 0, 3, batch, opt, state, StepSettings(augment=aug))
     distorted = np.empty_like(x)
     for position, row in enumerate(order):
-        augment.augmented_row(x, row, aug, position, distorted[position])
+        augment.augmented_row(x, None, row, aug, position, distorted[position])
     for step in range(3):
         rows = slice(step * batch, (step + 1) * batch)
         expected, _ = net.evaluate(distorted[rows], y[order[rows]])

@@ -295,6 +295,47 @@ def test_distortions_max_norm_and_the_average_on_cuda_equal_the_cpu():
     np.testing.assert_allclose(trainer.snapshot(), ema[0], rtol=1e-9, atol=1e-12)
 
 
+@wrapping_uint64
+@pytest.mark.parametrize("distort", [False, True])
+def test_training_on_uint8_pixels_on_cuda_equals_training_on_their_inputs(distort):
+    """float32, 3x3 images kept as uint8 pixels on the GPU (kernels/pixels.py): the same
+    losses and parameters, bit for bit, as from their float inputs, and the CPU's to
+    rounding."""
+    from experiments.data import as_inputs, as_pixels
+
+    rng = np.random.default_rng(9)
+    images = rng.integers(0, 256, (10, 3, 3)).astype(np.uint8)
+    y = rng.integers(0, 3, 10).astype(np.int64)
+    order = rng.permutation(10).astype(np.int64)
+    aug = Augment(True, 3, 1.0, 0.5, 0.2, True, 5) if distort else StepSettings().augment
+    runs = [
+        _train_both(
+            [9, 7, 3],
+            "tanh",
+            "cross_entropy",
+            np.float32,
+            "adam",
+            x,
+            y,
+            order,
+            3,
+            4,
+            0.0,
+            chunks=2,
+            options=StepSettings(augment=aug),
+        )  # fmt: skip
+        for x in (as_pixels(images), as_inputs(images))
+    ]
+    (cpu, _, cpu_losses, gpu, gpu_state, losses, trainer), floats = runs
+    np.testing.assert_array_equal(losses, floats[5])
+    np.testing.assert_array_equal(gpu.params, floats[3].params)
+    np.testing.assert_array_equal(gpu_state.slots, floats[4].slots)
+    np.testing.assert_array_equal(cpu.params, floats[0].params)
+    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-5)
+    np.testing.assert_allclose(gpu.params, cpu.params, rtol=1e-4, atol=1e-6)
+    assert trainer.evaluate(as_pixels(images), y) == floats[6].evaluate(as_inputs(images), y)
+
+
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "ReLU"])
 def test_float32_training_on_cuda_agrees_with_the_cpu(activation):
     """float32, the dtype people train in: the same functions on both devices (tanh and sigmoid
@@ -809,9 +850,9 @@ def test_numba_cuda_loads_without_numpys_row_stack():
 
 def test_every_kernel_compiles_for_a_real_gpu():
     """The simulator never type-checks a kernel for the CUDA target; numba-cuda's compiler does,
-    without a GPU: the step kernel of each optimizer in float32 and Adam's in float64, and
-    the evaluation kernel in both, compile to PTX for compute capability 9.0
-    (tests/kernels/ptx_compile.py)."""
+    without a GPU: the step kernel of each optimizer in float32 and Adam's in float64 and on
+    uint8 pixels, and the evaluation kernel in both dtypes, compile to PTX for compute
+    capability 9.0 (tests/kernels/ptx_compile.py)."""
     import os
     import subprocess
     import sys
@@ -828,4 +869,4 @@ def test_every_kernel_compiles_for_a_real_gpu():
     if done.returncode == 77:
         pytest.skip(done.stdout.strip())
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("characters of PTX") == len(optimizers.REGISTRY) + 3
+    assert done.stdout.count("characters of PTX") == len(optimizers.REGISTRY) + 4
