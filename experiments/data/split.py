@@ -11,7 +11,8 @@ from kernels.pixels import pixel_levels
 def as_pixels(images):
     """uint8 images (n, h, w) -> their uint8 rows (n, h*w), C-contiguous: what the trainers
     gather the training batches from (:mod:`kernels.pixels`)."""
-    return np.ascontiguousarray(images.reshape(images.shape[0], -1), dtype=np.uint8)
+    features = int(np.prod(images.shape[1:]))  # not -1: no rows (an empty split) is fine
+    return np.ascontiguousarray(images.reshape(images.shape[0], features), dtype=np.uint8)
 
 
 def as_inputs(images):
