@@ -16,8 +16,8 @@ equals its ``pixel_levels`` entry (tests/kernels/test_pixels.py checks all of th
 Neither simpler form works: a float32 product with ``1 / 255`` differs from the quotient
 in the last bit for some levels, and a float32 division is what the kernels'
 ``fastmath`` (its ``arcp``) turns into that product. A 256-entry table lookup is exact
-too but gathered an epoch of Fashion-MNIST in 10 ms against the multiply's 6 ms on an
-Intel Xeon (a throw-away prototype; figures not quoted in perf/RESULTS.md).
+too, but it gathered slower than the multiply on an Intel Xeon (a throw-away prototype of
+the gather, not kept; figures not quoted).
 
 :func:`input_value_py` is compiled here for the CPU and in :mod:`kernels.cuda.steps`
 for the GPU.
