@@ -26,13 +26,16 @@ MKL, else one; ``--update-threads N`` overrides it); when that is more than one,
 column is the same nbnet epoch with the update on the calling thread alone, in the same turns.
 
 nbnet trains on the images' uint8 pixels, as train.py does (kernels/pixels.py: the same
-inputs, read through a table while gathering); the peers get the same inputs as float32
+inputs, turned into them while gathering); the peers get the same inputs as float32
 rows. The column "nbnet on float32 rows" is nbnet's same epoch gathering from float32 rows,
 in the same turns.
 
 The "BLAS floor" column times an epoch's matrix products alone (same shapes, same
 BLAS, compiled, nothing else), which no implementation that calls that BLAS can
-beat; nbnet / floor is how close nbnet's whole step comes to it.
+beat; nbnet / floor is how close nbnet's whole step comes to it. The "step floor" column
+times nbnet's step without its element-wise work (the gather, the products and the exact
+update, perf/floors.py); JAX / step floor is the most any nbnet step with that gather and
+that update can reach against JAX.
 
 Run from the repository root::
 
@@ -71,6 +74,7 @@ from network.cpu_trainer import CpuTrainer
 from network.trainer import StepSettings
 
 import jax_mlp  # siblings: perf/ scripts run as `python perf/<script>.py`
+from floors import prepare_blas_floor, prepare_step_floor
 from numpy_mlp import NumpyMLP
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,48 +192,6 @@ def prepare_nbnet(x, y, order, batch, work=WORKLOAD_A, blas=None, update=None):
 
     epoch()  # warm-up
     return epoch, compile_s, n_threads, n_update
-
-
-@numba.njit(nogil=True)
-def _matrix_products(acts, weights, deltas, grads, steps):
-    """The matrix products of ``steps`` training steps and nothing else.
-
-    ``acts[l]`` is (B, n_l), ``weights[l]`` (n_l, n_{l+1}), ``deltas[l]`` and
-    ``grads``' products as in a step: forward ``acts[l] @ W_l``, weight gradient
-    ``acts[l].T @ deltas[l]``, input gradient ``deltas[l] @ W_l.T`` (not for the
-    first layer), through the same BLAS that nbnet's kernels call.
-    """
-    n = len(weights)
-    for _ in range(steps):
-        for l in range(n):
-            np.dot(acts[l], weights[l], acts[l + 1])
-        for l in range(n - 1, -1, -1):
-            np.dot(acts[l].T, deltas[l], grads[l])
-            if l > 0:
-                np.dot(deltas[l], weights[l].T, deltas[l - 1])
-
-
-def prepare_blas_floor(batch, steps, sizes=SIZES, blas=1):
-    """An epoch's matrix products alone (no step can be faster), compiled and warmed up,
-    on ``blas`` BLAS threads."""
-    from experiments.threads import blas_threads
-
-    rng = np.random.default_rng(0)
-
-    def uniform(*shape):
-        return rng.uniform(-1, 1, shape).astype(np.float32)
-
-    acts = tuple(uniform(batch, n) for n in sizes)
-    weights = tuple(uniform(a, b) / np.float32(np.sqrt(a)) for a, b in zip(sizes[:-1], sizes[1:]))
-    deltas = tuple(uniform(batch, n) for n in sizes[1:])
-    grads = tuple(np.empty_like(w) for w in weights)
-    _matrix_products(acts, weights, deltas, grads, 1)
-
-    def epoch():
-        with blas_threads(blas):
-            _matrix_products(acts, weights, deltas, grads, steps)
-
-    return epoch
 
 
 def openblas_kernels():
@@ -406,6 +368,9 @@ def main(argv=None):
         "NumPy / nbnet",
         "BLAS floor s/epoch",
         "nbnet / floor",
+        "step floor s/epoch",
+        "nbnet / step floor",
+        "JAX / step floor",
         "nbnet, update on 1 thread s/epoch",
         "nbnet on float32 rows s/epoch",
     ]
@@ -423,6 +388,7 @@ def main(argv=None):
         epochs = {
             "nbnet": nbnet_epoch,
             "floor": prepare_blas_floor(batch, steps, work.sizes, nb_threads),
+            "step floor": prepare_step_floor(pixels, y, order, batch, work, nb_threads, nb_update),
         }
         if nb_update > 1:  # the same run with the update on the calling thread alone
             epochs["nbnet, update on 1"] = prepare_nbnet(pixels, y, order, batch, work, blas, 1)[0]
@@ -462,6 +428,8 @@ def main(argv=None):
             peer("torch"),
             peer("numpy"),
             f"{medians['floor']:.3f} | {nb / medians['floor']:.2f}x",
+            f"{medians['step floor']:.3f} | {nb / medians['step floor']:.2f}x",
+            f"{medians['jax'] / medians['step floor']:.2f}x" if "jax" in medians else "-",
             f"{medians['nbnet, update on 1']:.3f}" if nb_update > 1 else "-",
             f"{medians['nbnet, float32 rows']:.3f}",
         ]

@@ -10,7 +10,9 @@ threads a run of that batch size gets (``experiments.threads.policy``; pin the p
   turned into inputs on the way; ``gather float32``: the same from float32 rows;
 * ``forward+backward``: :func:`kernels.steps.forward_backward` once per step, same batch;
 * ``update``: Adam over all parameters once per step, on the calling thread;
-* ``BLAS floor``: the same matrix products alone (perf/bench_cpu.py).
+* ``BLAS floor``: the same matrix products alone (perf/bench_cpu.py);
+* ``step floor``: the step without its element-wise work, the gather, the products and
+  Adam's update in one loop (perf/floors.py).
 
 The parts do not add up to the epoch exactly: in the real loop each part finds
 the caches as the previous one left them (Adam streams 2 MB of parameters and
@@ -42,12 +44,13 @@ from bench_cpu import (  # a sibling: perf/ scripts run as `python perf/<script>
     ADAM,
     DATA,
     SIZES,
+    WORKLOAD_A,
     coretype_origin,
     load,
     openblas_kernels,
-    prepare_blas_floor,
     timed,
 )
+from floors import prepare_blas_floor, prepare_step_floor
 
 
 @numba.njit(nogil=True)
@@ -94,16 +97,12 @@ def _parts(pixels, x, y, order, batch, repeats, blas):
     ws = net.workspace(batch)
     ws.acts[: batch * SIZES[0]] = x[:batch].ravel()
     ws.y_batch[:] = y[:batch]
+    pixel_epoch = steps.Epoch(pixels, y, order, batch, OFF, PIXEL_SCALE)
     return {
         "epoch": median_seconds(
             lambda: net.train_steps(pixels, y, order, 0, n_steps, batch, adam, state), repeats
         ),
-        "gather": median_seconds(
-            lambda: _gather_epoch(
-                steps.Epoch(pixels, y, order, batch, OFF, PIXEL_SCALE), ws.acts, ws.y_batch
-            ),
-            repeats,
-        ),
+        "gather": median_seconds(lambda: _gather_epoch(pixel_epoch, ws.acts, ws.y_batch), repeats),
         "gather float32": median_seconds(
             lambda: _gather_epoch(steps.Epoch(x, y, order, batch, OFF), ws.acts, ws.y_batch),
             repeats,
@@ -120,7 +119,11 @@ def _parts(pixels, x, y, order, batch, repeats, blas):
             ),
             repeats,
         ),
-        "BLAS floor": median_seconds(prepare_blas_floor(batch, n_steps, blas=blas), repeats),
+        "BLAS floor": median_seconds(prepare_blas_floor(batch, n_steps, SIZES, blas), repeats),
+        "step floor": median_seconds(
+            prepare_step_floor(pixels, y, order, batch, WORKLOAD_A, blas),
+            repeats,
+        ),
     }
 
 
@@ -134,7 +137,10 @@ def main(argv=None):
         sys.exit(f"needs Fashion-MNIST at {DATA}")
     pixels, x, y = load(args.rows)
     order = np.random.default_rng(0).permutation(len(x)).astype(np.int64)
-    parts = ["epoch", "gather", "gather float32", "forward+backward", "update", "BLAS floor"]
+    parts = [
+        "epoch", "gather", "gather float32", "forward+backward", "update", "BLAS floor",
+        "step floor",
+    ]  # fmt: skip
     print("| batch | BLAS threads | " + " | ".join(f"{p} s/epoch" for p in parts) + " |")
     print("|---" * (len(parts) + 2) + "|")
     for batch in args.batch:

@@ -48,6 +48,7 @@ SMOKE_ARGS = {
         "32",
         "--no-synthetic",
     ],
+    "floors.py": None,
     "jax_mlp.py": None,
     "numpy_mlp.py": None,
 }
