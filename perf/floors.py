@@ -72,11 +72,11 @@ def prepare_blas_floor(batch, steps, sizes, blas=1):
 
 
 @numba.njit(nogil=True)
-def _products_gather_update(data, n_steps, params, grads, net, work, state, top, threads):
+def _products_gather_update(data, n_steps, params, grads, net, work, state, decay, top, threads):
     """:func:`kernels.steps.step_loop_py` without the element-wise work: the gather, the
-    products and the update (on ``threads``, None: the calling thread), over ``n_steps``
-    steps from step 0. ``top`` (batch, sizes[-1]) stands for every step's dL/dlogits (the
-    loss is not computed)."""
+    products and the update with weight decay ``decay`` (on ``threads``, None: the calling
+    thread), over ``n_steps`` steps from step 0. ``top`` (batch, sizes[-1]) stands for
+    every step's dL/dlogits (the loss is not computed)."""
     slots, hyper, scalars = state
     sizes = net.sizes
     n_layers = sizes.shape[0] - 1
@@ -105,9 +105,9 @@ def _products_gather_update(data, n_steps, params, grads, net, work, state, top,
                 np.dot(delta, W.T, upstream)
                 delta = upstream
             if threads is None:
-                rule_apply(hyper, params, grads, slots, c, off, w_end, 0.0)
+                rule_apply(hyper, params, grads, slots, c, off, w_end, decay)
             else:
-                rule_apply_threaded(hyper, params, grads, slots, c, off, w_end, 0.0, threads)
+                rule_apply_threaded(hyper, params, grads, slots, c, off, w_end, decay, threads)
             rule_apply(hyper, params, grads, slots, c, w_end, w_end + sizes[l + 1], 0.0)
             spare, current = current, spare
 
@@ -115,8 +115,8 @@ def _products_gather_update(data, n_steps, params, grads, net, work, state, top,
 def prepare_step_floor(pixels, y, order, batch, work, blas=1, update=1):
     """An epoch of :func:`_products_gather_update` (the step without its element-wise work)
     for ``work`` (perf/bench_cpu.py's ``Workload``: layer sizes, activation, optimizer and
-    its settings) on ``pixels`` (N, n_features) uint8, compiled and warmed up, on ``blas``
-    BLAS threads and ``update`` threads for the update."""
+    its settings, weight decay) on ``pixels`` (N, n_features) uint8, compiled and warmed
+    up, on ``blas`` BLAS threads and ``update`` threads for the update."""
     sizes = work.sizes
     net = MLP(sizes, activation=work.activation, loss="cross_entropy", weight_init="Xavier")
     opt = optimizers.get(work.optimizer)
@@ -136,7 +136,7 @@ def prepare_step_floor(pixels, y, order, batch, work, blas=1, update=1):
         with blas_threads(blas), flush_denormals():
             _products_gather_update(
                 data, n, net.params, net.grads, net.structure, buffers,
-                (state.slots, state.hyper, state.scalars), top, threads,
+                (state.slots, state.hyper, state.scalars), work.weight_decay, top, threads,
             )  # fmt: skip
 
     run(1)
