@@ -10,7 +10,7 @@ threads a run of that batch size gets (``experiments.threads.policy``; pin the p
   turned into inputs on the way; ``gather float32``: the same from float32 rows;
 * ``forward+backward``: :func:`kernels.steps.forward_backward` once per step, same batch;
 * ``update``: Adam over all parameters once per step, on the calling thread;
-* ``BLAS floor``: the same matrix products alone (perf/bench_cpu.py);
+* ``BLAS floor``: the same matrix products alone (perf/floors.py);
 * ``step floor``: the step without its element-wise work, the gather, the products and
   Adam's update in one loop (perf/floors.py).
 
