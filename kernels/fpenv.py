@@ -23,7 +23,13 @@ Two mechanisms, because they protect different things:
   It keeps the buffers that persist from step to step free of subnormals on
   every processor and on both devices (the GPU keeps subnormals unless
   compiled with ``fastmath``, which would also approximate division and square
-  roots), so the CPU and the GPU store the same zeros.
+  roots), so the CPU and the GPU store the same zeros. On x86-64 the CPU update
+  leaves it to the hardware: it sets FTZ and DAZ in its thread for its loop
+  (:func:`start_flushing`, :func:`stop_flushing`; the step loop's thread has them
+  already), every value it stores is the result of an operation, which FTZ writes
+  as 0 where it would be subnormal, and DAZ reads a subnormal operand as 0: the
+  same zeros from a shorter loop (perf/RESULTS.md, "The update's flush left to the
+  hardware").
 
 OpenBLAS's worker threads keep the MXCSR they were created with: the PyPI builds
 lack ``CONSISTENT_FPCSR``, and a product of tiny operands computed with two
@@ -132,6 +138,52 @@ def flush_denormals():
         yield
     finally:
         write_mxcsr(before)
+
+
+#: Both bits, as :func:`flushes_subnormals` and :func:`start_flushing` set them.
+FTZ_DAZ = FTZ | DAZ
+
+if HAS_MXCSR:
+
+    @JIT
+    def flushes_subnormals():
+        """True when the calling thread's MXCSR has FTZ and DAZ set, so that its float
+        arithmetic neither reads nor writes a subnormal number (as inside
+        :func:`flush_denormals`). Each thread has its own register: a thread of Numba's
+        pool answers for itself."""
+        return (_read_mxcsr() & np.uint32(FTZ_DAZ)) == np.uint32(FTZ_DAZ)
+
+    @JIT
+    def start_flushing():
+        """:func:`flush_denormals` for compiled code (a thread of Numba's pool, for one
+        job): sets FTZ and DAZ in the calling thread and returns the register as it was,
+        for :func:`stop_flushing`. What runs between the two must read its operands from
+        memory after the call (LLVM moves no load or store across the register's
+        intrinsics, which it treats as touching memory)."""
+        before = _read_mxcsr()
+        _write_mxcsr(np.uint32(before | FTZ_DAZ))
+        return before
+
+    @JIT
+    def stop_flushing(before):
+        """Put back the register :func:`start_flushing` returned."""
+        _write_mxcsr(before)
+
+else:
+
+    @JIT
+    def flushes_subnormals():
+        """Always False here: this processor has no MXCSR (:data:`HAS_MXCSR`)."""
+        return False
+
+    @JIT
+    def start_flushing():
+        """Nothing to set without an MXCSR."""
+        return np.uint32(0)
+
+    @JIT
+    def stop_flushing(before):
+        """Nothing to restore without an MXCSR."""
 
 
 #: The smallest normal float32; every float32 below it in magnitude is subnormal.

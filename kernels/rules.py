@@ -101,7 +101,9 @@ def rule_apply_threaded(hyper, params, grads, slots, c, start, stop, weight_deca
     The range is cut into one contiguous block per thread, at least
     :data:`MIN_PER_THREAD` parameters each (a shorter range runs on the calling thread
     alone, without waking the pool). The update is element-wise, so the result is the
-    same bit for bit whatever the split (tests/optimizers/test_threaded.py).
+    same bit for bit whatever the split (tests/optimizers/test_threaded.py): each block's
+    rule sets its own thread's flush of subnormals for its loop, as the calling thread's
+    (:func:`optimizers.base.make_cpu_rule`).
     """
     blocks = min(threads, (stop - start) // MIN_PER_THREAD)
     if blocks <= 1:

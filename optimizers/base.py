@@ -47,7 +47,7 @@ from numba import literal_unroll
 
 from kernels import rules
 from kernels.config import JIT, JIT_UNCACHED
-from kernels.fpenv import flush_subnormal
+from kernels.fpenv import HAS_MXCSR, flush_subnormal, start_flushing, stop_flushing
 
 
 def read_slots(n_slots):
@@ -84,54 +84,92 @@ MAX_SLOTS = len(_SLOT_READERS) - 1
 
 
 def make_cpu_rule(coefficients, element, n_slots):
-    """Compile an optimizer's two functions for the CPU: ``(coefficients, apply, update)``.
+    """Compile an optimizer's two functions for the CPU: ``(coefficients, apply,
+    apply_flushed, update)``.
 
     ``coefficients(hyper, scalars, loss)`` is the rule's own, compiled. ``apply(params,
     grads, slots, c, start, stop, weight_decay)`` applies one step with the coefficients
     ``c`` to the parameters ``start:stop``, in place, the gradient taken as
     ``grads[k] + weight_decay * params[k]`` (the L2 penalty's gradient added on the way,
     so that no separate pass over the weights is needed), and stores the parameter and
-    its ``n_slots`` state entries with subnormal values set to 0
-    (:func:`kernels.fpenv.flush_subnormal_py`), so no rule has to think of it. The
-    step loop calls it per layer, right after the layer's gradient is formed
-    (:func:`kernels.steps.train_steps`). ``update(params, grads, slots, hyper, scalars,
-    loss)`` is one whole step over every parameter, no decay (tests, notebooks).
+    its ``n_slots`` state entries with subnormal values set to 0, so no rule has to think
+    of it. On x86-64 the hardware does that: ``apply`` sets FTZ and DAZ in the calling
+    thread for its loop (:func:`kernels.fpenv.start_flushing`; the step loop's thread has
+    them already, :func:`kernels.fpenv.flush_denormals`), so every value it stores, the
+    result of an operation, is written as 0 where it would be subnormal, and the loop
+    has no flush of its own: a third fewer vector instructions for Adam, 11% faster on
+    this project's Intel Xeon (perf/RESULTS.md, "The update's flush left to the
+    hardware"). ``apply_flushed`` is the same step flushing each stored value itself
+    (:func:`kernels.fpenv.flush_subnormal_py`, as the GPU does), in whatever arithmetic
+    the thread has: ``apply`` where there is no MXCSR; on x86-64 only the tests run it,
+    to compare. The step loop calls ``apply`` per layer, right after the layer's
+    gradient is formed (:func:`kernels.steps.train_steps`). ``update(params, grads,
+    slots, hyper, scalars, loss)`` is one whole step over every parameter, no decay
+    (tests, notebooks).
     """
     coefficients_cpu = JIT(coefficients)
     element_cpu = JIT(element)
     read = JIT(read_slots(n_slots))
     slot_rows = tuple(range(n_slots))
 
-    @JIT_UNCACHED  # closures over the rule's functions: not cacheable
-    def store(params, slots, k, new):
-        w, s = new
-        params[k] = flush_subnormal(w)
-        # Unrolled when compiled, so the loop over k still vectorises: a plain loop
-        # over the slots made Adam's update 5x slower (perf/RESULTS.md, "Denormals").
-        if n_slots > 0:  # pruned at compile time; literal_unroll cannot take ()
-            for j in literal_unroll(slot_rows):
-                slots[j, k] = flush_subnormal(s[j])
+    def make_loop(flush):
+        """The loop over ``first:last`` that stores each value through ``flush``. (A
+        closure for each flush, not the store as an argument: a compiled function as an
+        argument makes the step loop that holds it uncacheable, numba#6972.)"""
 
-    @JIT_UNCACHED
-    def apply(params, grads, slots, c, start, stop, weight_decay):
-        # Unsigned indices: a signed k from range(start, stop) made LLVM guard every
-        # access against negative indices, which stopped the loop vectorising.
-        first, last = np.uint64(start), np.uint64(stop)
-        if weight_decay != 0:
-            wd = params.dtype.type(weight_decay)  # keep float32 arithmetic float32
-            for k in range(first, last):
-                g = grads[k] + wd * params[k]
-                store(params, slots, k, element_cpu(params[k], g, read(slots, k), c))
-        else:
-            for k in range(first, last):
-                store(params, slots, k, element_cpu(params[k], grads[k], read(slots, k), c))
+        @JIT_UNCACHED  # closures over the rule's functions: not cacheable
+        def store(params, slots, k, new):
+            w, s = new
+            params[k] = flush(w)
+            # Unrolled when compiled, so the loop over k still vectorises: a plain loop
+            # over the slots made Adam's update 5x slower (perf/RESULTS.md, "Denormals").
+            if n_slots > 0:  # pruned at compile time; literal_unroll cannot take ()
+                for j in literal_unroll(slot_rows):
+                    slots[j, k] = flush(s[j])
+
+        @JIT_UNCACHED
+        def loop(params, grads, slots, c, start, stop, weight_decay):
+            # Unsigned indices: a signed k from range(start, stop) made LLVM guard every
+            # access against negative indices, which stopped the loop vectorising.
+            first, last = np.uint64(start), np.uint64(stop)
+            if weight_decay != 0:
+                wd = params.dtype.type(weight_decay)  # keep float32 arithmetic float32
+                for k in range(first, last):
+                    g = grads[k] + wd * params[k]
+                    store(params, slots, k, element_cpu(params[k], g, read(slots, k), c))
+            else:
+                for k in range(first, last):
+                    store(params, slots, k, element_cpu(params[k], grads[k], read(slots, k), c))
+
+        return loop
+
+    apply_flushed = make_loop(flush_subnormal)
+    if HAS_MXCSR:
+        loop = make_loop(_unchanged)
+
+        @JIT_UNCACHED
+        def apply(params, grads, slots, c, start, stop, weight_decay):
+            # The register is set by a call, which LLVM treats as touching memory: no
+            # load or store of the loop moves across it.
+            before = start_flushing()
+            loop(params, grads, slots, c, start, stop, weight_decay)
+            stop_flushing(before)
+
+    else:
+        apply = apply_flushed
 
     @JIT_UNCACHED
     def update(params, grads, slots, hyper, scalars, loss):
         c = coefficients_cpu(hyper, scalars, loss)
         apply(params, grads, slots, c, 0, params.shape[0], 0.0)
 
-    return coefficients_cpu, apply, update
+    return coefficients_cpu, apply, apply_flushed, update
+
+
+@JIT
+def _unchanged(x):
+    """``x``: the store of a loop whose thread flushes in hardware (:func:`make_cpu_rule`)."""
+    return x
 
 
 @dataclass
@@ -172,10 +210,11 @@ class Optimizer:
     read_slots : function
         Derived: ``read(slots, k)``, the tuple of parameter ``k``'s state values
         that ``element`` takes (plain Python, compiled for each device).
-    coefficients_cpu, apply, update : numba dispatchers
+    coefficients_cpu, apply, apply_flushed, update : numba dispatchers
         The compiled CPU rule, built from ``coefficients`` and ``element``
-        (:func:`make_cpu_rule`): the step loop calls the first two, ``update`` is one
-        whole step (:meth:`step`).
+        (:func:`make_cpu_rule`): the step loop calls the first two, ``apply_flushed`` is
+        ``apply`` with its own subnormal flush in every thread, ``update`` is one whole
+        step (:meth:`step`).
     """
 
     name: str
@@ -188,12 +227,14 @@ class Optimizer:
     read_slots: object = field(init=False, repr=False, compare=False)
     coefficients_cpu: object = field(init=False, repr=False, compare=False)
     apply: object = field(init=False, repr=False, compare=False)
+    apply_flushed: object = field(init=False, repr=False, compare=False)
     update: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "read_slots", read_slots(self.n_slots))
         compiled = make_cpu_rule(self.coefficients, self.element, self.n_slots)
-        for name, function in zip(("coefficients_cpu", "apply", "update"), compiled):
+        names = ("coefficients_cpu", "apply", "apply_flushed", "update")
+        for name, function in zip(names, compiled):
             object.__setattr__(self, name, function)
         rules.register(self.name, self.hyper, self.coefficients_cpu, self.apply)
 

@@ -44,6 +44,12 @@ def masked_stores(body):
     return [line for line in body if _MASKED_STORE.search(line)]
 
 
+def compares(body):
+    """The packed float comparisons of ``body`` (``vcmpps``, ``vcmpleps``, ...): what the
+    optimizer update's own subnormal flush compiles to."""
+    return [line for line in body if re.match(r"vcmp\w*p[sd]\b", line.split()[0])]
+
+
 def uses(body, mnemonic):
     """True when a line of ``body`` has the instruction ``mnemonic`` (e.g. "vsqrtps")."""
     return any(line.split()[0] == mnemonic for line in body)
