@@ -97,10 +97,11 @@ def make_cpu_rule(coefficients, element, n_slots):
     thread for its loop (:func:`kernels.fpenv.start_flushing`; the step loop's thread has
     them already, :func:`kernels.fpenv.flush_denormals`), so every value it stores, the
     result of an operation, is written as 0 where it would be subnormal, and the loop
-    has no flush of its own: a third fewer vector instructions for Adam, 11% faster on
-    this project's Intel Xeon (perf/RESULTS.md, "The update's flush left to the
-    hardware"). ``apply_flushed`` is the same step flushing each stored value itself
-    (:func:`kernels.fpenv.flush_subnormal_py`, as the GPU does), in whatever arithmetic
+    has no flush of its own: about a third fewer vector instructions for Adam, 6-7%
+    faster on this project's Intel Xeon, where the divider bounds it (perf/RESULTS.md,
+    "The update's flush left to the hardware"). ``apply_flushed`` is the same step
+    flushing each stored value itself (:func:`kernels.fpenv.flush_subnormal_py`, as the
+    GPU does), in whatever arithmetic
     the thread has: ``apply`` where there is no MXCSR; on x86-64 only the tests run it,
     to compare. The step loop calls ``apply`` per layer, right after the layer's
     gradient is formed (:func:`kernels.steps.train_steps`). ``update(params, grads,
