@@ -101,12 +101,11 @@ def make_cpu_rule(coefficients, element, n_slots):
     faster on this project's Intel Xeon, where the divider bounds it (perf/RESULTS.md,
     "The update's flush left to the hardware"). ``apply_flushed`` is the same step
     flushing each stored value itself (:func:`kernels.fpenv.flush_subnormal_py`, as the
-    GPU does), in whatever arithmetic
-    the thread has: ``apply`` where there is no MXCSR; on x86-64 only the tests run it,
-    to compare. The step loop calls ``apply`` per layer, right after the layer's
-    gradient is formed (:func:`kernels.steps.train_steps`). ``update(params, grads,
-    slots, hyper, scalars, loss)`` is one whole step over every parameter, no decay
-    (tests, notebooks).
+    GPU does), in whatever arithmetic the thread has: ``apply`` where there is no MXCSR;
+    on x86-64 only the tests run it, to compare. The step loop calls ``apply`` per
+    layer, right after the layer's gradient is formed (:func:`kernels.steps.train_steps`).
+    ``update(params, grads, slots, hyper, scalars, loss)`` is one whole step over every
+    parameter, no decay (tests, notebooks).
     """
     coefficients_cpu = JIT(coefficients)
     element_cpu = JIT(element)
