@@ -114,52 +114,18 @@ def read_mxcsr():
     return _read_mxcsr()
 
 
-@JIT
-def write_mxcsr(value):
-    """Set the calling thread's MXCSR to ``value`` (x86-64 only)."""
-    _write_mxcsr(np.uint32(value))
-
-
-@contextmanager
-def flush_denormals():
-    """Within the block, the calling thread flushes subnormal floats to zero.
-
-    Sets MXCSR's FTZ and DAZ bits on entry and restores the register's previous
-    value on exit, exceptions included. Nests. A no-op where there is no MXCSR.
-    Calls in a separate compiled function, so no arithmetic of the block can be
-    moved across the register change.
-    """
-    if not HAS_MXCSR:
-        yield
-        return
-    before = int(read_mxcsr())
-    write_mxcsr(before | FTZ | DAZ)
-    try:
-        yield
-    finally:
-        write_mxcsr(before)
-
-
-#: Both bits, as :func:`flushes_subnormals` and :func:`start_flushing` set them.
+#: Both bits, as :func:`start_flushing` sets them.
 FTZ_DAZ = FTZ | DAZ
 
 if HAS_MXCSR:
 
     @JIT
-    def flushes_subnormals():
-        """True when the calling thread's MXCSR has FTZ and DAZ set, so that its float
-        arithmetic neither reads nor writes a subnormal number (as inside
-        :func:`flush_denormals`). Each thread has its own register: a thread of Numba's
-        pool answers for itself."""
-        return (_read_mxcsr() & np.uint32(FTZ_DAZ)) == np.uint32(FTZ_DAZ)
-
-    @JIT
     def start_flushing():
-        """:func:`flush_denormals` for compiled code (a thread of Numba's pool, for one
-        job): sets FTZ and DAZ in the calling thread and returns the register as it was,
-        for :func:`stop_flushing`. What runs between the two must read its operands from
-        memory after the call (LLVM moves no load or store across the register's
-        intrinsics, which it treats as touching memory)."""
+        """Set FTZ and DAZ in the calling thread; returns the register as it was, for
+        :func:`stop_flushing`. Compiled code calls the two around a loop (the optimizer
+        update, a thread of Numba's pool for one job): what runs between them must read
+        its operands from memory after the call (LLVM moves no load or store across the
+        register's intrinsics, which it treats as touching memory)."""
         before = _read_mxcsr()
         _write_mxcsr(np.uint32(before | FTZ_DAZ))
         return before
@@ -167,23 +133,34 @@ if HAS_MXCSR:
     @JIT
     def stop_flushing(before):
         """Put back the register :func:`start_flushing` returned."""
-        _write_mxcsr(before)
+        _write_mxcsr(np.uint32(before))  # an int from Python, uint32 from compiled code
 
 else:
 
     @JIT
-    def flushes_subnormals():
-        """Always False here: this processor has no MXCSR (:data:`HAS_MXCSR`)."""
-        return False
-
-    @JIT
     def start_flushing():
-        """Nothing to set without an MXCSR."""
+        """Nothing to set without an MXCSR (:data:`HAS_MXCSR`)."""
         return np.uint32(0)
 
     @JIT
     def stop_flushing(before):
         """Nothing to restore without an MXCSR."""
+
+
+@contextmanager
+def flush_denormals():
+    """Within the block, the calling thread flushes subnormal floats to zero.
+
+    Sets MXCSR's FTZ and DAZ bits on entry (:func:`start_flushing`) and restores the
+    register's previous value on exit, exceptions included. Nests. A no-op where there
+    is no MXCSR. Calls in a separate compiled function, so no arithmetic of the block can
+    be moved across the register change.
+    """
+    before = start_flushing()
+    try:
+        yield
+    finally:
+        stop_flushing(before)
 
 
 #: The smallest normal float32; every float32 below it in magnitude is subnormal.

@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 import optimizers
 from kernels.fpenv import (
     FLOAT32_TINY,
+    FTZ_DAZ,
     HAS_MXCSR,
     flush_denormals,
-    flushes_subnormals,
+    read_mxcsr,
     start_flushing,
     stop_flushing,
 )
@@ -68,10 +69,26 @@ def _product(a, b):
     return a * b
 
 
-def test_flushes_subnormals_reads_the_calling_threads_register():
+if HAS_MXCSR:
+
+    @numba.njit
+    def flushes_subnormals():
+        """Whether the calling thread (of Python or of Numba's pool) has FTZ and DAZ set."""
+        return (read_mxcsr() & np.uint32(FTZ_DAZ)) == np.uint32(FTZ_DAZ)
+
+else:
+
+    @numba.njit
+    def flushes_subnormals():
+        """No thread flushes in hardware without an MXCSR."""
+        return False
+
+
+def test_start_and_stop_flushing_set_and_restore_the_calling_thread():
     assert not flushes_subnormals()
-    with flush_denormals():
-        assert flushes_subnormals() == HAS_MXCSR
+    before = start_flushing()
+    assert flushes_subnormals() == HAS_MXCSR
+    stop_flushing(before)
     assert not flushes_subnormals()
 
 
