@@ -7,6 +7,7 @@ peers (JAX, PyTorch) is skipped or left out by the script itself when absent.
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -48,6 +49,7 @@ SMOKE_ARGS = {
         "32",
         "--no-synthetic",
     ],
+    "cpu_check.py": ["--smoke"],  # + --out, in its own test
     "floors.py": None,
     "jax_mlp.py": None,
     "numpy_mlp.py": None,
@@ -74,7 +76,7 @@ def _has_a_real_gpu():
 ON_THE_SIMULATOR = ("gpu_probe.py",)
 
 
-def run_script(name, args):
+def run_script(name, args, prints_a_table=True):
     shared_dataset("fashion-mnist")
     env = dict(os.environ, NBNET_DATA_DIR=str(ROOT.parent / "shared/datasets/fashion-mnist"))
     if name not in ON_THE_SIMULATOR or _has_a_real_gpu():
@@ -88,13 +90,19 @@ def run_script(name, args):
         timeout=300,
     )
     assert result.returncode == 0, f"{name}: {result.stderr[-3000:]}"
-    assert "|" in result.stdout, f"{name} printed no table: {result.stdout[-2000:]}"
+    assert "|" in result.stdout or not prints_a_table, (
+        f"{name} printed no table: {result.stdout[-2000:]}"
+    )
     return result.stdout
 
 
 @pytest.mark.parametrize(
     "name",
-    [n for n, args in SMOKE_ARGS.items() if args is not None and n not in ("storage_overhead.py",)],
+    [
+        n
+        for n, args in SMOKE_ARGS.items()
+        if args is not None and n not in ("storage_overhead.py", "cpu_check.py")
+    ],
 )
 def test_perf_script_runs_on_a_tiny_size(name):
     if name == "gpu_bench.py" and not _has_a_real_gpu():
@@ -106,3 +114,32 @@ def test_perf_script_runs_on_a_tiny_size(name):
 def test_storage_overhead_runs_against_a_throwaway_server():
     with postgres.server() as url:
         run_script("storage_overhead.py", [*SMOKE_ARGS["storage_overhead.py"], "--postgres", url])
+
+
+def test_cpu_check_runs_every_step_and_reports_each(tmp_path):
+    run_script("cpu_check.py", [*SMOKE_ARGS["cpu_check.py"], "--out", str(tmp_path)], False)
+    report = (tmp_path / "report.md").read_text()
+    steps = ["machine", "update", "one_core", "all_cores", "default_configuration", "breakdown"]
+    for name in [*steps, "threads"]:
+        text = (tmp_path / f"{name}.txt").read_text()
+        assert "(exit 0," in text.splitlines()[1], text[-2000:]
+        assert text in report
+    assert "| adam |" in (tmp_path / "update.txt").read_text()
+    for bench in ("one_core", "all_cores", "default_configuration"):
+        assert "\n| 64 |" in (tmp_path / f"{bench}.txt").read_text()  # a row of its table
+    compile_runs = (tmp_path / "compile.txt").read_text()
+    assert re.search(r"first run compile \d+\.\d s, second run \d+\.\d s", compile_runs)
+
+
+def test_cpu_check_adds_nbnets_own_kernels_where_the_environment_pins_openblas(monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cpu_check", PERF / "cpu_check.py")
+    cpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cpu_check)
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    assert "one core, nbnet's kernels" not in [step[0] for step in cpu_check.steps(True)]
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    (unpinned,) = [step for step in cpu_check.steps(True) if step[0] == "one core, nbnet's kernels"]
+    assert unpinned[2] == {"OPENBLAS_CORETYPE": None}
+    assert "OPENBLAS_CORETYPE" not in cpu_check._environment(unpinned[2])
