@@ -393,7 +393,9 @@ class RunConfig:
         '".[cuda]") or auto (cuda when a GPU is usable)',
         choices=lambda: DEVICES,
     )
-    seed: int = setting(0, "seeds the split, the initialisation and the shuffling", kind=int)
+    seed: int = setting(
+        0, "seeds the split, the initialisation and the shuffling", kind=int, within=AT_LEAST_0
+    )
     threads: int = setting(
         0,
         "BLAS threads; 0 = nbnet's policy: one per 8 million multiply-adds of the largest "

@@ -298,6 +298,11 @@ def load_dataset(name, data_dir=None, download=True, include_test=True, strict=F
 def _find(name, data_dir, download, include_test):
     name = canonical_name(name)
     if data_dir and not Path(data_dir).expanduser().is_dir():
+        if Path(data_dir).expanduser().exists():
+            raise DataError(
+                f"--data_dir {data_dir}: a file, not a folder; give the folder that holds "
+                "the four IDX files"
+            )
         raise DataError(f"--data_dir {data_dir}: no such folder")
     for folder, label in candidate_folders(name, data_dir):
         dataset = _load_folder(name, folder, label, include_test)

@@ -80,6 +80,7 @@ BAD = [
     (["-eps", "0"], "must be > 0"),
     (["-w_d", "-1"], "must be >= 0"),
     (["--val_fraction", "1"], "in [0, 1)"),
+    (["--seed", "-5"], "must be >= 0"),  # regression: NumPy's traceback at the split
     (["--wandb_mode", "cloud"], "choose from 'auto', 'online', 'offline', 'disabled'"),
     # Regression: NaN and infinity passed every range check (they compare false with all).
     (["-lr", "nan"], "is not a finite number"),

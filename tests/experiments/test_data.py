@@ -81,6 +81,12 @@ def test_missing_data_dir_is_named(tmp_path):
         load_dataset("mnist", tmp_path / "nope")
 
 
+def test_a_file_given_as_data_dir_is_named(tmp_path):
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    with pytest.raises(DataError, match="a file, not a folder; give the folder that holds"):
+        load_dataset("mnist", tmp_path / "train-images-idx3-ubyte.gz")
+
+
 def test_truncated_file_is_named(tmp_path):
     write_dataset(tmp_path / "d", gz=False)
     path = tmp_path / "d" / "train-images-idx3-ubyte"
