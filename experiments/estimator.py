@@ -32,7 +32,7 @@ import numpy as np
 from kernels.config import JIT
 
 from .config import ConfigError, RunConfig
-from .training import Callback, Callbacks, Diverged, History, build_network, train
+from .training import Callback, Callbacks, Diverged, History, build_network, check_fits, train
 
 #: RunConfig's names of the settings -> this estimator's, for its error messages.
 PARAMETER_NAMES = {
@@ -373,6 +373,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         done = 0 if first_call else self.n_iter_
         config = self._config(len(x_train), done + epochs)
         if self.network_ is None:
+            # a MemoryError that says why, before NumPy's or the system's own
+            check_fits(
+                config, x.shape[1], len(self.classes_), advice="use smaller hidden_layer_sizes"
+            )
             self.network_ = build_network(config, x.shape[1], len(self.classes_))
         history = History()
         callback = Callback()

@@ -606,3 +606,17 @@ def test_a_full_disk_at_the_final_save_keeps_the_checkpoint_to_finish_from(
     assert train.main(["--resume", str(run_dir)]) == 0
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "finished"
     assert (run_dir / "model.npz").exists()
+
+
+def test_a_network_too_large_for_this_machine_is_a_one_line_error(synthetic, capsys):
+    """Regression: -sz 100000 ended in NumPy's allocation traceback (37.5 GiB for the
+    parameters alone), after the run folder was made; a network that fits but not with its
+    gradients and the optimizer's state would have been killed by the system mid-run."""
+    argv = _args(synthetic, "--hidden_sizes", "3000000", "3000000", "--wandb_mode", "disabled")
+    assert train.main(argv) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "needs about" in out and "GiB for its parameters, their gradients and adam's state" in out
+    )
+    assert "use a smaller --hidden_size" in out and "Traceback" not in out
+    assert not (synthetic / "runs").exists() or not any((synthetic / "runs").iterdir())

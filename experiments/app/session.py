@@ -17,7 +17,16 @@ from ..checkpoint import CheckpointError, CheckpointFile
 from ..config import CONFIG_FILE, RUN_FORMAT, regularization, run_name
 from ..data import DataError, as_inputs, run_data
 from ..report.metrics import confusion_matrix, most_confused
-from ..training import Callback, Callbacks, Diverged, History, build_network, train
+from ..training import (
+    Callback,
+    Callbacks,
+    Diverged,
+    History,
+    TooLarge,
+    build_network,
+    check_fits,
+    train,
+)
 from .progress import RichProgress, make_console, print_problem
 from .runs import RunLock, RunLocked, new_run_dir, read_status, write_confusion_csv, write_json
 from .tracking import Tracker, remember_tracked_run, tracked_run_id
@@ -85,6 +94,11 @@ def run(config, console=None, wandb_module=None, resume=None):
             )
             return Outcome("failed", EXIT_ERROR)
         print_problem(console, "note", f"{held_out} is none: no validation data", "yellow")
+    try:
+        check_fits(config, dataset.n_features, len(dataset.class_names))
+    except TooLarge as exc:
+        print_problem(console, "error", exc)
+        return Outcome("failed", EXIT_ERROR)
     name = run_name(config)
     try:
         run_dir = open_run_dir(config, name, resume, dataset)

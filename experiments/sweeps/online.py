@@ -3,7 +3,7 @@ trials here, and other machines join with ``wandb agent``."""
 
 from ..app.tracking import Tracker
 from ..config import run_name
-from ..training import Diverged
+from ..training import Diverged, TooLarge
 from .sampling import decode_choice
 from .trials import TrialRunner
 
@@ -47,6 +47,9 @@ def run_online(spec, base_config, count, wandb_module=None, notify=print):
             notify(f"{run.name}: val_accuracy {history.final_val_accuracy:.4f}")
         except Diverged as exc:
             notify(f"{run.name}: diverged ({exc}); recorded as failed")
+        except TooLarge as exc:  # raised before training: the W&B run is still open
+            notify(f"{run.name}: too large for this machine ({exc}); recorded as failed")
+            run.finish(exit_code=1)
 
     wandb.agent(sweep_id, function=one_trial, count=count, project=project, entity=entity)
     return sweep_id

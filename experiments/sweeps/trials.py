@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 from ..app.tracking import Tracker
 from ..config import run_name
 from ..data import DataError, run_data
-from ..training import Callback, Diverged, build_network, train
+from ..training import Callback, Diverged, TooLarge, build_network, check_fits, train
 from .sampling import encode_choice, suggest
 from .storage import GRACE_S, HEARTBEAT_S, fail_trials_without_heartbeat, open_study
 
@@ -83,11 +83,13 @@ class TrialRunner:
     def run(self, params, trial=None, tracker=None):
         """Train ``base config + params``; returns ``(config, history)``.
 
-        Raises Diverged or optuna.TrialPruned; the W&B run is finished either way.
+        Raises Diverged, TooLarge (before a W&B run is begun) or optuna.TrialPruned; the
+        W&B run is finished either way.
         """
         config = self.base.replace(**params)
         name = run_name(config)
         dataset, x_tr, y_tr, x_val, y_val = self.data(config)
+        check_fits(config, dataset.n_features, len(dataset.class_names))
         tracker = tracker or Tracker(
             config,
             name,
@@ -137,9 +139,10 @@ class TrialRunner:
         self.trained += 1  # counts towards this worker's share, however the trial ends
         try:
             config, history = self.run(params, trial)
-        except Diverged as exc:
+        except (Diverged, TooLarge) as exc:
+            what = "diverged" if isinstance(exc, Diverged) else "too large for this machine"
             trial.set_user_attr("failure", str(exc))
-            self.notify(f"trial {trial.number}: diverged ({exc}); recorded as failed")
+            self.notify(f"trial {trial.number}: {what} ({exc}); recorded as failed")
             raise
         seconds = time.perf_counter() - start
         train_seconds = sum(m["train_seconds"] for m in history.epochs)
@@ -256,7 +259,9 @@ def optimize(
 
 
 def _one_trial(study, runner):
-    study.optimize(runner.objective, catch=(Diverged, Surplus), gc_after_trial=False, n_trials=1)
+    study.optimize(
+        runner.objective, catch=(Diverged, TooLarge, Surplus), gc_after_trial=False, n_trials=1
+    )
 
 
 def _train_share(study, runner, share):

@@ -87,6 +87,8 @@ def test_clear_errors_for_nan_one_class_and_wrong_shapes(blobs):
         small(solver="sgd", learning_rate_init=1e9).fit(X * 1e6, y)
     with pytest.raises(TypeError, match="dense data is required"):
         small().fit(sparse.csr_matrix(X), y)
+    with pytest.raises(MemoryError, match="GiB: use smaller hidden_layer_sizes"):
+        small(hidden_layer_sizes=(3_000_000, 3_000_000)).fit(X, y)
 
 
 def test_pipeline_gridsearch_with_two_jobs_and_cross_val_score(blobs):

@@ -341,8 +341,34 @@ def test_a_diverging_trial_is_recorded_as_failed_and_the_sweep_goes_on(synthetic
     assert all("loss became" in t.user_attrs["failure"] for t in failed)
 
 
-def test_online_sweep_goes_through_wandb_sweep_and_agent(synthetic):
-    spec = parse_spec(_spec(parameters={"epochs": {"value": 1}, "hidden_size": {"values": [4, 8]}}))
+def test_a_trial_too_large_for_the_machine_fails_once_and_the_sweep_goes_on(synthetic):
+    """Regression: a sweep over widths this machine cannot hold ended its worker with
+    NumPy's allocation error. Such a trial is refused before it trains, recorded as failed
+    with the reason, and (being a result, not an accident) not retried."""
+    spec = parse_spec(
+        _spec(
+            method="grid",
+            parameters={"epochs": {"value": 1}, "hidden_size": {"values": [8, 3_000_000]}},
+        )
+    )
+    base = parse_config(["--data_dir", str(synthetic / "data"), "--wandb_mode", "disabled"])
+    notes = []
+    storage = f"sqlite:///{synthetic / 'large.db'}"
+    study = optimize(spec, base, storage, "large", count=2, notify=notes.append)
+    by_width = {t.params["hidden_size"]: t for t in study.trials}
+    assert len(study.trials) == 2 and by_width[8].state.name == "COMPLETE"
+    assert by_width[3_000_000].state.name == "FAIL"
+    assert "needs about" in by_width[3_000_000].user_attrs["failure"]
+    assert any("too large for this machine" in note for note in notes)
+
+
+@pytest.mark.parametrize(
+    "widths, exit_codes",
+    # a width this machine cannot hold: refused before training, its W&B run finished failed
+    [([4, 8], [0, 0]), ([4, 3_000_000], [0, 1])],
+)
+def test_online_sweep_goes_through_wandb_sweep_and_agent(synthetic, widths, exit_codes):
+    spec = parse_spec(_spec(parameters={"epochs": {"value": 1}, "hidden_size": {"values": widths}}))
     logged = []
 
     class Run:
@@ -359,7 +385,7 @@ def test_online_sweep_goes_through_wandb_sweep_and_agent(synthetic):
 
     def agent(sweep_id, function, count, project, entity):
         assert sweep_id == "abc123" and project == "p"
-        for hidden in [4, 8][:count]:
+        for hidden in widths[:count]:
             runs.append(Run({"epochs": 1, "hidden_size": hidden}))
             function()
 
@@ -372,11 +398,10 @@ def test_online_sweep_goes_through_wandb_sweep_and_agent(synthetic):
     )
     base = parse_config(["--data_dir", str(synthetic / "data"), "-q", "-wp", "p", "-nhl", "3"])
     assert run_online(spec, base, count=2, wandb_module=fake, notify=lambda *_: None) == "abc123"
-    assert [r.name.split("_bs_")[0] for r in runs] == ["hl_3_sz_4", "hl_3_sz_8"]
-    assert all(r.summary["val_accuracy"] >= 0 for r in runs)
+    assert [r.name.split("_bs_")[0] for r in runs] == [f"hl_3_sz_{w}" for w in widths]
+    assert all(r.summary["val_accuracy"] >= 0 for r, code in zip(runs, exit_codes) if not code)
     assert [entry for entry in logged if entry[1] == "finish"] == [
-        (runs[0].name, "finish", 0),
-        (runs[1].name, "finish", 0),
+        (run.name, "finish", code) for run, code in zip(runs, exit_codes)
     ]
 
 
