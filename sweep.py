@@ -177,7 +177,16 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"interrupted; run the same command again to resume (study in {shown(storage)})")
         return 130
-    best = write_report(study, spec, out, base)
+    try:
+        best = write_report(study, spec, out, base)
+    except OSError as exc:  # a full disk, above all: the trials are safe in the study
+        again = f"python sweep.py {args.spec} --report_only" + (f" --out {out}" if args.out else "")
+        print(
+            f"sweep.py: error: could not write the report into {out} ({exc.strerror or exc}); "
+            f"the trials are kept in {shown(storage)}: free space, then draw it with {again}",
+            file=sys.stderr,
+        )
+        return 1
     if best:
         print(
             f"best validation accuracy {best['val_accuracy']:.2%} (trial {best['number']}): "

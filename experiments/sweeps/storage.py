@@ -73,7 +73,7 @@ def open_study(spec, storage_url, study_name, seed=0):
         A URL nobody can open (unknown scheme, missing driver), a server that does not
         answer, or a file that is not a study database.
     """
-    with _explained(storage_url):
+    with explained(storage_url):
         return _open_study(spec, storage_url, study_name, seed)
 
 
@@ -84,34 +84,48 @@ def stored_study(storage_url, study_name):
     url = _with_driver(storage_url)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
         return False
-    with _explained(storage_url):
+    with explained(storage_url):
         return study_name in optuna.study.get_all_study_names(storage=url)
 
 
 @contextmanager
-def _explained(storage_url):
-    """Turn the storage's failures into one :class:`StorageError` line that says what to do."""
+def explained(storage_url):
+    """Turn the storage's failures into one :class:`StorageError` line that says what to do.
+
+    Optuna wraps a failed commit (a full disk, say) in its own ``StorageInternalError``;
+    the database's error it was raised from is the one explained."""
     try:
         yield
-    except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
-        raise StorageError(
+    except optuna.exceptions.StorageInternalError as exc:
+        raise _explanation(storage_url, exc.__cause__ or exc) from None
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as exc:
+        raise _explanation(storage_url, exc) from None
+
+
+def _explanation(storage_url, exc):
+    """The :class:`StorageError` for the database error ``exc``."""
+    reason = _first_line(getattr(exc, "orig", None) or exc)
+    if isinstance(exc, (sqlalchemy.exc.ArgumentError, ImportError)):
+        return StorageError(
             f"--storage {shown(storage_url)}: cannot open it ({_first_line(exc)}); give a "
             "sqlite:///path/study.db or postgresql://user@host/db URL"
-        ) from None
-    except sqlalchemy.exc.DatabaseError as exc:
-        if storage_url.startswith("sqlite"):
-            raise StorageError(
-                f"{shown(storage_url)}: not a study database ({_first_line(exc.orig or exc)}); "
-                "move the file away to start the sweep afresh, or give another --out or --storage"
-            ) from None
-        raise StorageError(
+        )
+    if isinstance(exc, sqlalchemy.exc.DatabaseError) and storage_url.startswith("sqlite"):
+        if "database or disk is full" in reason:  # SQLITE_FULL: what was stored is kept
+            return StorageError(
+                f"{shown(storage_url)}: the disk is full; free space, then run the same "
+                "command again: the sweep goes on from the trials it stored"
+            )
+        return StorageError(
+            f"{shown(storage_url)}: not a study database ({reason}); "
+            "move the file away to start the sweep afresh, or give another --out or --storage"
+        )
+    if isinstance(exc, sqlalchemy.exc.DatabaseError):
+        return StorageError(
             f"cannot reach the study's database {shown(storage_url)} "
-            f"({_first_line(exc.orig or exc)}); check that the server runs and the URL is right"
-        ) from None
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StorageError(
-            f"the study's database {shown(storage_url)} failed: {_first_line(exc)}"
-        ) from None
+            f"({reason}); check that the server runs and the URL is right"
+        )
+    return StorageError(f"the study's database {shown(storage_url)} failed: {_first_line(exc)}")
 
 
 def _first_line(exc):

@@ -21,7 +21,7 @@ from ..config import run_name
 from ..data import DataError, run_data
 from ..training import Callback, Diverged, TooLarge, build_network, check_fits, train
 from .sampling import encode_choice, suggest
-from .storage import GRACE_S, HEARTBEAT_S, fail_trials_without_heartbeat, open_study
+from .storage import GRACE_S, HEARTBEAT_S, explained, fail_trials_without_heartbeat, open_study
 
 #: Trials in a row that may train nothing (re-proposals of a trained configuration, which
 #: cost a lookup) before this process stops: a search space smaller than --count.
@@ -247,14 +247,15 @@ def optimize(
     one storage). Re-proposals of a trained configuration reuse its result and do not count."""
     study = open_study(spec, storage_url, study_name, seed)
     runner = TrialRunner(base_config, study_name, wandb_module, notify, spec, count)
-    try:
-        if share is None:
-            _train_until_full(study, spec, runner, count)
-        else:
-            _train_share(study, runner, share)
-    except BaseException:  # an interrupt can surface as another error from Optuna's cleanup
-        _fail_interrupted(study, runner.current)
-        raise
+    with explained(storage_url):  # a full disk mid-sweep, a server gone: one line
+        try:
+            if share is None:
+                _train_until_full(study, spec, runner, count)
+            else:
+                _train_share(study, runner, share)
+        except BaseException:  # an interrupt can surface as another error from Optuna's cleanup
+            _fail_interrupted(study, runner.current)
+            raise
     return study
 
 

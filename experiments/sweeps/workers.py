@@ -16,7 +16,7 @@ from .. import interrupts
 from ..data import DataError
 from ..threads import set_core_budget, usable_cores
 from .spec import load_spec
-from .storage import GRACE_S, StorageError, open_study
+from .storage import GRACE_S, StorageError, explained, open_study
 from .trials import optimize, plan
 
 
@@ -96,7 +96,8 @@ def run_offline(
         # Planned once, before the workers race: every worker then trains exactly its share,
         # and no more processes start than there are trials left (none: a finished sweep
         # run again, which optimize() below reports).
-        left = plan(open_study(spec, storage_url, study_name, seed), spec, count)
+        with explained(storage_url):
+            left = plan(open_study(spec, storage_url, study_name, seed), spec, count)
         workers = min(workers, left)
     if workers <= 1:
         return optimize(spec, base_config, storage_url, study_name, count, seed, notify=notify)

@@ -295,6 +295,72 @@ def test_offline_sweep_writes_every_report_file_without_reading_the_test_set(syn
     assert "report:" in capsys.readouterr().out
 
 
+def test_a_full_disk_while_drawing_the_report_is_a_one_line_error(synthetic, capsys, monkeypatch):
+    """Regression: a disk that filled up while the report was drawn ended the sweep in a
+    traceback. The trials are in the study: it says so, and how to draw the report later."""
+    import errno
+
+    import matplotlib.figure
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(matplotlib.figure.Figure, "savefig", full)
+        assert _sweep(synthetic, "--count", "1") == 1
+    err = capsys.readouterr().err
+    assert "could not write the report into" in err and "(No space left on device)" in err
+    assert "free space, then draw it with python sweep.py" in err and "--report_only" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert _sweep(synthetic, "--report_only") == 0  # the trial was kept
+    assert (synthetic / "report" / "index.html").stat().st_size > 0
+
+
+def _disk_full():
+    """The error Optuna raises when SQLite cannot commit on a full disk."""
+    import sqlite3
+
+    import sqlalchemy
+
+    full = sqlalchemy.exc.OperationalError(
+        "INSERT", {}, sqlite3.OperationalError("database or disk is full")
+    )
+    try:
+        raise optuna.exceptions.StorageInternalError(
+            "An exception is raised during the commit."
+        ) from full
+    except optuna.exceptions.StorageInternalError as exc:
+        return exc
+
+
+def test_a_disk_that_fills_up_mid_sweep_is_one_line_and_the_sweep_resumes(
+    synthetic, capsys, monkeypatch
+):
+    """Regression: SQLite's "database or disk is full" in the middle of a sweep came out as
+    Optuna's traceback (and at start-up as "not a study database: move the file away", which
+    would have thrown the stored trials away). Now it says to free space and run again, and
+    the run again goes on from the trials stored."""
+    storage_class = optuna.storages.RDBStorage
+    real = storage_class.set_trial_user_attr
+    calls = []
+
+    def fills_up(self, *args, **kwargs):
+        calls.append(args)
+        if len(calls) > 12:  # a trial or two in
+            raise _disk_full()
+        return real(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(storage_class, "set_trial_user_attr", fills_up)
+        assert _sweep(synthetic, "--count", "4") == 1
+    err = capsys.readouterr().err
+    assert "the disk is full; free space, then run the same command again" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert _sweep(synthetic, "--count", "4") == 0
+    rows = (synthetic / "report" / "trials.csv").read_text().splitlines()
+    assert len(rows) == 5
+
+
 def test_resuming_continues_instead_of_restarting(synthetic):
     assert _sweep(synthetic, "--count", "2") == 0
     first = (synthetic / "report" / "trials.csv").read_text().splitlines()
