@@ -32,7 +32,8 @@ import numpy as np
 from kernels.config import JIT
 
 from .config import ConfigError, RunConfig
-from .training import Callback, Callbacks, Diverged, History, build_network, check_fits, train
+from .memory import check_fits
+from .training import Callback, Callbacks, Diverged, History, build_network, train
 
 #: RunConfig's names of the settings -> this estimator's, for its error messages.
 PARAMETER_NAMES = {

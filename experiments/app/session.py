@@ -16,15 +16,14 @@ from ..checkpoint import FILE as CHECKPOINT
 from ..checkpoint import CheckpointError, CheckpointFile
 from ..config import CONFIG_FILE, RUN_FORMAT, regularization, run_name
 from ..data import DataError, as_inputs, run_data
+from ..memory import TooLarge, check_fits
 from ..report.metrics import confusion_matrix, most_confused
 from ..training import (
     Callback,
     Callbacks,
     Diverged,
     History,
-    TooLarge,
     build_network,
-    check_fits,
     train,
 )
 from .progress import RichProgress, make_console, print_problem

@@ -3,7 +3,8 @@ trials here, and other machines join with ``wandb agent``."""
 
 from ..app.tracking import Tracker
 from ..config import run_name
-from ..training import Diverged, TooLarge
+from ..memory import TooLarge
+from ..training import Diverged
 from .sampling import decode_choice
 from .trials import TrialRunner
 

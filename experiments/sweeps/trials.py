@@ -19,7 +19,8 @@ from optuna.trial import TrialState
 from ..app.tracking import Tracker
 from ..config import run_name
 from ..data import DataError, run_data
-from ..training import Callback, Diverged, TooLarge, build_network, check_fits, train
+from ..memory import TooLarge, check_fits
+from ..training import Callback, Diverged, build_network, train
 from .sampling import encode_choice, suggest
 from .storage import GRACE_S, HEARTBEAT_S, explained, fail_trials_without_heartbeat, open_study
 

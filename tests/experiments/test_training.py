@@ -189,23 +189,3 @@ def test_a_stop_swallowed_inside_an_epoch_still_ends_training(rng):
     finally:
         signal.signal(signal.SIGTERM, before)
     assert SwallowOnce.calls <= 2  # the next chunk's check stopped it
-
-
-@pytest.mark.parametrize(
-    "flags, arrays",
-    [
-        ([], 4),
-        (["-o", "sgd"], 2),
-        (["-o", "momentum", "--ema", "0.99"], 4),
-        (["--restore_best"], 5),
-    ],
-)
-def test_memory_needed_counts_the_arrays_a_run_holds(flags, arrays):
-    from experiments.config import parse_config
-    from experiments.training import build_network, memory_needed
-
-    config = parse_config(["--hidden_sizes", "30", "20", *flags])
-    net = build_network(config, 12, 3)
-    batch = 4 * 3 * config.batch_size * sum(net.sizes)
-    assert memory_needed(config, 12, 3) == 4 * arrays * net.layout.n_params + batch
-    assert net.params.nbytes == 4 * net.layout.n_params
